@@ -1,0 +1,90 @@
+"""`codemill`: the command-line entry point.
+
+Every command accepts ``--config FILE``, ``--verbose`` and any number of
+``section.key=value`` overrides anywhere on the line (``codemill sql "SELECT 1"
+spark.master=local[2]``). Overrides are taken out of the arguments before the command
+parser sees them, so each command's own arguments stay simple.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from codemill import __version__
+from codemill.cli.context import STATE, configure_logging
+from data_platform.config import is_override
+
+app = typer.Typer(
+    name="codemill",
+    help="Curate source code into Delta Lake tables and fine-tune code models on them.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+# Each module registers its commands on the app; listed in the order --help shows them.
+COMMAND_MODULES = ["config_cmd", "tables", "sql", "ingest", "quality", "train", "evaluate", "lineage"]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"codemill {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Curate source code into Delta Lake tables and fine-tune code models on them.
+
+    Global options, accepted anywhere on the line: --config FILE (YAML), --verbose
+    (engine logs), and section.key=value overrides (see `codemill config show`).
+    """
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"codemill.cli.{name}")
+        except ModuleNotFoundError as err:
+            if err.name == f"codemill.cli.{name}":
+                continue  # command not built yet in this checkout
+            raise
+        module.register(app)
+
+
+def split_global_arguments(argv: list[str]) -> tuple[list[str], str | None, list[str], bool]:
+    """Separate --config/--verbose/overrides from the command's own arguments."""
+    rest, overrides, config_path, verbose = [], [], None, False
+    args = iter(argv)
+    for token in args:
+        if token == "--config":
+            config_path = next(args, None)
+        elif token.startswith("--config="):
+            config_path = token.split("=", 1)[1]
+        elif token in ("--verbose", "-v"):
+            verbose = True
+        elif is_override(token):
+            overrides.append(token)
+        else:
+            rest.append(token)
+    return rest, config_path, overrides, verbose
+
+
+def main(argv: list[str] | None = None) -> None:
+    rest, config_path, overrides, verbose = split_global_arguments(list(sys.argv[1:] if argv is None else argv))
+    STATE.config_path = config_path
+    STATE.overrides = overrides
+    STATE.verbose = verbose
+    configure_logging(verbose)
+    _register_commands()
+    app(args=rest, prog_name="codemill")
+
+
+if __name__ == "__main__":
+    main()

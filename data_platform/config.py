@@ -1,0 +1,182 @@
+"""One configuration model for the whole platform.
+
+Resolution order (later wins): the embedded default (``default_config.yaml``), a user
+YAML file, the ``CODEMILL_LAKE`` environment variable, then ``section.key=value``
+overrides from the command line. Stages add their own section models here so that a
+single ``codemill config show`` prints everything a run will use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+
+from data_platform.settings.base import Section
+from data_platform.settings.evaluate import EvalSettings
+from data_platform.settings.ingest import IngestSettings
+from data_platform.settings.quality import QualitySettings
+from data_platform.settings.refine import DedupSettings
+from data_platform.settings.train import TrainSettings
+
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
+LAKE_ENV_VAR = "CODEMILL_LAKE"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased as one line naming the key and the issue."""
+
+
+class LakeSettings(Section):
+    root: Path = Path("~/.codemill/lake")
+    metastore: str = "embedded"
+
+    @field_validator("root", mode="after")
+    @classmethod
+    def _expand(cls, root: Path) -> Path:
+        return Path(os.path.expandvars(str(root))).expanduser().resolve()
+
+    @field_validator("metastore")
+    @classmethod
+    def _metastore_kind(cls, value: str) -> str:
+        if value != "embedded" and not value.startswith("thrift://"):
+            raise ValueError("must be 'embedded' or a thrift://host:port URI")
+        return value
+
+    def table_path(self, table_name: str) -> Path:
+        """Where a named table's Delta log lives: ``<root>/<database>/<table>``."""
+        database, _, table = table_name.partition(".")
+        return self.root / database / table
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.root / "_warehouse"
+
+    @property
+    def metastore_dir(self) -> Path:
+        return self.root / "_metastore"
+
+
+class SparkSettings(Section):
+    master: str = "local[*]"
+    app_name: str = "codemill"
+    driver_memory: str = "2g"
+    shuffle_partitions: int = Field(8, ge=1)
+    log_level: Literal["ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"] = "WARN"
+    conf: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("master")
+    @classmethod
+    def _known_master(cls, value: str) -> str:
+        if not value.startswith(("local", "spark://", "k8s://", "yarn")):
+            raise ValueError("must be local[...], spark://host:port, k8s://... or yarn")
+        return value
+
+
+class RaySettings(Section):
+    address: str = "local"
+
+
+class CodemillConfig(Section):
+    lake: LakeSettings = Field(default_factory=LakeSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    ray: RaySettings = Field(default_factory=RaySettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {getattr(err, 'problem', err)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections, not {type(data).__name__}")
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``train.zero_stage=3`` → (["train", "zero_stage"], 3); values are parsed as YAML scalars."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override {text!r} must look like section.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def is_override(token: str, sections: set[str] | None = None) -> bool:
+    """True for command-line tokens meant as config overrides (``section.key=value``)."""
+    key, sep, _ = token.partition("=")
+    if not sep or "." not in key or " " in key or key.startswith("-"):
+        return False
+    names = sections if sections is not None else set(CodemillConfig.model_fields)
+    return key.split(".")[0] in names
+
+
+def _apply_override(data: dict[str, Any], path: list[str], value: Any) -> None:
+    node = data
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{'.'.join(path)}: {part} is a value, not a section")
+        node = child
+    node[path[-1]] = value
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "<root>"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    shown = first.get("input")
+    got = "" if first["type"] in ("extra_forbidden", "missing") or isinstance(shown, dict) else f" (got {shown!r})"
+    more = f" [+{len(err.errors()) - 1} more]" if len(err.errors()) > 1 else ""
+    return f"config error: {key}: {message}{got}{more}"
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    environ: dict[str, str] | None = None,
+) -> CodemillConfig:
+    """Build the effective configuration; raises ConfigError with a one-line message."""
+    environ = os.environ if environ is None else environ
+    data = _read_yaml(DEFAULT_CONFIG_PATH)
+    if path is not None:
+        data = _deep_merge(data, _read_yaml(Path(path)))
+    if environ.get(LAKE_ENV_VAR):
+        data.setdefault("lake", {})["root"] = environ[LAKE_ENV_VAR]
+    for text in overrides:
+        keys, value = parse_override(text)
+        _apply_override(data, keys, value)
+    try:
+        return CodemillConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_describe(err)) from None

@@ -1,0 +1,191 @@
+"""Table contracts: the files under ``schemas/`` are the single source of every table's shape.
+
+A contract names a table's columns (type, nullability, description), keys and partitioning.
+Spark schemas, Arrow schemas (for delta-rs writers), Great Expectations suites and the docs
+are all derived from it, so a column is added in exactly one place.
+
+Column types use Spark's DDL spelling: ``string``, ``binary``, ``boolean``, ``int``,
+``bigint``, ``double``, ``float``, ``date``, ``timestamp``, ``array<T>``, ``map<K,V>``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+_ARROW_SCALARS: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "binary": pa.binary(),
+    "boolean": pa.bool_(),
+    "int": pa.int32(),
+    "bigint": pa.int64(),
+    "double": pa.float64(),
+    "float": pa.float32(),
+    "date": pa.date32(),
+    # Delta stores timestamps as microseconds, adjusted to UTC.
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+
+
+class ContractError(ValueError):
+    pass
+
+
+def _split_type_args(inner: str) -> list[str]:
+    """Split ``K,V`` at top-level commas only (``map<string,array<int>>`` has nested ones)."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(inner):
+        depth += char == "<"
+        depth -= char == ">"
+        if char == "," and depth == 0:
+            parts.append(inner[start:i].strip())
+            start = i + 1
+    parts.append(inner[start:].strip())
+    return parts
+
+
+def arrow_type(type_name: str) -> pa.DataType:
+    """Translate a contract type (Spark DDL spelling) to an Arrow type."""
+    text = type_name.strip().lower()
+    if text in _ARROW_SCALARS:
+        return _ARROW_SCALARS[text]
+    if text.startswith("array<") and text.endswith(">"):
+        return pa.list_(arrow_type(text[len("array<") : -1]))
+    if text.startswith("map<") and text.endswith(">"):
+        args = _split_type_args(text[len("map<") : -1])
+        if len(args) != 2:
+            raise ContractError(f"map type needs two arguments: {type_name!r}")
+        return pa.map_(arrow_type(args[0]), arrow_type(args[1]))
+    raise ContractError(f"unsupported column type {type_name!r}")
+
+
+def spark_type(type_name: str):
+    """Translate a contract type to a Spark DataType (imports pyspark lazily)."""
+    from pyspark.sql import types as T
+
+    scalars = {
+        "string": T.StringType(),
+        "binary": T.BinaryType(),
+        "boolean": T.BooleanType(),
+        "int": T.IntegerType(),
+        "bigint": T.LongType(),
+        "double": T.DoubleType(),
+        "float": T.FloatType(),
+        "date": T.DateType(),
+        "timestamp": T.TimestampType(),
+    }
+    text = type_name.strip().lower()
+    if text in scalars:
+        return scalars[text]
+    if text.startswith("array<") and text.endswith(">"):
+        return T.ArrayType(spark_type(text[len("array<") : -1]), containsNull=True)
+    if text.startswith("map<") and text.endswith(">"):
+        key, value = _split_type_args(text[len("map<") : -1])
+        return T.MapType(spark_type(key), spark_type(value), valueContainsNull=True)
+    raise ContractError(f"unsupported column type {type_name!r}")
+
+
+class Column(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    type: str
+    nullable: bool = True
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _known_type(self) -> Column:
+        arrow_type(self.type)
+        return self
+
+
+class TableContract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str
+    keys: list[str]
+    partition_by: list[str] = Field(default_factory=list)
+    restricted: bool = False
+    columns: list[Column]
+    # Semantic checks beyond what the columns imply, consumed by the quality gate.
+    expectations: list[dict[str, Any]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TableContract:
+        database, dot, table = self.name.partition(".")
+        if not dot or not database or not table:
+            raise ValueError(f"table name {self.name!r} must be <database>.<table>")
+        names = [column.name for column in self.columns]
+        duplicates = {name for name in names if names.count(name) > 1}
+        if duplicates:
+            raise ValueError(f"duplicate columns {sorted(duplicates)}")
+        unknown = [key for key in (*self.keys, *self.partition_by) if key not in names]
+        if unknown:
+            raise ValueError(f"keys/partition columns {unknown} are not columns")
+        return self
+
+    @property
+    def database(self) -> str:
+        return self.name.split(".")[0]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    def spark_schema(self):
+        from pyspark.sql import types as T
+
+        return T.StructType(
+            [T.StructField(c.name, spark_type(c.type), c.nullable, {"comment": c.description}) for c in self.columns]
+        )
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, arrow_type(c.type), c.nullable) for c in self.columns])
+
+    def ddl_columns(self) -> str:
+        """Column list for CREATE TABLE, with NOT NULL and comments."""
+
+        def one(column: Column) -> str:
+            null = "" if column.nullable else " NOT NULL"
+            comment = column.description.replace("'", "\\'")
+            return f"`{column.name}` {column.type.upper()}{null} COMMENT '{comment}'"
+
+        return ", ".join(one(column) for column in self.columns)
+
+
+def load_contract_file(path: Path) -> TableContract:
+    try:
+        data = yaml.safe_load(path.read_text())
+        return TableContract.model_validate(data)
+    except (yaml.YAMLError, ValueError) as err:
+        raise ContractError(f"invalid contract {path.name}: {err}") from err
+
+
+@cache
+def all_contracts(schemas_dir: Path = SCHEMAS_DIR) -> dict[str, TableContract]:
+    """Every contract under ``schemas/``, keyed by table name, in layer order."""
+    contracts = [load_contract_file(path) for path in sorted(schemas_dir.glob("*.yaml"))]
+    layer = {"bronze": 0, "silver": 1, "gold": 2, "ops": 3}
+    contracts.sort(key=lambda c: (layer.get(c.database, 9), c.name))
+    return {contract.name: contract for contract in contracts}
+
+
+def contract(table_name: str) -> TableContract:
+    contracts = all_contracts()
+    if table_name not in contracts:
+        raise ContractError(f"unknown table {table_name!r}; known: {', '.join(contracts)}")
+    return contracts[table_name]

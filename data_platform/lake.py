@@ -1,0 +1,162 @@
+"""The lakehouse: contract tables as Delta tables under the lake root, and how stages write them.
+
+Stage code addresses tables by path (``config.lake.table_path(name)``), never through the
+catalog, so a job writes the same files whichever metastore a session uses; the catalog
+names (``bronze.files`` …) exist for people and SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from data_platform.config import CodemillConfig
+from data_platform.contracts import TableContract, all_contracts, contract, spark_type
+
+
+@dataclass(frozen=True)
+class TableInitResult:
+    name: str
+    path: Path
+    created: bool
+    added_columns: tuple[str, ...]
+
+
+def delta_path_sql(path: Path | str) -> str:
+    """Spark SQL identifier of a Delta table by path: delta.`/lake/bronze/files`."""
+    return f"delta.`{path}`"
+
+
+def is_delta_table(path: Path) -> bool:
+    return (path / "_delta_log").is_dir() and any((path / "_delta_log").glob("*.json"))
+
+
+def _create_at_path(spark, table: TableContract, path: Path) -> None:
+    partition = f" PARTITIONED BY ({', '.join(table.partition_by)})" if table.partition_by else ""
+    comment = table.description.strip().replace("'", "\\'")
+    spark.sql(
+        f"CREATE TABLE IF NOT EXISTS {delta_path_sql(path)} ({table.ddl_columns()}) USING DELTA"
+        f"{partition} COMMENT '{comment}'"
+        # Plain features only: delta-rs, DuckDB (via delta-rs) and Ray Data must read every table.
+        " TBLPROPERTIES ('delta.enableDeletionVectors' = 'false')"
+    )
+
+
+def _add_missing_columns(spark, table: TableContract, path: Path) -> tuple[str, ...]:
+    """Bring an existing table up to its contract (new nullable columns only)."""
+    existing = {field.name for field in spark.read.format("delta").load(str(path)).schema.fields}
+    missing = [column for column in table.columns if column.name not in existing]
+    if missing:
+        columns = ", ".join(f"`{c.name}` {c.type.upper()} COMMENT '{c.description}'" for c in missing)
+        spark.sql(f"ALTER TABLE {delta_path_sql(path)} ADD COLUMNS ({columns})")
+    return tuple(column.name for column in missing)
+
+
+def _register_in_catalog(spark, table: TableContract, path: Path) -> None:
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {table.database}")
+    rows = spark.sql(f"SHOW TABLES IN {table.database} LIKE '{table.name.split('.')[1]}'").collect()
+    if not rows:
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {table.name} USING DELTA LOCATION '{path}'")
+
+
+def init_tables(spark, config: CodemillConfig, names: Iterable[str] | None = None) -> list[TableInitResult]:
+    """Create every contract table (idempotent) and name it in the catalog.
+
+    A second call changes nothing: no table gets a new Delta version unless its contract
+    gained columns, which are then added.
+    """
+    results = []
+    for name in names or all_contracts():
+        table = contract(name)
+        path = config.lake.table_path(name)
+        created = not is_delta_table(path)
+        if created:
+            _create_at_path(spark, table, path)
+            added: tuple[str, ...] = ()
+        else:
+            added = _add_missing_columns(spark, table, path)
+        _register_in_catalog(spark, table, path)
+        results.append(TableInitResult(name, path, created, added))
+    return results
+
+
+def ensure_table(spark, config: CodemillConfig, name: str) -> Path:
+    """Path of a contract table, creating it first if it does not exist yet."""
+    path = config.lake.table_path(name)
+    if not is_delta_table(path):
+        init_tables(spark, config, [name])
+    return path
+
+
+def conform(df, name: str):
+    """Select and cast a DataFrame's columns to the table contract, in contract order.
+
+    Missing nullable columns are filled with nulls; a missing required column is an error
+    (it would otherwise surface later as an opaque Delta invariant violation).
+    """
+    from pyspark.sql import functions as F
+
+    table = contract(name)
+    present = set(df.columns)
+    columns = []
+    for column in table.columns:
+        target = spark_type(column.type)
+        if column.name in present:
+            columns.append(F.col(column.name).cast(target).alias(column.name))
+        elif column.nullable:
+            columns.append(F.lit(None).cast(target).alias(column.name))
+        else:
+            raise ValueError(f"{name}: DataFrame lacks required column {column.name!r}")
+    return df.select(*columns)
+
+
+def read_table(spark, config: CodemillConfig, name: str, version: int | None = None):
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(str(ensure_table(spark, config, name)))
+
+
+def append(spark, config: CodemillConfig, name: str, df) -> int:
+    """Append rows conforming to the contract; returns the new table version."""
+    path = ensure_table(spark, config, name)
+    conform(df, name).write.format("delta").mode("append").save(str(path))
+    return table_version(path)
+
+
+def overwrite(spark, config: CodemillConfig, name: str, df) -> int:
+    """Replace the table's rows in one new version (older versions stay readable)."""
+    path = ensure_table(spark, config, name)
+    conform(df, name).write.format("delta").mode("overwrite").save(str(path))
+    return table_version(path)
+
+
+def merge(spark, config: CodemillConfig, name: str, df, changed_when: str | None = None) -> int:
+    """MERGE rows on the contract's keys: insert new keys, update matched rows.
+
+    ``changed_when`` is a SQL condition over ``target`` and ``source`` that limits updates
+    to rows that really changed (e.g. ``target.blob_sha <> source.blob_sha``), so re-writing
+    unchanged data commits an empty-effect MERGE at most. Returns the table version.
+    """
+    from delta.tables import DeltaTable
+
+    table = contract(name)
+    path = ensure_table(spark, config, name)
+    on = " AND ".join(f"target.`{key}` = source.`{key}`" for key in table.keys)
+    (
+        DeltaTable.forPath(spark, str(path))
+        .alias("target")
+        .merge(conform(df, name).alias("source"), on)
+        .whenMatchedUpdateAll(condition=changed_when)
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+    return table_version(path)
+
+
+def table_version(path: Path | str) -> int:
+    """Latest committed Delta version, read from the log without Spark."""
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(path)).version()

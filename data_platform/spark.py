@@ -1,0 +1,156 @@
+"""Spark session factory: Delta Lake jars and catalog, the lake's metastore, quiet logs.
+
+Every job and CLI command gets its session from :func:`get_spark`, so the same code runs
+on ``local[*]`` or a cluster by changing ``spark.master`` in the config.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+from data_platform.config import CodemillConfig
+
+log = logging.getLogger(__name__)
+
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+_METASTORE_LOCKED = ("Another instance of Derby", "Failed to start database", "XSDB6")
+
+
+class SparkUnavailableError(RuntimeError):
+    """Spark could not start (no Java, bad master, jars unresolvable)."""
+
+
+def _check_java() -> None:
+    import shutil
+
+    java = Path(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else shutil.which("java")
+    if not java or not Path(java).exists():
+        raise SparkUnavailableError(
+            "Java 17 is required for Spark but no `java` was found. Install it "
+            "(Debian/Ubuntu: apt-get install -y openjdk-17-jre-headless) or set JAVA_HOME."
+        )
+
+
+def _base_conf(config: CodemillConfig, catalog: str) -> dict[str, str]:
+    lake = config.lake
+    spark = config.spark
+    lake.metastore_dir.mkdir(parents=True, exist_ok=True)
+    conf = {
+        "spark.master": spark.master,
+        "spark.app.name": spark.app_name,
+        "spark.driver.memory": spark.driver_memory,
+        "spark.sql.shuffle.partitions": str(spark.shuffle_partitions),
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.extensions": DELTA_EXTENSION,
+        "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
+        "spark.sql.catalogImplementation": catalog,
+        "spark.sql.warehouse.dir": str(lake.warehouse_dir),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+        # Ray Data refuses deletion vectors and delta-rs readers vary: keep tables plain.
+        "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
+        # Executors must use the interpreter that has codemill's packages.
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={lake.metastore_dir}",
+    }
+    if catalog == "hive":
+        if lake.metastore == "embedded":
+            url = f"jdbc:derby:;databaseName={lake.metastore_dir / 'metastore_db'};create=true"
+            conf["spark.hadoop.javax.jdo.option.ConnectionURL"] = url
+        else:
+            conf["spark.hadoop.hive.metastore.uris"] = lake.metastore
+    conf.update(spark.conf)
+    return conf
+
+
+@contextlib.contextmanager
+def _jvm_output_to(log_file: Path | None):
+    """Send the JVM's stdout/stderr (Ivy resolution, log4j) to a file unless verbose.
+
+    The JVM is a child process that inherits file descriptors 1 and 2 at launch, so
+    redirecting them around the launch quiets it for the rest of its life while
+    Python's own output is restored afterwards.
+    """
+    if log_file is None:
+        yield
+        return
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_file, "ab") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def _build(config: CodemillConfig, catalog: str, verbose: bool):
+    from delta import configure_spark_with_delta_pip
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder
+    for key, value in _base_conf(config, catalog).items():
+        builder = builder.config(key, value)
+    builder = configure_spark_with_delta_pip(builder)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    log_file = None if verbose else config.lake.root / "_logs" / "spark-driver.log"
+    with _jvm_output_to(log_file):
+        session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("INFO" if verbose else config.spark.log_level)
+    return session
+
+
+def _register_lake_tables(session, config: CodemillConfig) -> None:
+    """In a temporary catalog, name every contract table that exists in the lake."""
+    from data_platform.contracts import all_contracts
+
+    for name in all_contracts():
+        path = config.lake.table_path(name)
+        if (path / "_delta_log").exists():
+            database = name.split(".")[0]
+            session.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+            session.sql(f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION '{path}'")
+
+
+def get_spark(config: CodemillConfig, verbose: bool = False):
+    """Start (or reuse) the Spark session described by ``config``.
+
+    The embedded Derby metastore allows one process at a time. When another codemill
+    process holds it, this session falls back to an in-memory catalog in which every
+    lake table is registered by location, so queries by name still work.
+    """
+    _check_java()
+    try:
+        session = _build(config, "hive", verbose)
+    except Exception as err:  # py4j and JVM launch errors carry no useful type
+        raise SparkUnavailableError(f"Spark failed to start: {str(err).splitlines()[0]}") from err
+    if config.lake.metastore != "embedded":
+        return session
+    try:
+        session.sql("SHOW DATABASES").collect()
+        return session
+    except Exception as err:
+        if not any(marker in str(err) for marker in _METASTORE_LOCKED):
+            raise
+    log.warning("metastore at %s is in use by another process; using a temporary catalog", config.lake.metastore_dir)
+    session.stop()
+    session = _build(config, "in-memory", verbose)
+    _register_lake_tables(session, config)
+    return session
+
+
+def spark_ui_url(session) -> str | None:
+    return session.sparkContext.uiWebUrl
