@@ -154,3 +154,37 @@ def get_spark(config: CodemillConfig, verbose: bool = False):
 
 def spark_ui_url(session) -> str | None:
     return session.sparkContext.uiWebUrl
+
+
+def delta_packages() -> str:
+    """Maven coordinates of the Delta Lake jars matching the installed delta-spark/pyspark."""
+    from delta import configure_spark_with_delta_pip
+    from pyspark.sql import SparkSession
+
+    # Builder objects are inert until getOrCreate(); this one only collects the setting.
+    return configure_spark_with_delta_pip(SparkSession.Builder())._options["spark.jars.packages"]
+
+
+def spark_submit_command(config: CodemillConfig, script: str, script_args: list[str]) -> list[str]:
+    """The spark-submit command line that runs a job script with the lake's settings.
+
+    Jobs started by spark-submit join a JVM that already exists, so the Delta jars and
+    the session's static settings must be given on the command line, not in the builder.
+    """
+    from pyspark.find_spark_home import _find_spark_home
+
+    command = [
+        str(Path(_find_spark_home()) / "bin" / "spark-submit"),
+        "--master", config.spark.master,
+        "--packages", delta_packages(),
+    ]
+    for key, value in _base_conf(config, "hive").items():
+        if key not in ("spark.master",):
+            command += ["--conf", f"{key}={value}"]
+    return [*command, script, *script_args]
+
+
+def delta_jars_cached() -> bool:
+    """True when the Delta jars for this delta-spark are already in the Ivy cache."""
+    _, artifact, version = delta_packages().split(",")[0].split(":")
+    return any(Path.home().glob(f".ivy2*/jars/io.delta_{artifact}-{version}.jar"))

@@ -59,3 +59,7 @@ def configure_logging(verbose: bool) -> None:
     # Engines' own Python loggers are chatty at INFO; keep them at WARNING unless asked.
     for noisy in ("py4j", "ray", "great_expectations", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
+    # PySpark logs every failed query as a JSON record with the JVM stack trace before
+    # raising; the CLI prints the error itself, in one line.
+    for query_logger in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        logging.getLogger(query_logger).setLevel(logging.DEBUG if verbose else logging.CRITICAL)

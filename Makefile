@@ -1,0 +1,25 @@
+# The two commands the README opens with: `make demo` and `make test`.
+# Both bootstrap the machine first (Java 17, .venv with locked packages, Delta jars).
+.PHONY: setup demo test test-unit lint bench help
+
+help:
+	@echo "make demo      run the main job end to end on the embedded local default"
+	@echo "make test      run the whole test suite (unit + integration, real engines)"
+	@echo "make test-unit run only the fast unit tests"
+	@echo "make lint      ruff"
+	@echo "make setup     only prepare the machine (.venv, Java check, Delta jars)"
+
+setup:
+	@bash scripts/bootstrap.sh
+
+demo: setup
+	@bash scripts/demo.sh
+
+test: setup
+	.venv/bin/python -m pytest -q
+
+test-unit: setup
+	.venv/bin/python -m pytest -q -m "not integration"
+
+lint: setup
+	.venv/bin/ruff check .

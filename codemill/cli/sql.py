@@ -1,0 +1,85 @@
+"""`codemill sql`: query the lake's tables by name with Spark SQL (Delta time travel included)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from codemill.cli.context import STATE, fail
+
+
+def _emit(results, output_format: str, output: Path | None) -> None:
+    from data_platform.sql import RENDERERS
+
+    render = RENDERERS[output_format]
+    chunks = []
+    for result in results:
+        if result.table.num_columns == 0:
+            chunks.append("OK")
+            continue
+        chunks.append(render(result.table))
+        if result.truncated:
+            typer.secho(f"(showing the first {result.table.num_rows} rows; --max-rows 0 for all)",
+                        err=True, fg=typer.colors.YELLOW)
+    text = "\n".join(chunk.rstrip("\n") for chunk in chunks) + "\n"
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+        typer.echo(f"wrote {output}", err=True)
+    else:
+        typer.echo(text, nl=False)
+
+
+def _interactive(spark, output_format: str, max_rows: int | None) -> None:
+    from data_platform.sql import SqlError, run_script
+
+    typer.echo("codemill SQL — end statements with ';', 'exit' or Ctrl-D to quit.")
+    buffer: list[str] = []
+    while True:
+        try:
+            line = input("sql> " if not buffer else "...> ")
+        except EOFError:
+            typer.echo()
+            return
+        if not buffer and line.strip().lower() in ("exit", "quit", "\\q"):
+            return
+        buffer.append(line)
+        if line.rstrip().endswith(";"):
+            try:
+                _emit(list(run_script(spark, "\n".join(buffer), max_rows)), output_format, None)
+            except SqlError as err:
+                typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+            buffer = []
+
+
+def sql(
+    query: str = typer.Argument(None, help="SQL to run, e.g. \"SELECT language, count(*) FROM silver.files GROUP BY 1\". "
+                                           "Omit it (and --file) for an interactive prompt."),
+    file: Path = typer.Option(None, "--file", "-f", exists=True, dir_okay=False, help="Run the statements in this file."),
+    output_format: str = typer.Option("table", "--format", help="table, csv or json."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the result to this file instead of the terminal."),
+    max_rows: int = typer.Option(1000, help="Rows fetched per statement; 0 fetches all."),
+) -> None:
+    """Query lake tables by name (bronze.files, silver.files, gold.training_corpus, ops.*).
+
+    Delta time travel works: SELECT count(*) FROM gold.training_corpus VERSION AS OF 3.
+    A table can also be read by path: SELECT * FROM delta.`/path/to/table`.
+    """
+    from data_platform.sql import SqlError, run_script
+
+    if output_format not in ("table", "csv", "json"):
+        fail(f"--format must be table, csv or json, not {output_format!r}")
+    limit = None if max_rows == 0 else max_rows
+    if query is None and file is None:
+        _interactive(STATE.spark(), output_format, limit)
+        return
+    text = file.read_text() if file else query
+    try:
+        _emit(list(run_script(STATE.spark(), text, limit)), output_format, output)
+    except SqlError as err:
+        fail(f"SQL error: {err}", code=1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sql")(sql)

@@ -1,0 +1,108 @@
+"""`codemill tables`: create the lake's tables from their contracts and inspect them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import typer
+
+from codemill.cli.context import STATE, fail
+
+tables_app = typer.Typer(help="Create and inspect the lake's Delta tables (contracts in schemas/).", no_args_is_help=True)
+
+
+def _known_table(name: str) -> str:
+    from data_platform.contracts import ContractError, contract
+
+    try:
+        return contract(name).name
+    except ContractError as err:
+        fail(str(err))
+
+
+@tables_app.command("init")
+def init() -> None:
+    """Create every database and table of the design (idempotent; adds new contract columns)."""
+    from data_platform.lake import init_tables
+
+    config = STATE.config
+    results = init_tables(STATE.spark(), config)
+    for result in results:
+        if result.created:
+            state = "created"
+        elif result.added_columns:
+            state = f"added columns {', '.join(result.added_columns)}"
+        else:
+            state = "unchanged"
+        typer.echo(f"{result.name:<24} {state:<10} {result.path}")
+    typer.echo(f"lake: {config.lake.root}")
+
+
+@tables_app.command("list")
+def list_tables() -> None:
+    """Every contract table with its Delta version and row count (read with delta-rs, no Spark)."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    from data_platform.contracts import all_contracts
+    from data_platform.lake import is_delta_table
+
+    config = STATE.config
+    typer.echo(f"{'table':<24} {'version':>7} {'rows':>10}  description")
+    for name, table in all_contracts().items():
+        path = config.lake.table_path(name)
+        if is_delta_table(path):
+            delta = DeltaTable(str(path))
+            # delta-rs returns an arro3 table; pyarrow reads it through the Arrow C interface.
+            actions = pa.table(delta.get_add_actions(flatten=True))
+            rows = sum(count or 0 for count in actions.column("num_records").to_pylist())
+            version, count = str(delta.version()), str(rows)
+        else:
+            version, count = "-", "-"
+        summary = " ".join(table.description.split())[:60]
+        typer.echo(f"{name:<24} {version:>7} {count:>10}  {summary}")
+
+
+@tables_app.command("describe")
+def describe(table: str = typer.Argument(..., help="Table name, e.g. silver.files")) -> None:
+    """Columns, types, nullability and descriptions from the contract, plus the table's location."""
+    from data_platform.contracts import contract
+
+    name = _known_table(table)
+    spec = contract(name)
+    typer.echo(f"{spec.name}  (keys: {', '.join(spec.keys)}"
+               f"{'; partitioned by ' + ', '.join(spec.partition_by) if spec.partition_by else ''})")
+    typer.echo(" ".join(spec.description.split()))
+    if spec.restricted:
+        typer.secho("RESTRICTED: holds raw, unredacted data", fg=typer.colors.YELLOW)
+    typer.echo(f"location: {STATE.config.lake.table_path(name)}\n")
+    width = max(len(c.name) for c in spec.columns)
+    for column in spec.columns:
+        null = "null" if column.nullable else "not null"
+        typer.echo(f"  {column.name:<{width}}  {column.type:<20} {null:<8}  {column.description}")
+
+
+@tables_app.command("history")
+def history(
+    table: str = typer.Argument(..., help="Table name, e.g. gold.training_corpus"),
+    limit: int = typer.Option(20, help="Newest N commits."),
+) -> None:
+    """Delta commit history: version, time, operation and its metrics."""
+    from deltalake import DeltaTable
+
+    from data_platform.lake import is_delta_table
+
+    name = _known_table(table)
+    path = STATE.config.lake.table_path(name)
+    if not is_delta_table(path):
+        fail(f"{name} does not exist yet at {path}; run `codemill tables init`")
+    for commit in DeltaTable(str(path)).history(limit):
+        metrics = commit.get("operationMetrics") or {}
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(metrics.items()) if k.startswith("num"))[:100]
+        when = commit.get("timestamp")
+        stamp = dt.datetime.fromtimestamp(when / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S") if when else "?"
+        typer.echo(f"v{commit.get('version', '?'):<5} {stamp}  {commit.get('operation', '?'):<18} {shown}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(tables_app, name="tables")

@@ -1,0 +1,21 @@
+"""Create every contract table in the lake (idempotent).
+
+    codemill submit jobs/tables_init.py [--config FILE] [section.key=value ...]
+"""
+
+from data_platform.job import parse_job_args
+from data_platform.lake import init_tables
+from data_platform.spark import get_spark
+
+
+def main() -> None:
+    config, args = parse_job_args(__doc__)
+    spark = get_spark(config, verbose=args.verbose)
+    for result in init_tables(spark, config):
+        state = "created" if result.created else "unchanged"
+        print(f"{result.name} {state} {result.path}")
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()

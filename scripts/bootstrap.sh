@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Prepare a machine for codemill: Java 17, git, a virtual environment in .venv with the
+# locked packages, and the Delta Lake jars in the Ivy cache. Safe to rerun: each step is
+# skipped when already done (package installs are keyed on the lock files' hash).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
+die() { printf '\033[31m[bootstrap] %s\033[0m\n' "$*" >&2; exit 1; }
+
+apt_install() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing $* with apt-get"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    return 1
+  fi
+}
+
+java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1; }
+if ! command -v java >/dev/null || [ "$(java_major)" != 17 ]; then
+  apt_install openjdk-17-jre-headless || die "Java 17 is required (found: $(java -version 2>&1 | head -1 || echo none)). \
+Install OpenJDK 17 (Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or put it first on PATH."
+  [ "$(java_major)" = 17 ] || die "Java 17 is still not the default java; set JAVA_HOME/PATH to a JDK 17"
+fi
+command -v git >/dev/null || apt_install git || die "git is required to crawl repositories"
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+"$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null \
+  || die "Python 3.11 is required (set PYTHON=/path/to/python3.11)"
+command -v uv >/dev/null || "$PYTHON" -m pip install -q "uv==0.13.9" || die "could not install uv from PyPI"
+UV=$(command -v uv || echo "$("$PYTHON" -m site --user-base)/bin/uv")
+
+[ -x .venv/bin/python ] || { say "creating .venv"; "$UV" venv -q --python "$PYTHON" .venv; }
+
+stamp=.venv/.codemill-installed
+want=$(cat requirements.lock requirements-nodeps.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "installing locked packages into .venv (first run downloads ~4 GB: PyPI's torch is a CUDA build)"
+  # DeepSpeed builds from source against the installed torch, so torch comes first;
+  # its C++ ops are compiled on first use (cached), not at install time.
+  grep -E '^(torch|setuptools|wheel|numpy|packaging)==' requirements.lock > .venv/build-deps.txt
+  "$UV" pip install -q --python .venv/bin/python -r .venv/build-deps.txt
+  DS_BUILD_OPS=0 "$UV" pip install -q --python .venv/bin/python -r requirements.lock \
+    --no-build-isolation-package deepspeed
+  "$UV" pip install -q --python .venv/bin/python --no-deps -r requirements-nodeps.txt
+  "$UV" pip install -q --python .venv/bin/python --no-deps -e .
+  echo "$want" > "$stamp"
+fi
+
+# Resolve the Delta Lake jars from Maven Central into the Ivy cache (delta-spark's own
+# mechanism) once, so the first real job does not pay for it.
+if ! .venv/bin/python -c 'import sys; from data_platform.spark import delta_jars_cached; sys.exit(0 if delta_jars_cached() else 1)'; then
+  say "resolving Delta Lake jars from Maven Central"
+  CODEMILL_LAKE="$(mktemp -d)" .venv/bin/python -c '
+from data_platform.config import load_config
+from data_platform.spark import get_spark
+get_spark(load_config()).stop()' || die "could not start Spark with the Delta Lake jars"
+fi
+say "ready: $(.venv/bin/codemill --version), java $(java_major), $(.venv/bin/python --version)"
