@@ -19,7 +19,13 @@ from data_platform.settings.base import Section
 from data_platform.settings.evaluate import EvalSettings
 from data_platform.settings.ingest import IngestSettings
 from data_platform.settings.quality import QualitySettings
-from data_platform.settings.refine import DedupSettings
+from data_platform.settings.refine import (
+    DecontaminationSettings,
+    DedupSettings,
+    FilterSettings,
+    GoldSettings,
+    PiiSettings,
+)
 from data_platform.settings.train import TrainSettings
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
@@ -86,6 +92,10 @@ class CodemillConfig(Section):
     ray: RaySettings = Field(default_factory=RaySettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    pii: PiiSettings = Field(default_factory=PiiSettings)
+    decontamination: DecontaminationSettings = Field(default_factory=DecontaminationSettings)
+    filters: FilterSettings = Field(default_factory=FilterSettings)
+    gold: GoldSettings = Field(default_factory=GoldSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
     eval: EvalSettings = Field(default_factory=EvalSettings)

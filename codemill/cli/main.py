@@ -78,9 +78,12 @@ def split_global_arguments(argv: list[str]) -> tuple[list[str], str | None, list
 
 def main(argv: list[str] | None = None) -> None:
     rest, config_path, overrides, verbose = split_global_arguments(list(sys.argv[1:] if argv is None else argv))
+    # A fresh context per call: tests and embedding programs may call main() repeatedly.
     STATE.config_path = config_path
     STATE.overrides = overrides
     STATE.verbose = verbose
+    STATE._config = None
+    STATE._spark = None
     configure_logging(verbose)
     _register_commands()
     app(args=rest, prog_name="codemill")

@@ -1,4 +1,4 @@
-"""Settings of `codemill eval`."""
+"""Settings of `codemill eval` (read by training.evaluation)."""
 
 from __future__ import annotations
 
@@ -8,5 +8,48 @@ from data_platform.settings.base import Section
 
 
 class EvalSettings(Section):
-    benchmark: str = Field("humaneval", description="humaneval or a path to a problems JSONL file")
-    samples: int = Field(1, ge=1, description="Completions sampled per problem")
+    benchmark: str = Field(
+        "humaneval", description="humaneval or a path to a problems JSONL file (HumanEval format)"
+    )
+    limit: int = Field(0, ge=0, description="Evaluate only the first N problems (0 = all)")
+    samples: int = Field(
+        1, ge=1, description="Completions sampled per problem (1 with temperature 0 = greedy pass@1)"
+    )
+    temperature: float = Field(0.0, ge=0.0, description="Sampling temperature; 0 = greedy decoding")
+    top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling mass")
+    max_new_tokens: int = Field(384, ge=1, description="Longest completion generated")
+    generation_batch_size: int = Field(8, ge=1, description="Sequences generated per forward batch")
+    ks: list[int] = Field(
+        default_factory=lambda: [1, 10, 100], description="pass@k reported where samples >= k"
+    )
+    seed: int = Field(0, description="Sampling seed")
+    heldout: bool = Field(True, description="Measure held-out loss on the gold valid/test split")
+    heldout_splits: list[str] = Field(
+        default_factory=lambda: ["valid", "test"], description="Splits scored for loss"
+    )
+    heldout_max_documents: int = Field(256, ge=0, description="Documents scored per language (0 = all)")
+    heldout_max_tokens: int = Field(512, ge=2, description="Tokens scored from the start of each document")
+    heldout_batch_size: int = Field(4, ge=1, description="Documents per forward pass")
+    workers: int = Field(2, ge=1, description="Sandboxed programs run in parallel")
+    sandbox_wall_seconds: float = Field(10.0, gt=0, description="Wall-clock limit per program")
+    sandbox_cpu_seconds: int = Field(10, ge=1, description="CPU-time limit per process (RLIMIT_CPU)")
+    sandbox_memory_mb: int = Field(1024, ge=64, description="Address-space limit per process (RLIMIT_AS)")
+    sandbox_file_mb: int = Field(16, ge=1, description="Largest file a program may write (RLIMIT_FSIZE)")
+    sandbox_tmpfs_mb: int = Field(64, ge=1, description="Size of the private /tmp of each program")
+    sandbox_max_processes: int = Field(8, ge=1, description="Processes a program may have (RLIMIT_NPROC)")
+    sandbox_output_bytes: int = Field(1_000_000, ge=1, description="stdout+stderr a program may print")
+    sandbox_python: str = Field(
+        "", description="Interpreter for untrusted code; '' = this one or the system python3"
+    )
+    sandbox_uid_base: int = Field(
+        1_500_000_000,
+        ge=0,
+        description="Programs run as uid base+launcher pid when root; 0 = keep the caller's uid",
+    )
+    sandbox_namespaces: bool = Field(
+        True, description="Use mount/network/PID namespaces when the kernel allows"
+    )
+    device: str = Field(
+        "auto", description="Where the model runs: auto (cuda when available), cpu, cuda, cuda:N"
+    )
+    report_dir: str = Field("", description="Where reports go; '' = <lake root>/_reports/eval")

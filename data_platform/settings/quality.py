@@ -1,9 +1,64 @@
-"""Settings of the Great Expectations gates and reports."""
+"""Settings of the Great Expectations gates and the data-quality report (`codemill quality`)."""
 
 from __future__ import annotations
 
+from pydantic import Field, field_validator
+
 from data_platform.settings.base import Section
+
+# Languages the curation stage can label (names as silver.files.language spells them).
+DEFAULT_LANGUAGES = [
+    "python", "javascript", "typescript", "java", "go", "rust", "c", "cpp", "csharp",
+    "ruby", "php", "bash", "kotlin", "scala", "swift", "lua", "r", "sql", "html", "css",
+    "markdown", "yaml", "json", "toml",
+]  # fmt: skip
+
+# Patterns that must never survive PII redaction into gold text (Java regex syntax: Spark's rlike).
+DEFAULT_SECRET_PATTERNS = [
+    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",  # email address
+    r"\b(AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key id
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----",  # PEM private key
+    r"\bgh[pousr]_[A-Za-z0-9]{36,}\b",  # GitHub token
+    r"\bxox[abpors]-[A-Za-z0-9-]{10,}",  # Slack token
+]
 
 
 class QualitySettings(Section):
-    enabled: bool = True
+    enabled: bool = Field(True, description="Run the Great Expectations gates in the ingest job")
+    languages: list[str] = Field(
+        default_factory=list,
+        description="Languages gold may contain; empty: filters.allowed_languages, else every language id "
+        "curation can assign (Pygments lexer names)",
+    )
+    split_fractions: dict[str, float] = Field(
+        default_factory=dict,
+        description="Expected share of repositories per split; empty: gold.split_ratios "
+        "(train 0.9 / valid 0.05 / test 0.05 by default)",
+    )
+    split_tolerance: float = Field(
+        0.1, gt=0, le=1, description="Largest allowed |observed - expected| share of repositories per split"
+    )
+    min_repos_for_split_check: int = Field(
+        20,
+        ge=1,
+        description="Below this many repositories the split-fraction check is reported but not enforced",
+    )
+    secret_patterns: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SECRET_PATTERNS),
+        description="Regexes (Java syntax) that must not match gold text: unredacted emails, keys, tokens",
+    )
+    example_count: int = Field(3, ge=1, le=20, description="Example values kept per failing expectation")
+    example_chars: int = Field(80, ge=10, description="Example values are cut to this many characters")
+    report_profile: bool = Field(True, description="Include the data profile with plots in the HTML report")
+    validate_tables: list[str] = Field(
+        default_factory=lambda: ["bronze.repos", "bronze.files", "silver.files", "silver.functions"],
+        description="Tables besides gold validated after each ingest run (recorded, never blocking)",
+    )
+    report_after_ingest: bool = Field(True, description="Write the HTML report at the end of each ingest run")
+
+    @field_validator("split_fractions")
+    @classmethod
+    def _fractions_sum_to_one(cls, value: dict[str, float]) -> dict[str, float]:
+        if value and abs(sum(value.values()) - 1.0) > 1e-6:
+            raise ValueError(f"split fractions must sum to 1 (got {sum(value.values()):.3f})")
+        return value

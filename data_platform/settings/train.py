@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from data_platform.settings.base import Section
@@ -9,6 +11,64 @@ from data_platform.settings.base import Section
 
 class TrainSettings(Section):
     model: str = Field("tiny", description="tiny, smollm2, a Hugging Face hub id or a local directory")
-    max_steps: int = Field(20, ge=1)
-    workers: int = Field(2, ge=1)
-    zero_stage: int = Field(2, ge=1, le=3)
+    max_steps: int = Field(
+        20, ge=1, description="Optimizer steps to reach (a resumed run continues up to it)"
+    )
+    workers: int = Field(2, ge=1, description="Ray Train workers (one DeepSpeed rank each)")
+    zero_stage: int = Field(
+        2, ge=1, le=3, description="DeepSpeed ZeRO stage (templates training/zero<N>.json)"
+    )
+    offload_optimizer: bool = Field(False, description="ZeRO: keep optimizer states in CPU memory")
+    offload_params: bool = Field(False, description="ZeRO-3: keep parameters in CPU memory")
+    use_gpu: bool = Field(False, description="One GPU per worker, NCCL and bf16; CPU runs use gloo and fp32")
+    cpus_per_worker: float = Field(
+        0.5,
+        gt=0,
+        description="CPUs each worker reserves; the rest feeds Ray Data (a full CPU each starves it)",
+    )
+    placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = Field(
+        "PACK", description="How workers are placed on nodes (STRICT_SPREAD: one per node)"
+    )
+    seq_len: int = Field(256, ge=8, description="Tokens per packed training block")
+    micro_batch_size: int = Field(4, ge=1, description="Blocks per worker per forward pass")
+    grad_accum: int = Field(1, ge=1, description="Micro-batches per optimizer step")
+    lr: float = Field(1e-3, gt=0, description="Peak learning rate")
+    min_lr_ratio: float = Field(
+        0.1, ge=0, le=1, description="Final learning rate as a fraction of lr (cosine)"
+    )
+    warmup_steps: int = Field(2, ge=0, description="Linear warmup steps before the cosine decay")
+    weight_decay: float = Field(0.1, ge=0)
+    grad_clip: float = Field(1.0, ge=0, description="Global gradient norm clip (0 disables)")
+    activation_checkpointing: bool = Field(
+        False, description="Recompute activations in backward to save memory"
+    )
+    fim_rate: float = Field(
+        0.5, ge=0, le=1, description="Fraction of documents turned into fill-in-the-middle"
+    )
+    fim_spm_rate: float = Field(0.5, ge=0, le=1, description="Of those, the fraction in SPM (else PSM) order")
+    seed: int = Field(0, description="Seeds FIM choices and model init; same seed, same data order")
+    max_documents: int | None = Field(None, ge=1, description="Read at most this many documents per split")
+    eval_every: int = Field(10, ge=0, description="Steps between eval losses on the valid split (0: never)")
+    eval_batches: int = Field(4, ge=1, description="Micro-batches per worker in one eval")
+    checkpoint_every: int = Field(
+        10, ge=1, description="Steps between checkpoints (and always the last step)"
+    )
+    keep_checkpoints: int = Field(2, ge=1, description="Checkpoints kept per run")
+    max_failures: int = Field(
+        2, ge=0, description="Worker-group restarts (from the last checkpoint) before giving up"
+    )
+    log_every: int = Field(1, ge=1, description="Steps between console progress lines")
+    peak_tflops: float | None = Field(
+        None,
+        gt=0,
+        description="Per-worker peak TFLOP/s for MFU; default: known GPU table or a CPU matmul probe",
+    )
+    storage_path: str | None = Field(
+        None,
+        description="Where runs and checkpoints live (default <lake root>/_train; s3:// etc. on clusters)",
+    )
+    export: bool = Field(True, description="Write a consolidated Hugging Face export at the end")
+    torch_extensions_dir: str = Field(
+        "~/.cache/codemill/torch_extensions",
+        description="Persistent cache for DeepSpeed's compiled ops (first build takes ~90 s)",
+    )

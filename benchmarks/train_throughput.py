@@ -1,0 +1,349 @@
+"""Training throughput of the same model three ways, printed as JSON.
+
+1. ``bare``: a plain PyTorch loop on in-memory random token ids (bf16 autocast on GPU).
+2. ``deepspeed``: DeepSpeed with the ZeRO template codemill trains with, one process, same data.
+3. ``ray``: the full path, ``codemill``'s ``run_training``: Ray Train + Ray Data from a Delta
+   table + DeepSpeed, one worker so it compares with the two above (needs deltalake and ray).
+
+Each figure is tokens/s over the steps after ``--warmup`` (so compilation and allocator
+warm-up are excluded), with MFU against the device's peak (vendor bf16 table on GPU, a
+matmul probe on CPU); the full path adds its data-wait fraction.
+
+    .venv/bin/python benchmarks/train_throughput.py                       # CPU, tiny model
+    python benchmarks/train_throughput.py --model-config qwen2-0.5b --modes bare,deepspeed \
+        --zero-stages 2,3 --seq-len 2048 --micro-batch 8                   # GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from training.metrics import cpu_peak_tflops, flops_per_token, gpu_peak_tflops, mfu  # noqa: E402
+
+# Qwen2 shapes (public config.json values of Qwen2.5-0.5B / -1.5B), built from config, random init.
+MODEL_CONFIGS = {
+    "tiny": dict(
+        model_type="llama",
+        vocab_size=2048,
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+    ),
+    "qwen2-0.5b": dict(
+        model_type="qwen2",
+        vocab_size=151936,
+        hidden_size=896,
+        intermediate_size=4864,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+        rope_theta=1_000_000.0,
+    ),
+    "qwen2-1.5b": dict(
+        model_type="qwen2",
+        vocab_size=151936,
+        hidden_size=1536,
+        intermediate_size=8960,
+        num_hidden_layers=28,
+        num_attention_heads=12,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+        rope_theta=1_000_000.0,
+    ),
+}
+
+
+def build_model(name: str, seq_len: int, device, dtype=None):
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    if name in MODEL_CONFIGS:
+        values = dict(MODEL_CONFIGS[name])
+    else:
+        values = json.loads(Path(name).read_text())
+    model_type = values.pop("model_type")
+    config = AutoConfig.for_model(model_type, max_position_embeddings=max(seq_len, 2048), **values)
+    config.use_cache = False
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
+    if dtype is not None:
+        model = model.to(dtype)
+    return model.to(device)
+
+
+def synthetic_batches(vocab: int, micro_batch: int, seq_len: int, count: int, device):
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, vocab, (count, micro_batch, seq_len), generator=generator)
+    return [batch.to(device) for batch in ids]
+
+
+def peak_for(device) -> float:
+    import torch
+
+    if device.type == "cuda":
+        return gpu_peak_tflops(torch.cuda.get_device_name(device)) or 989.0
+    return cpu_peak_tflops()
+
+
+def summarise(
+    mode: str, step_times: list[float], tokens_per_step: int, flops_token: float, peak: float, **extra
+):
+    median = statistics.median(step_times)
+    tokens_per_s = tokens_per_step / median
+    return {
+        "mode": mode,
+        "tokens_per_s": round(tokens_per_s, 1),
+        "median_step_s": round(median, 4),
+        "steps_timed": len(step_times),
+        "mfu": round(mfu(tokens_per_s, flops_token, peak), 4),
+        **extra,
+    }
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run_bare(args, device) -> dict:
+    import torch
+
+    model = build_model(args.model_config, args.seq_len, device)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
+    batches = synthetic_batches(model.config.vocab_size, args.micro_batch, args.seq_len, 4, device)
+    times = []
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.type == "cuda"
+        else torch.autocast("cpu", enabled=False)
+    )
+    for step in range(args.warmup + args.steps):
+        batch = batches[step % len(batches)]
+        _sync(device)
+        start = time.perf_counter()
+        with autocast:
+            loss = model(input_ids=batch, labels=batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        _sync(device)
+        if step >= args.warmup:
+            times.append(time.perf_counter() - start)
+    n_params = sum(p.numel() for p in model.parameters())
+    flops = flops_per_token(n_params, model.config.num_hidden_layers, model.config.hidden_size, args.seq_len)
+    extra = {"params": n_params}
+    if device.type == "cuda":
+        extra["peak_mem_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 1)
+        torch.cuda.reset_peak_memory_stats(device)
+    del model, optimizer
+    return summarise("bare", times, args.micro_batch * args.seq_len, flops, peak_for(device), **extra)
+
+
+def run_deepspeed(args, device, stage: int) -> dict:
+    os.environ.setdefault("DS_ACCELERATOR", "cuda" if device.type == "cuda" else "cpu")
+    # Same op cache as codemill train: DeepSpeed's shm_comm op is compiled once, not per run.
+    os.environ.setdefault(
+        "TORCH_EXTENSIONS_DIR", str(Path("~/.cache/codemill/torch_extensions").expanduser())
+    )
+    for key, value in {
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": "29533",
+        "RANK": "0",
+        "WORLD_SIZE": "1",
+        "LOCAL_RANK": "0",
+    }.items():
+        os.environ.setdefault(key, value)
+    import deepspeed
+    import torch
+
+    from training.loop import deepspeed_config
+
+    settings = {
+        "zero_stage": stage,
+        "micro_batch_size": args.micro_batch,
+        "grad_accum": 1,
+        "grad_clip": 1.0,
+        "offload_optimizer": False,
+        "offload_params": False,
+    }
+    on_gpu = device.type == "cuda"
+    model = build_model(args.model_config, args.seq_len, device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=on_gpu)
+    engine, *_ = deepspeed.initialize(
+        model=model, optimizer=optimizer, config=deepspeed_config(settings, on_gpu)
+    )
+    batches = synthetic_batches(model.config.vocab_size, args.micro_batch, args.seq_len, 4, device)
+    times = []
+    for step in range(args.warmup + args.steps):
+        batch = batches[step % len(batches)]
+        _sync(device)
+        start = time.perf_counter()
+        loss = engine(input_ids=batch, labels=batch).loss
+        engine.backward(loss)
+        engine.step()
+        _sync(device)
+        if step >= args.warmup:
+            times.append(time.perf_counter() - start)
+    n_params = sum(p.ds_numel if hasattr(p, "ds_numel") else p.numel() for p in model.parameters())
+    flops = flops_per_token(n_params, model.config.num_hidden_layers, model.config.hidden_size, args.seq_len)
+    extra = {"zero_stage": stage}
+    if on_gpu:
+        extra["peak_mem_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 1)
+        torch.cuda.reset_peak_memory_stats(device)
+    del engine, model, optimizer
+    if on_gpu:
+        torch.cuda.empty_cache()
+    return summarise(
+        f"deepspeed_zero{stage}", times, args.micro_batch * args.seq_len, flops, peak_for(device), **extra
+    )
+
+
+def run_ray(args, device, stage: int) -> dict:
+    """The full path on a throwaway lake: synthetic code documents in a Delta table."""
+    from deltalake import write_deltalake
+
+    from data_platform.config import load_config
+    from data_platform.ops_log import rows_to_arrow
+    from data_platform.publication import GOLD_TABLE
+    from training.metrics import read_metrics
+    from training.trainer import run_training
+
+    lake = Path(tempfile.mkdtemp(prefix="codemill-bench-lake-"))
+    source = Path(__file__).resolve().parent.parent / "training"
+    texts = [path.read_text() for path in sorted(source.glob("*.py"))] * 20
+    rows = [
+        {
+            "doc_id": f"doc{i}",
+            "repo_id": f"repo{i % 7}",
+            "repo_url": "bench",
+            "commit_sha": "0",
+            "path": f"f{i}.py",
+            "language": "python",
+            "text": text,
+            "license_spdx": None,
+            "license_class": "permissive",
+            "split": "train",
+            "token_count": 0,
+            "size_bytes": len(text),
+            "exact_dup_key": str(i),
+            "run_id": "bench",
+        }
+        for i, text in enumerate(texts)
+    ]
+    on_gpu = device.type == "cuda"
+    overrides = [
+        f"lake.root={lake}",
+        f"train.model={'tiny' if args.model_config == 'tiny' else args.model_config}",
+        "train.workers=1",
+        f"train.zero_stage={stage}",
+        f"train.seq_len={args.seq_len}",
+        f"train.micro_batch_size={args.micro_batch}",
+        f"train.max_steps={args.warmup + args.steps}",
+        "train.eval_every=0",
+        f"train.checkpoint_every={args.warmup + args.steps}",
+        "train.export=false",
+        f"train.use_gpu={str(on_gpu).lower()}",
+        "train.fim_rate=0.5",
+        "train.cpus_per_worker=1",
+    ]
+    config = load_config(overrides=overrides, environ={})
+    write_deltalake(str(config.lake.table_path(GOLD_TABLE)), rows_to_arrow(GOLD_TABLE, rows))
+    try:
+        result = run_training(config, run_name="bench", allow_unvalidated=True)
+        metrics_file = result.run_dir / "codemill" / "metrics.jsonl"
+        metrics = [row for row in read_metrics(metrics_file) if row["step"] > args.warmup]
+    finally:
+        shutil.rmtree(lake, ignore_errors=True)
+    median_tps = statistics.median(row["tokens_per_s"] for row in metrics)
+    return {
+        "mode": f"ray_data_train_zero{stage}",
+        "tokens_per_s": round(median_tps, 1),
+        "median_step_s": round(statistics.median(row["step_time_s"] for row in metrics), 4),
+        "steps_timed": len(metrics),
+        "mfu": round(statistics.median(row["mfu"] for row in metrics), 4),
+        "data_wait_fraction": round(statistics.median(row["data_wait_fraction"] for row in metrics), 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model-config", default="tiny", help=f"{', '.join(MODEL_CONFIGS)} or a JSON config file"
+    )
+    parser.add_argument("--modes", default="bare,deepspeed,ray")
+    parser.add_argument("--zero-stages", default="2", help="comma-separated ZeRO stages for deepspeed/ray")
+    parser.add_argument("--seq-len", type=int, default=None, help="default 2048 on GPU, 256 on CPU")
+    parser.add_argument("--micro-batch", type=int, default=None, help="default 8 on GPU, 4 on CPU")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    args = parser.parse_args()
+
+    import torch
+
+    use_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda:0" if use_cuda else "cpu")
+    args.seq_len = args.seq_len or (2048 if use_cuda else 256)
+    args.micro_batch = args.micro_batch or (8 if use_cuda else 4)
+    if use_cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
+    stages = [int(s) for s in args.zero_stages.split(",")]
+    results = []
+    modes = args.modes.split(",")
+    if "bare" in modes:
+        results.append(run_bare(args, device))
+    if "deepspeed" in modes:
+        results.extend(run_deepspeed(args, device, stage) for stage in stages)
+    if "ray" in modes:
+        # The full path trains a model codemill can load (tiny, smollm2, a directory, a hub id),
+        # so the Qwen2 shapes built from config are measured bare and with DeepSpeed only.
+        if args.model_config != "tiny":
+            results.append({"mode": "ray_data_train", "skipped": "full path runs the tiny model only"})
+        else:
+            results.extend(run_ray(args, device, stage) for stage in stages)
+    bare = next((r["tokens_per_s"] for r in results if r["mode"] == "bare"), None)
+    for result in results:
+        if "tokens_per_s" not in result:
+            continue
+        if bare:
+            result["vs_bare"] = round(result["tokens_per_s"] / bare, 3)
+        for other in results:
+            if result["mode"].startswith("ray") and other["mode"] == result["mode"].replace(
+                "ray_data_train", "deepspeed"
+            ):
+                result["vs_deepspeed"] = round(result["tokens_per_s"] / other["tokens_per_s"], 3)
+    summary = {
+        "device": torch.cuda.get_device_name(device) if use_cuda else "cpu",
+        "model_config": args.model_config,
+        "seq_len": args.seq_len,
+        "micro_batch": args.micro_batch,
+        "torch": torch.__version__,
+        "results": results,
+    }
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

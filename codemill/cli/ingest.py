@@ -1,0 +1,49 @@
+"""`codemill ingest`: crawl sources into bronze and curate them into silver with Spark."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from codemill.cli.context import STATE, fail
+
+SOURCE_HELP = """Source to crawl (repeatable). Kinds, detected from the argument:
+a local git repository (its HEAD commit, read from git objects; `PATH#REF` picks a ref);
+a remote git URL (https://, ssh://, git@host:, file://; shallow, blob-filtered clone into
+ingest.cache_dir; `URL#REF`); a plain directory; a .zip/.tar/.tar.gz/.tgz/.tar.bz2/.tar.xz
+archive (read in place, zip-slip and bombs refused); a .parquet/.jsonl dataset with repo, path
+and content columns (The Stack's layout). Prefix `git:`, `dir:`, `archive:` or `dataset:` to
+force a kind (e.g. `dataset:/data/the-stack/` for a folder of Parquet files)."""
+
+
+def ingest(
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help=SOURCE_HELP, show_default=False)] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Id of this run (default: time + random).")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Crawl the built-in demo corpus (Python stdlib subset, "
+                                       "/usr/include, npm's JavaScript, this repository).")] = False,
+) -> None:
+    """Crawl sources into bronze.repos/bronze.files and curate them into silver.files/silver.functions.
+
+    Sources come from --source, else from the config's ingest.sources, else (with --demo)
+    from the demo corpus. Re-running on unchanged sources changes no table; changed files
+    are re-curated alone. Every unreadable source or file becomes a row of
+    ops.ingest_errors and the run goes on; the run itself is recorded in ops.ingest_runs.
+    Exits 1 when no source could be read.
+    """
+    from data_platform.ingest.demo_corpus import demo_sources
+    from data_platform.ingest.run import main_exit_code, run_ingest
+
+    sources = list(source or []) or list(STATE.config.ingest.sources)
+    if demo or not sources:
+        if not demo:
+            fail("no sources: pass --source PATH_OR_URL, set ingest.sources in the config, or use --demo")
+        sources = demo_sources()
+    summary = run_ingest(STATE.spark(), STATE.config, sources, run_id=run_id, echo=typer.echo)
+    code = main_exit_code(summary)
+    if code:
+        raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)

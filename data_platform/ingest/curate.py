@@ -1,0 +1,201 @@
+"""Curate: bronze rows → ``silver.files`` and ``silver.functions``.
+
+:func:`curate_file` is the whole row logic as a plain function: decode, language, signals,
+PII redaction, tree-sitter parse and symbol extraction. The Spark glue feeds it Arrow
+batches through ``mapInArrow`` and returns, per file, the silver columns plus the file's
+functions and errors as nested lists, so one Python pass serves three tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import partial
+
+import pyarrow as pa
+
+from data_platform.ingest import errors as E
+from data_platform.ingest.decode import decode_bytes
+from data_platform.ingest.language import detect_language
+from data_platform.ingest.license import NO_LICENSE, license_class
+from data_platform.ingest.signals import is_vendored, text_signals
+from data_platform.ingest.treesitter import parse_source, supports
+
+
+@dataclass(frozen=True)
+class CurateLimits:
+    parse_max_bytes: int = 500_000
+    parse_timeout_s: float = 2.0
+    max_body_chars: int = 20_000
+
+
+@dataclass
+class CuratedFile:
+    silver: dict
+    functions: list[dict] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+
+
+def file_id_for(repo_id: str, path: str) -> str:
+    return hashlib.sha1(f"{repo_id}\0{path}".encode()).hexdigest()
+
+
+def function_id_for(file_id: str, kind: str, name: str, start_line: int) -> str:
+    return hashlib.sha1(f"{file_id}\0{kind}\0{name}\0{start_line}".encode()).hexdigest()
+
+
+def _redact(text: str) -> tuple[str, dict[str, int]]:
+    from data_platform.pii import redact
+
+    result = redact(text)
+    return result.text, result.counts
+
+
+def curate_file(
+    repo_id: str,
+    repo_url: str,
+    commit_sha: str,
+    path: str,
+    content: bytes,
+    blob_sha: str,
+    license_spdx: str | None,
+    limits: CurateLimits = CurateLimits(),
+) -> CuratedFile:
+    """Everything silver knows about one file, computed from its bytes and path."""
+    file_id = file_id_for(repo_id, path)
+    language = detect_language(path)
+    decoded = decode_bytes(content)
+    errors: list[dict] = []
+    silver = {
+        "file_id": file_id, "repo_id": repo_id, "repo_url": repo_url, "commit_sha": commit_sha, "path": path,
+        "blob_sha": blob_sha, "language": language, "text": None, "encoding": decoded.encoding,
+        "is_binary": decoded.is_binary, "size_bytes": len(content), "line_count": 0, "max_line_length": 0,
+        "mean_line_length": 0.0, "alnum_fraction": 0.0, "alpha_fraction": 0.0, "comment_fraction": 0.0,
+        "is_vendored": is_vendored(path), "is_generated": False, "has_encoded_data": False,
+        "parse_ok": None, "has_syntax_error": None, "function_count": None, "class_count": None,
+        "license_spdx": license_spdx, "license_class": license_class(license_spdx) if license_spdx else NO_LICENSE,
+        "pii_email_count": 0, "pii_ip_count": 0, "pii_key_count": 0, "pii_password_count": 0,
+    }
+    if decoded.text is None:
+        message = "NUL bytes: binary content" if decoded.reason == E.BINARY else "no charset decodes these bytes"
+        errors.append({"path": path, "stage": "curate", "kind": decoded.reason or E.BINARY, "message": message})
+        return CuratedFile(silver, [], errors)
+    signals = text_signals(path, decoded.text)
+    text, counts = _redact(decoded.text)
+    silver.update(
+        text=text, line_count=signals.line_count, max_line_length=signals.max_line_length,
+        mean_line_length=signals.mean_line_length, alnum_fraction=signals.alnum_fraction,
+        alpha_fraction=signals.alpha_fraction, is_generated=signals.is_generated,
+        has_encoded_data=signals.has_encoded_data,
+        pii_email_count=counts.get("email", 0), pii_ip_count=counts.get("ip_address", 0),
+        pii_key_count=counts.get("key", 0), pii_password_count=counts.get("password", 0),
+    )
+    functions: list[dict] = []
+    if supports(language):
+        parsed = parse_source(language, text, limits.parse_max_bytes, limits.parse_timeout_s, limits.max_body_chars)
+        silver.update(parse_ok=parsed.parse_ok, has_syntax_error=parsed.has_syntax_error,
+                      function_count=parsed.function_count, class_count=parsed.class_count,
+                      comment_fraction=parsed.comment_fraction or 0.0)
+        if parsed.error_kind:
+            errors.append({"path": path, "stage": "parse", "kind": parsed.error_kind, "message": parsed.error_message})
+        for symbol in parsed.symbols:
+            functions.append({
+                "function_id": function_id_for(file_id, symbol.kind, symbol.name, symbol.start_line),
+                "file_id": file_id, "repo_id": repo_id, "path": path, "language": language,
+                "name": symbol.name, "kind": symbol.kind, "signature": symbol.signature,
+                "docstring": symbol.docstring, "body": symbol.body,
+                "start_line": symbol.start_line, "end_line": symbol.end_line,
+            })
+    return CuratedFile(silver, functions, errors)
+
+
+# ----------------------------------------------------------------------------- Spark glue
+
+SILVER_FIELDS = [
+    ("file_id", pa.string()), ("repo_id", pa.string()), ("repo_url", pa.string()), ("commit_sha", pa.string()),
+    ("path", pa.string()), ("blob_sha", pa.string()), ("language", pa.string()), ("text", pa.string()),
+    ("encoding", pa.string()), ("is_binary", pa.bool_()), ("size_bytes", pa.int64()), ("line_count", pa.int64()),
+    ("max_line_length", pa.int64()), ("mean_line_length", pa.float64()), ("alnum_fraction", pa.float64()),
+    ("alpha_fraction", pa.float64()), ("comment_fraction", pa.float64()), ("is_vendored", pa.bool_()),
+    ("is_generated", pa.bool_()), ("has_encoded_data", pa.bool_()), ("parse_ok", pa.bool_()),
+    ("has_syntax_error", pa.bool_()), ("function_count", pa.int32()), ("class_count", pa.int32()),
+    ("license_spdx", pa.string()), ("license_class", pa.string()), ("pii_email_count", pa.int32()),
+    ("pii_ip_count", pa.int32()), ("pii_key_count", pa.int32()), ("pii_password_count", pa.int32()),
+]
+FUNCTION_FIELDS = [
+    ("function_id", pa.string()), ("file_id", pa.string()), ("repo_id", pa.string()), ("path", pa.string()),
+    ("language", pa.string()), ("name", pa.string()), ("kind", pa.string()), ("signature", pa.string()),
+    ("docstring", pa.string()), ("body", pa.string()), ("start_line", pa.int32()), ("end_line", pa.int32()),
+]
+ERROR_FIELDS = [("path", pa.string()), ("stage", pa.string()), ("kind", pa.string()), ("message", pa.string())]
+CURATED_SCHEMA = pa.schema(
+    [*SILVER_FIELDS, ("source", pa.string()),
+     ("functions", pa.list_(pa.struct(FUNCTION_FIELDS))), ("errors", pa.list_(pa.struct(ERROR_FIELDS)))]
+)
+_SPARK_TYPES = {pa.string(): "STRING", pa.bool_(): "BOOLEAN", pa.int64(): "BIGINT", pa.int32(): "INT",
+                pa.float64(): "DOUBLE"}
+
+
+def _ddl(fields) -> str:
+    return ", ".join(f"{name} {_SPARK_TYPES[kind]}" for name, kind in fields)
+
+
+CURATED_DDL = (
+    f"{_ddl(SILVER_FIELDS)}, source STRING, functions ARRAY<STRUCT<{_ddl(FUNCTION_FIELDS)}>>, "
+    f"errors ARRAY<STRUCT<{_ddl(ERROR_FIELDS)}>>"
+)
+# Output batches stay well under Arrow's 2 GiB per string column whatever the input batch size.
+FLUSH_ROWS = 256
+FLUSH_BYTES = 64 << 20
+
+
+def _failure(row: dict, err: Exception) -> CuratedFile:
+    message = f"{type(err).__name__}: {err}"
+    return CuratedFile({}, [], [{"path": row["path"], "stage": "curate", "kind": E.CURATE_FAILED, "message": message}])
+
+
+def curate_partition(batches, licenses: dict[str, str | None], limits: CurateLimits):
+    """``mapInArrow`` body: bronze rows in, one curated row (with nested functions/errors) out."""
+    inputs = ("repo_id", "repo_url", "commit_sha", "path", "content", "blob_sha", "license_spdx", "source")
+    out: dict[str, list] = {name: [] for name in CURATED_SCHEMA.names}
+    pending_bytes = 0
+    for batch in batches:
+        columns = {name: batch.column(name).to_pylist() for name in inputs}
+        for i in range(batch.num_rows):
+            row = {name: columns[name][i] for name in inputs}
+            out_row = _curated_row(row, licenses, limits)
+            for name in CURATED_SCHEMA.names:
+                out[name].append(out_row.get(name))
+            pending_bytes += len(row["content"] or b"")
+            if len(out["path"]) >= FLUSH_ROWS or pending_bytes >= FLUSH_BYTES:
+                yield pa.RecordBatch.from_pydict(out, schema=CURATED_SCHEMA)
+                out = {name: [] for name in CURATED_SCHEMA.names}
+                pending_bytes = 0
+    if out["path"]:
+        yield pa.RecordBatch.from_pydict(out, schema=CURATED_SCHEMA)
+
+
+def _curated_row(row: dict, licenses: dict[str, str | None], limits: CurateLimits) -> dict:
+    license_spdx = row["license_spdx"] or licenses.get(row["repo_id"])
+    try:
+        curated = curate_file(row["repo_id"], row["repo_url"], row["commit_sha"], row["path"], row["content"],
+                              row["blob_sha"], license_spdx, limits)
+    except Exception as err:  # one pathological file must not fail the task
+        curated = _failure(row, err)
+    if not curated.silver:  # failed file: only its error goes on
+        return {"path": row["path"], "source": row["source"], "functions": [], "errors": curated.errors}
+    return {**curated.silver, "source": row["source"], "functions": curated.functions, "errors": curated.errors}
+
+
+def curated_dataframe(spark, bronze_rows, licenses: dict[str, str | None], limits: CurateLimits):
+    """Curate a DataFrame of bronze rows (+ optional per-row license_spdx and source columns)."""
+    from pyspark.sql import functions as F
+
+    columns = set(bronze_rows.columns)
+    if "license_spdx" not in columns:
+        bronze_rows = bronze_rows.withColumn("license_spdx", F.lit(None).cast("string"))
+    if "source" not in columns:
+        bronze_rows = bronze_rows.withColumn("source", F.col("repo_url"))
+    selected = bronze_rows.select("repo_id", "repo_url", "commit_sha", "path", "content", "blob_sha",
+                                  "license_spdx", "source")
+    return selected.mapInArrow(partial(curate_partition, licenses=licenses, limits=limits), CURATED_DDL)

@@ -1,0 +1,53 @@
+"""Kinds of bad input, and the record each becomes in ``ops.ingest_errors``.
+
+A problem with one file or one source never stops a run: readers and row functions return
+an :class:`IngestError` instead of raising, and the run writes them all at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+# Source-level kinds (path is "").
+MISSING_PATH = "missing_path"
+CORRUPT_GIT = "corrupt_git"
+UNREACHABLE = "unreachable"
+UNKNOWN_SOURCE = "unknown_source"
+ARCHIVE_BOMB = "archive_bomb"
+CORRUPT_ARCHIVE = "corrupt_archive"
+BAD_DATASET = "bad_dataset"
+# File-level kinds.
+BINARY = "binary"
+UNDECODABLE = "undecodable"
+TOO_LARGE = "too_large"
+SYMLINK = "symlink"
+SUBMODULE = "submodule"
+PATH_ESCAPE = "path_escape"
+UNREADABLE = "unreadable"
+PARSE_TIMEOUT = "parse_timeout"
+PARSE_FAILED = "parse_failed"
+BAD_ROW = "bad_row"
+CURATE_FAILED = "curate_failed"
+
+ERROR_FIELDS = ("source", "path", "stage", "kind", "message")
+
+
+@dataclass(frozen=True)
+class IngestError:
+    source: str
+    path: str
+    stage: str
+    kind: str
+    message: str
+
+    def as_row(self) -> dict[str, str]:
+        return asdict(self)
+
+
+class SourceError(Exception):
+    """A whole source cannot be read; ``kind`` is one of the source-level kinds above."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message

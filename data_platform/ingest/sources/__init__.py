@@ -1,0 +1,75 @@
+"""Source readers, one module per kind, and :func:`list_source` which picks the kind.
+
+A source is given as a path or URL, optionally prefixed with its kind (``git:``, ``dir:``,
+``archive:``, ``dataset:``) and, for git kinds, suffixed with ``#REF``:
+
+- ``/path/repo`` or ``/path/repo.git``: a local git repository (files of HEAD or REF);
+- ``https://…``, ``ssh://…``, ``git@host:…``, ``file://…``: a remote git repository;
+- ``/path/dir``: a plain directory (when it is not a git repository);
+- ``/path/x.zip``, ``x.tar``, ``x.tar.gz``, ``x.tgz``, ``x.tar.bz2``, ``x.tar.xz``: an archive;
+- ``/path/x.parquet``, ``x.jsonl[.gz]`` or a folder of them with ``dataset:``: a dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from data_platform.ingest import errors as E
+from data_platform.ingest.sources import archive, dataset, directory, git, remote_git
+from data_platform.ingest.sources.base import Entry, FileRecord, Limits, Listing, SourceInfo
+
+READERS = {"git": git, "remote_git": remote_git, "directory": directory, "archive": archive, "dataset": dataset}
+_KIND_PREFIXES = {"git:": "git", "dir:": "directory", "directory:": "directory", "archive:": "archive",
+                  "dataset:": "dataset"}
+_REMOTE_PREFIXES = ("http://", "https://", "ssh://", "git://", "file://", "git@")
+
+__all__ = ["Entry", "FileRecord", "Limits", "Listing", "SourceInfo", "list_source", "read_entries", "source_kind"]
+
+
+def split_spec(spec: str) -> tuple[str | None, str, str | None]:
+    """(explicit kind or None, location, ref or None)."""
+    kind = None
+    for prefix, named in _KIND_PREFIXES.items():
+        if spec.startswith(prefix) and not spec.startswith("git@"):
+            kind, spec = named, spec[len(prefix) :]
+            break
+    location, hash_, ref = spec.partition("#")
+    return kind, location, (ref or None) if hash_ else None
+
+
+def source_kind(spec: str) -> str:
+    kind, location, _ref = split_spec(spec)
+    if kind:
+        return kind
+    if location.startswith(_REMOTE_PREFIXES):
+        return "remote_git"
+    path = Path(location).expanduser()
+    if path.is_dir():
+        return "git" if git.is_git_repository(path) else "directory"
+    if archive.is_archive(path):
+        return "archive"
+    if dataset.is_dataset_file(path):
+        return "dataset"
+    return "directory" if not path.exists() else "unknown"
+
+
+def list_source(spec: str, limits: Limits, default_ref: str = "HEAD", cache_dir: Path | None = None) -> Listing:
+    """Identify and list one source (driver side); raises SourceError for an unusable source."""
+    kind = source_kind(spec)
+    _, location, ref = split_spec(spec)
+    ref = ref or default_ref
+    if kind == "remote_git":
+        return remote_git.list_source(spec, location, ref, Path(cache_dir or "~/.cache/codemill/git").expanduser(),
+                                      limits)
+    path = Path(location).expanduser()
+    if kind == "git":
+        return git.list_source(spec, path, ref, limits)
+    if kind == "unknown":
+        raise E.SourceError(E.UNKNOWN_SOURCE, f"{path} is neither a folder, an archive nor a dataset file")
+    return READERS[kind].list_source(spec, path, limits)
+
+
+def read_entries(info: SourceInfo, entries: list[Entry], limits: Limits) -> Iterator[FileRecord]:
+    """Read listed entries (executor side); each becomes bytes or an error record."""
+    return READERS[info.kind].read_entries(info, entries, limits)

@@ -1,0 +1,161 @@
+"""Tar and zip archives, read in place with the checks safe extraction needs.
+
+Nothing is written to disk: executors read members straight from the archive. Every
+member is checked on the driver first: names that are absolute or climb out of the root
+(zip-slip) and links are refused, and so are archives whose members expand beyond
+``archive_max_total_bytes`` or compress better than ``archive_max_ratio`` (bombs).
+Zip members are read in parallel; a tar is a single compressed stream, so one task reads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from data_platform.ingest import errors as E
+from data_platform.ingest.license import is_license_candidate
+from data_platform.ingest.sources.base import (
+    Entry,
+    FileRecord,
+    Limits,
+    Listing,
+    SourceInfo,
+    safe_relative_path,
+    stable_id,
+)
+
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+
+
+def is_archive(path: Path) -> bool:
+    return path.name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def list_source(spec: str, path: Path, limits: Limits) -> Listing:
+    if not path.exists():
+        raise E.SourceError(E.MISSING_PATH, f"no such path: {path}")
+    path = path.resolve()
+    url = str(path)
+    name = path.name
+    for suffix in ARCHIVE_SUFFIXES:
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    info = SourceInfo(spec, "archive", url, stable_id(url), url, name, "")
+    try:
+        listing = _list_zip(info, path, limits) if zipfile.is_zipfile(path) else _list_tar(info, path, limits)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as err:
+        raise E.SourceError(E.CORRUPT_ARCHIVE, f"cannot read archive: {err}") from err
+    digest = hashlib.sha1()
+    for entry in listing.entries:
+        digest.update(f"{entry.path}\0{entry.size}\n".encode())
+    digest.update(str(path.stat().st_mtime_ns).encode())
+    info.commit_sha = digest.hexdigest()
+    wanted = [e for e in listing.entries if is_license_candidate(e.path) and (e.size or 0) < 200_000]
+    for record in read_entries(info, wanted, limits):
+        if record.content is not None:
+            listing.license_files[record.path] = record.content.decode("utf-8", "replace")
+    return listing
+
+
+def _check_member(listing: Listing, raw_name: str, is_link: bool, size: int, limits: Limits) -> str | None:
+    spec = listing.info.spec
+    rel = safe_relative_path(raw_name)
+    if rel is None:
+        listing.errors.append(E.IngestError(spec, raw_name, "crawl", E.PATH_ESCAPE, "entry escapes the archive root"))
+        return None
+    if is_link:
+        listing.errors.append(E.IngestError(spec, rel, "crawl", E.SYMLINK, "link entry (not followed)"))
+        return None
+    if size > limits.max_file_bytes:
+        message = f"{size} bytes > max_file_bytes {limits.max_file_bytes}"
+        listing.errors.append(E.IngestError(spec, rel, "crawl", E.TOO_LARGE, message))
+        return None
+    return rel
+
+
+def _bomb(total: int, packed: int, limits: Limits) -> str | None:
+    if total > limits.archive_max_total_bytes:
+        return f"members expand to {total} bytes > archive_max_total_bytes {limits.archive_max_total_bytes}"
+    if packed and total > 1_000_000 and total / packed > limits.archive_max_ratio:
+        return f"compression ratio {total / packed:.0f} > archive_max_ratio {limits.archive_max_ratio:.0f}"
+    return None
+
+
+def _list_zip(info: SourceInfo, path: Path, limits: Limits) -> Listing:
+    listing = Listing(info)
+    with zipfile.ZipFile(path) as archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        total = sum(m.file_size for m in members)
+        bomb = _bomb(total, sum(m.compress_size for m in members), limits)
+        if bomb:
+            raise E.SourceError(E.ARCHIVE_BOMB, bomb)
+        for member in members:
+            if member.file_size > 1_000_000 and member.file_size > limits.archive_max_ratio * max(member.compress_size, 1):
+                listing.errors.append(E.IngestError(info.spec, member.filename, "crawl", E.ARCHIVE_BOMB,
+                                                    f"entry compression ratio > {limits.archive_max_ratio:.0f}"))
+                continue
+            is_link = stat.S_ISLNK(member.external_attr >> 16)
+            rel = _check_member(listing, member.filename, is_link, member.file_size, limits)
+            if rel is not None:
+                listing.entries.append(Entry(rel, member.filename, member.file_size))
+    return listing
+
+
+def _list_tar(info: SourceInfo, path: Path, limits: Limits) -> Listing:
+    listing = Listing(info)
+    with tarfile.open(path, "r:*") as archive:
+        members = archive.getmembers()
+    total = sum(m.size for m in members if m.isreg())
+    bomb = _bomb(total, path.stat().st_size, limits)
+    if bomb:
+        raise E.SourceError(E.ARCHIVE_BOMB, bomb)
+    for member in members:
+        if member.isdir():
+            continue
+        if not (member.isreg() or member.issym() or member.islnk()):
+            listing.errors.append(E.IngestError(info.spec, member.name, "crawl", E.UNREADABLE, "special file entry"))
+            continue
+        rel = _check_member(listing, member.name, member.issym() or member.islnk(), member.size, limits)
+        if rel is not None:
+            listing.entries.append(Entry(rel, member.name, member.size, chunk=0))
+    return listing
+
+
+def read_entries(info: SourceInfo, entries: list[Entry], limits: Limits) -> Iterator[FileRecord]:
+    path = Path(info.location)
+    wanted = {entry.locator: entry for entry in entries}
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            for entry in entries:
+                try:
+                    with archive.open(entry.locator) as handle:
+                        content = handle.read(limits.max_file_bytes + 1)
+                except (zipfile.BadZipFile, OSError, KeyError, RuntimeError) as err:
+                    yield FileRecord(entry.path, error_kind=E.UNREADABLE, error_message=str(err))
+                    continue
+                yield _checked(entry, content, limits)
+        return
+    found = set()
+    with tarfile.open(path, "r:*") as archive:
+        for member in archive:
+            entry = wanted.get(member.name)
+            if entry is None or not member.isreg():
+                continue
+            handle = archive.extractfile(member)
+            content = handle.read(limits.max_file_bytes + 1) if handle else b""
+            found.add(member.name)
+            yield _checked(entry, content, limits)
+    for locator, entry in wanted.items():
+        if locator not in found:
+            yield FileRecord(entry.path, error_kind=E.UNREADABLE, error_message="member vanished from archive")
+
+
+def _checked(entry: Entry, content: bytes, limits: Limits) -> FileRecord:
+    if len(content) > limits.max_file_bytes:
+        return FileRecord(entry.path, error_kind=E.TOO_LARGE, error_message="member larger than declared")
+    return FileRecord(entry.path, content)

@@ -1,0 +1,290 @@
+"""The ingest stages: list sources, crawl them into bronze, curate changed files into silver.
+
+Each stage is a small object with ``name`` and ``run(ctx)``; see :mod:`data_platform.ingest.run`.
+What a stage leaves in ``ctx.state`` for later ones:
+
+- ``listings``: the :class:`Listing` of every readable source;
+- ``licenses``: repo_id → SPDX id (None when no license was found);
+- ``crawled``: persisted DataFrame of every crawled file (bytes or error);
+- ``changed_files``: persisted DataFrame of files new or changed since the last crawl;
+- ``curated``: persisted DataFrame of curated rows (silver columns + functions + errors);
+- ``curated_file_ids``: DataFrame of the file_id values this run (re)wrote in silver.files.
+"""
+
+from __future__ import annotations
+
+import time
+
+from data_platform import lake
+from data_platform.ingest import errors as E
+from data_platform.ingest.crawl import crawled_dataframe, plan_tasks
+from data_platform.ingest.curate import FUNCTION_FIELDS, SILVER_FIELDS, CurateLimits, curated_dataframe
+from data_platform.ingest.license import detect_license, license_class
+from data_platform.ingest.run import RunContext, rate
+from data_platform.ingest.sources import Limits, Listing, list_source
+
+
+def limits_of(ctx: RunContext) -> Limits:
+    ingest = ctx.config.ingest
+    return Limits(ingest.max_file_bytes, ingest.archive_max_total_bytes, ingest.archive_max_ratio)
+
+
+def unseen(ctx: RunContext, files, table: str):
+    """Crawled files whose (repo_id, path, blob_sha) ``table`` does not hold yet.
+
+    The table's keys are cut to this run's repositories and broadcast, so the crawled side
+    keeps its partitioning (one crawl task per partition): a shuffle here would let adaptive
+    execution coalesce the few, byte-heavy partitions into one and curate on a single core.
+    """
+    from pyspark.sql import functions as F
+
+    repo_ids = sorted(ctx.state.get("repo_ids", ()))
+    keys = lake.read_table(ctx.spark, ctx.config, table).select("repo_id", "path", "blob_sha")
+    if repo_ids and not ctx.state.get("per_row_repos"):
+        keys = keys.where(F.col("repo_id").isin(repo_ids))
+    return files.join(F.broadcast(keys), ["repo_id", "path", "blob_sha"], "left_anti")
+
+
+def known_snapshots(ctx: RunContext, repo_ids: set[str]) -> set[tuple[str, str]]:
+    """(repo_id, commit_sha) already in bronze.repos, read with delta-rs: no Spark job for a small table."""
+    import pyarrow.compute as pc
+    from deltalake import DeltaTable
+
+    path = ctx.config.lake.table_path("bronze.repos")
+    if not repo_ids or not lake.is_delta_table(path):
+        return set()
+    rows = DeltaTable(str(path)).to_pyarrow_dataset().to_table(
+        columns=["repo_id", "commit_sha"], filter=pc.field("repo_id").isin(sorted(repo_ids)))
+    return set(zip(rows.column("repo_id").to_pylist(), rows.column("commit_sha").to_pylist(), strict=True))
+
+
+class ListSources:
+    """Driver: identify and list each source (metadata only); unusable sources become errors."""
+
+    name = "list"
+
+    def run(self, ctx: RunContext) -> None:
+        listings: list[Listing] = []
+        licenses: dict[str, str | None] = {}
+        seen: set[str] = set()
+        for spec in ctx.sources:
+            if spec in seen:
+                continue
+            seen.add(spec)
+            started = time.perf_counter()
+            try:
+                listing = list_source(spec, limits_of(ctx), ctx.config.ingest.git_ref, ctx.config.ingest.cache_dir)
+            except E.SourceError as err:
+                ctx.source_failed(spec, err.kind, err.message)
+                ctx.progress(self.name, f"{spec}: FAILED ({err.kind}: {err.message})")
+                continue
+            except Exception as err:  # an unexpected reader failure costs this source only
+                ctx.source_failed(spec, E.UNREADABLE, f"{type(err).__name__}: {err}")
+                ctx.progress(self.name, f"{spec}: FAILED ({type(err).__name__}: {err})")
+                continue
+            ctx.record_errors(listing.errors)
+            if not listing.per_row_repos:
+                found = detect_license(listing.license_files)
+                licenses[listing.info.repo_id] = found.spdx_id
+            listings.append(listing)
+            elapsed = time.perf_counter() - started
+            ctx.progress(self.name, f"{spec}: {listing.info.kind}, {len(listing.entries):,} entries, "
+                                    f"{len(listing.errors)} skipped, license {licenses.get(listing.info.repo_id)}, "
+                                    f"{elapsed:.1f}s")
+        known = known_snapshots(ctx, {listing.info.repo_id for listing in listings})
+        unchanged = [item for item in listings
+                     if not item.per_row_repos and (item.info.repo_id, item.info.commit_sha) in known]
+        for listing in unchanged:
+            ctx.progress(self.name, f"{listing.info.spec}: unchanged since snapshot {listing.info.commit_sha[:12]}, "
+                                    "skipped")
+        listings = [listing for listing in listings if listing not in unchanged]
+        ctx.count("list.unchanged_sources", len(unchanged))
+        ctx.state["listings"] = listings
+        ctx.state["licenses"] = licenses
+        ctx.state["repo_ids"] = {listing.info.repo_id for listing in listings}
+        ctx.state["per_row_repos"] = any(listing.per_row_repos for listing in listings)
+        ctx.count("list.sources", len(listings) + len(unchanged))
+        ctx.count("list.entries", sum(len(listing.entries) for listing in [*listings, *unchanged]))
+
+
+class CrawlFiles:
+    """Executors read bytes; new or changed files are MERGEd into bronze.files, snapshots into bronze.repos."""
+
+    name = "crawl"
+
+    def run(self, ctx: RunContext) -> None:
+        from pyspark.sql import functions as F
+
+        listings: list[Listing] = ctx.state["listings"]
+        ingest = ctx.config.ingest
+        min_tasks = ingest.min_tasks or 2 * ctx.spark.sparkContext.defaultParallelism
+        tasks = plan_tasks(listings, ingest.files_per_task, min_tasks)
+        started = time.perf_counter()
+        if not tasks:
+            for key in ("crawl.files", "crawl.bytes", "crawl.changed_files"):
+                ctx.count(key, 0)
+            ctx.state["changed_files"] = None
+            ctx.progress(self.name, "nothing to read")
+            return
+        crawled = ctx.persist(crawled_dataframe(ctx.spark, listings, tasks, limits_of(ctx)))
+        totals = crawled.agg(
+            F.count(F.when(F.col("error_kind").isNull(), 1)).alias("files"),
+            F.coalesce(F.sum("size_bytes"), F.lit(0)).alias("bytes"),
+            F.count(F.col("error_kind")).alias("errors"),
+        ).first()
+        seconds = time.perf_counter() - started
+        ctx.count("crawl.files", totals["files"])
+        ctx.count("crawl.bytes", totals["bytes"])
+        ctx.progress(self.name, f"{totals['files']:,} files, {totals['bytes'] / 1e6:,.1f} MB read by {len(tasks)} "
+                                f"tasks in {seconds:.1f}s ({rate(totals['files'], seconds, 'files')}, "
+                                f"{rate(totals['bytes'] / 1e6, seconds, 'MB')}), {totals['errors']} unreadable")
+        ctx.record_error_frame(
+            crawled.where(F.col("error_kind").isNotNull()).select(
+                "source", "path", F.lit("crawl").alias("stage"), F.col("error_kind").alias("kind"),
+                F.col("error_message").alias("message"))
+        )
+        files = crawled.where(F.col("error_kind").isNull()).withColumn("run_id", F.lit(ctx.run_id)).withColumn(
+            "crawled_at", F.lit(ctx.started_at))
+        ctx.state["crawled"] = files
+        changed = ctx.materialize(unseen(ctx, files, "bronze.files"))
+        n_changed = changed.count()
+        ctx.count("crawl.changed_files", n_changed)
+        if n_changed:
+            version = lake.merge(ctx.spark, ctx.config, "bronze.files", changed,
+                                 changed_when="target.blob_sha <> source.blob_sha")
+            ctx.wrote("bronze.files", version)
+        ctx.progress(self.name, f"{n_changed:,} new or changed files merged into bronze.files")
+        ctx.state["changed_files"] = changed
+
+
+class RecordSnapshots:
+    """MERGE one bronze.repos row per new snapshot, last: a recorded snapshot means fully curated.
+
+    ListSources skips sources whose snapshot is already recorded, so writing it only after
+    silver is written lets a run killed half-way redo that source next time.
+    """
+
+    name = "snapshots"
+
+    def run(self, ctx: RunContext) -> None:
+        from pyspark.sql import functions as F
+
+        listings: list[Listing] = ctx.state["listings"]
+        if not listings:
+            return
+        files = ctx.state.get("crawled")
+        licenses = ctx.state["licenses"]
+        rows = []
+        for listing in listings:
+            info = listing.info
+            if listing.per_row_repos:
+                continue
+            spdx = licenses.get(info.repo_id)
+            rows.append((info.repo_id, info.repo_url, info.repo_name, info.kind, info.ref, info.commit_sha,
+                         info.commit_date, spdx, license_class(spdx), None, len(listing.entries)))
+        schema = ("repo_id STRING, repo_url STRING, repo_name STRING, source_kind STRING, ref STRING, "
+                  "commit_sha STRING, commit_date STRING, license_spdx STRING, license_class STRING, stars BIGINT, "
+                  "file_count BIGINT")
+        repos = ctx.spark.createDataFrame(rows, schema).withColumn("commit_date", F.to_timestamp("commit_date"))
+        dataset_specs = [listing.info.spec for listing in listings if listing.per_row_repos]
+        if dataset_specs and files is not None:
+            repos = repos.unionByName(self._dataset_repos(files, dataset_specs))
+        repos = repos.withColumn("run_id", F.lit(ctx.run_id)).withColumn("crawled_at", F.lit(ctx.started_at))
+        existing = lake.read_table(ctx.spark, ctx.config, "bronze.repos").select("repo_id", "commit_sha")
+        new = ctx.materialize(repos.join(existing, ["repo_id", "commit_sha"], "left_anti"))
+        n_new = new.count()
+        ctx.count("snapshots.new", n_new)
+        if n_new:
+            ctx.wrote("bronze.repos", lake.merge(ctx.spark, ctx.config, "bronze.repos", new))
+
+    @staticmethod
+    def _dataset_repos(files, specs: list[str]):
+        from pyspark.sql import functions as F
+
+        rows = files.where(F.col("source").isin(specs))
+        grouped = rows.groupBy("repo_id", "repo_url", "repo_name", "commit_sha").agg(
+            F.max("stars").alias("stars"), F.first("license_spdx", ignorenulls=True).alias("license_spdx"),
+            F.count("*").alias("file_count"))
+        # One row per repository: a plain UDF is fine (a lambda, so Spark does not read the type hints).
+        permissive = F.udf(lambda spdx_id: license_class(spdx_id), "string")
+        return grouped.select(
+            "repo_id", "repo_url", "repo_name", F.lit("dataset").alias("source_kind"),
+            F.lit(None).cast("string").alias("ref"), "commit_sha", F.lit(None).cast("timestamp").alias("commit_date"),
+            "license_spdx", permissive("license_spdx").alias("license_class"), "stars", "file_count")
+
+
+class CurateFiles:
+    """Executors decode, measure, redact and parse files whose blob silver has not seen yet."""
+
+    name = "curate"
+
+    def run(self, ctx: RunContext) -> None:
+        from pyspark.sql import functions as F
+
+        crawled = ctx.state.get("crawled")
+        if crawled is None:
+            return
+        ingest = ctx.config.ingest
+        limits = CurateLimits(ingest.parse_max_bytes, ingest.parse_timeout_ms / 1000, ingest.max_body_chars)
+        # Against silver, not bronze: a run killed between the bronze and silver writes heals here.
+        todo = unseen(ctx, crawled, "silver.files")
+        started = time.perf_counter()
+        curated = ctx.materialize(curated_dataframe(ctx.spark, todo, ctx.state["licenses"], limits))
+        totals = curated.agg(
+            F.count("file_id").alias("files"), F.coalesce(F.sum("size_bytes"), F.lit(0)).alias("bytes"),
+            F.coalesce(F.sum(F.size("functions")), F.lit(0)).alias("functions"),
+            F.count(F.when(F.col("parse_ok"), 1)).alias("parsed"),
+        ).first()
+        seconds = time.perf_counter() - started
+        ctx.count("curate.files", totals["files"])
+        ctx.count("curate.bytes", totals["bytes"])
+        ctx.count("curate.parsed_files", totals["parsed"])
+        ctx.count("curate.functions", totals["functions"])
+        ctx.progress(self.name, f"{totals['files']:,} files ({totals['bytes'] / 1e6:,.1f} MB), "
+                                f"{totals['parsed']:,} parsed, {totals['functions']:,} functions in {seconds:.1f}s "
+                                f"({rate(totals['files'], seconds, 'files')}, "
+                                f"{rate(totals['bytes'] / 1e6, seconds, 'MB')})")
+        ctx.record_error_frame(
+            curated.select("source", F.explode("errors").alias("e")).select(
+                "source", "e.path", "e.stage", "e.kind", "e.message")
+        )
+        ctx.state["curated"] = curated
+        if not totals["files"]:
+            return
+        rows = curated.where(F.col("file_id").isNotNull())
+        silver_rows = rows.select(*[name for name, _ in SILVER_FIELDS]).withColumn(
+            "run_id", F.lit(ctx.run_id)).withColumn("updated_at", F.lit(ctx.started_at))
+        ctx.wrote("silver.files", lake.merge(ctx.spark, ctx.config, "silver.files", silver_rows,
+                                             changed_when="target.blob_sha <> source.blob_sha"))
+        ctx.state["curated_file_ids"] = rows.select("file_id")
+        self._write_functions(ctx, rows)
+
+    @staticmethod
+    def _write_functions(ctx: RunContext, rows) -> None:
+        """Replace the functions of every re-curated file in one MERGE (stale ones deleted)."""
+        from delta.tables import DeltaTable
+        from pyspark.sql import functions as F
+
+        new = rows.select(F.explode("functions").alias("f")).select("f.*").withColumn("run_id", F.lit(ctx.run_id))
+        new = lake.conform(new, "silver.functions").dropDuplicates(["function_id"])
+        path = lake.ensure_table(ctx.spark, ctx.config, "silver.functions")
+        current = lake.read_table(ctx.spark, ctx.config, "silver.functions")
+        stale = (
+            current.join(rows.select("file_id"), "file_id", "left_semi")
+            .join(new.select("function_id"), "function_id", "left_anti")
+            .withColumn("_op", F.lit("delete"))
+        )
+        source = new.withColumn("_op", F.lit("upsert")).unionByName(lake.conform(stale, "silver.functions")
+                                                                     .withColumn("_op", F.lit("delete")))
+        columns = [name for name, _ in FUNCTION_FIELDS] + ["run_id"]
+        assign = {f"`{name}`": f"source.`{name}`" for name in columns}
+        same = " AND ".join(f"target.`{c}` <=> source.`{c}`" for c in ("body", "docstring", "signature", "end_line"))
+        (
+            DeltaTable.forPath(ctx.spark, str(path)).alias("target")
+            .merge(source.alias("source"), "target.function_id = source.function_id")
+            .whenMatchedDelete(condition="source._op = 'delete'")
+            .whenMatchedUpdate(condition=f"source._op = 'upsert' AND NOT ({same})", set=assign)
+            .whenNotMatchedInsert(condition="source._op = 'upsert'", values=assign)
+            .execute()
+        )
+        ctx.wrote("silver.functions", lake.table_version(path))

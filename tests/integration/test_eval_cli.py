@@ -1,0 +1,109 @@
+"""`codemill eval` end to end: completions scoring, a fine-tuned run beside its base, lineage, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from data_platform.ops_log import read_rows
+from tests.fixtures.evaluate import (  # noqa: F401
+    fixture_gold_rows,
+    publish,
+    record_ingest_run,
+    record_training_run,
+    tiny_model_dir,
+    write_gold,
+)
+from training.evaluation.problems import load_problems
+
+pytestmark = pytest.mark.integration
+
+CODEMILL = [sys.executable, "-m", "codemill.cli.main"]
+
+
+def codemill(lake_config, *args: str) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key != "CODEMILL_LAKE"}
+    return subprocess.run(
+        [*CODEMILL, *args, f"lake.root={lake_config.lake.root}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+
+
+def test_scores_a_completions_file_without_a_model(lake_config, tmp_path):
+    problems = load_problems("humaneval")[:5]
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(
+        "".join(
+            json.dumps(
+                {"task_id": p.task_id, "completion": p.canonical_solution if i < 3 else "    return None\n"}
+            )
+            + "\n"
+            for i, p in enumerate(problems)
+        )
+    )
+    done = codemill(lake_config, "eval", "--completions", str(samples))
+    assert done.returncode == 0, done.stderr
+    assert "pass@1 0.600" in done.stdout
+    report = Path(done.stdout.split("report: ")[1].split()[0])
+    assert report.is_file() and report.with_name("report.json").is_file()
+    (row,) = read_rows(lake_config, "ops.eval_results")
+    assert (row["metric"], row["value"], row["num_samples"], row["model_path"]) == (
+        "pass@1",
+        0.6,
+        5,
+        str(samples),
+    )
+
+
+def test_fine_tuned_run_beside_its_base_with_lineage(lake_config, tiny_model_dir):  # noqa: F811
+    version = write_gold(lake_config, fixture_gold_rows())
+    publish(lake_config, version)
+    # The ingest run that wrote this version did not check HumanEval: expect a warning.
+    record_ingest_run(
+        lake_config, "ingest-1", version, "decontamination:\n  enabled: true\n  humaneval: false\n"
+    )
+    record_training_run(lake_config, "run-1", tiny_model_dir, version)
+    done = codemill(
+        lake_config,
+        "eval",
+        "--model",
+        str(tiny_model_dir),
+        "--compare",
+        "run-1",
+        "--limit",
+        "2",
+        "eval.max_new_tokens=16",
+        "eval.heldout_max_tokens=64",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no record of decontamination against humaneval" in done.stderr
+    report = json.loads(Path(done.stdout.split("json:   ")[1].split()[0]).read_text())
+    assert report["heldout"]["table_version"] == version
+    assert len(report["models"]) == 2
+    for model in report["models"]:
+        assert model["training_run_id"] == "run-1"  # the directory is matched back to its run
+        assert {"python", "javascript", "all"} <= set(model["heldout"])
+        assert all(math.isfinite(v["loss"]) for v in model["heldout"].values())
+        assert model["problems"] == 2 and 0.0 <= model["pass_at_k"]["1"] <= 1.0
+    rows = read_rows(lake_config, "ops.eval_results")
+    assert {row["benchmark"] for row in rows} == {"heldout", "humaneval"}
+    assert {row["training_run_id"] for row in rows} == {"run-1"}
+    assert {row["eval_table_version"] for row in rows} == {version}
+    assert len({row["eval_id"] for row in rows}) == 2 and len({row["session_id"] for row in rows}) == 1
+    assert "data:image/png;base64," in Path(done.stdout.split("report: ")[1].split()[0]).read_text()
+
+
+def test_unknown_model_fails_with_one_line(lake_config):
+    done = codemill(lake_config, "eval", "--model", "no-such-run", "--no-heldout")
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "no-such-run" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,180 @@
+"""The training data pipeline: a published gold version, streamed through Ray Data.
+
+``read_delta(version)`` → keep one split → tokenise + FIM (parallel CPU tasks) → pack into
+``seq_len`` blocks (one ordered actor) → ``streaming_split`` to the Ray Train workers.
+
+Why one packing actor: packing carries the unfinished tail of one batch into the next, so
+it needs to see the stream in order. Tokenisation, the expensive part, stays parallel; the
+packer only concatenates arrays. With ``preserve_order`` the packed stream is the same for
+the same table version, seed and settings, which makes the data position meaningful: a run
+that consumed N blocks resumes by asking the packer to skip the first N of the epoch.
+Skipped blocks are still read and tokenised (cheap next to training on them), but never
+reach a worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from training.fim import FimTokenIds, apply_fim, document_rng
+from training.packing import Packer
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Everything that decides the packed stream; equal specs give equal streams."""
+
+    table_path: str
+    table_version: int
+    tokenizer_dir: str
+    seq_len: int
+    fim_rate: float = 0.5
+    fim_spm_rate: float = 0.5
+    seed: int = 0
+    tokenize_batch_size: int = 64
+    max_documents: int | None = None  # cap per split, for smoke runs
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class DataPosition:
+    """Where a run stands in its data: blocks consumed in the current epoch, by all ranks."""
+
+    epoch: int = 0
+    blocks_in_epoch: int = 0
+    tokens_seen: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DataPosition:
+        return cls(**{key: int(data[key]) for key in ("epoch", "blocks_in_epoch", "tokens_seen")})
+
+
+@lru_cache(maxsize=4)
+def _tokenizer(tokenizer_dir: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tokenizer_dir)
+
+
+def tokenize_documents(
+    texts: list[str], keys: list[str], tokenizer, fim: FimTokenIds | None, spec: DataSpec
+) -> list[list[int]]:
+    """Tokenise documents and apply FIM to each with its own seeded generator."""
+    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    if fim is None or spec.fim_rate <= 0:
+        return [list(ids) for ids in encoded]
+    return [
+        apply_fim(ids, fim, document_rng(spec.seed, key), spec.fim_rate, spec.fim_spm_rate)
+        for ids, key in zip(encoded, keys, strict=True)
+    ]
+
+
+def _tokenize_batch(batch: pa.Table, spec_dict: dict[str, Any]) -> pa.Table:
+    """Ray Data map_batches function: rows of (doc_id, text) → rows of token lists."""
+    spec = DataSpec(**spec_dict)
+    tokenizer = _tokenizer(spec.tokenizer_dir)
+    fim = FimTokenIds.from_tokenizer(tokenizer) if spec.fim_rate > 0 else None
+    keys = batch.column("doc_id").to_pylist()
+    tokens = tokenize_documents(batch.column("text").to_pylist(), keys, tokenizer, fim, spec)
+    return pa.table({"doc_id": keys, "tokens": pa.array(tokens, type=pa.list_(pa.int32()))})
+
+
+class PackBlocks:
+    """Ray Data actor: packs the ordered token stream, dropping the first ``skip_blocks`` blocks."""
+
+    def __init__(self, seq_len: int, eos_id: int, skip_blocks: int = 0):
+        self.packer = Packer(seq_len, eos_id)
+        self.to_skip = skip_blocks
+
+    def __call__(self, batch: pa.Table) -> dict[str, np.ndarray]:
+        blocks = [block for tokens in batch.column("tokens").to_pylist() for block in self.packer.add(tokens)]
+        if self.to_skip:
+            dropped = min(self.to_skip, len(blocks))
+            blocks, self.to_skip = blocks[dropped:], self.to_skip - dropped
+        seq_len = self.packer.seq_len
+        if not blocks:
+            empty = np.zeros((0, seq_len), dtype=np.int64)
+            return {"input_ids": empty, "labels": empty.copy()}
+        return {
+            "input_ids": np.stack([block.input_ids for block in blocks]),
+            "labels": np.stack([block.labels for block in blocks]),
+        }
+
+
+def document_dataset(spec: DataSpec, split: str, cpus_per_task: float = 0.25):
+    """Rows ``(doc_id, text)`` of one split of the table version, streamed, never collected."""
+    import ray.data
+    from ray.data.expressions import col
+
+    ds = ray.data.read_delta(
+        spec.table_path,
+        version=spec.table_version,
+        columns=["doc_id", "text", "split"],
+        num_cpus=cpus_per_task,
+    )
+    ds = ds.filter(expr=col("split") == split).select_columns(["doc_id", "text"])
+    if spec.max_documents:
+        ds = ds.limit(spec.max_documents)
+    return ds
+
+
+def packed_dataset(
+    spec: DataSpec, split: str, eos_id: int, skip_blocks: int = 0, cpus_per_task: float = 0.25
+):
+    """The packed blocks of one split as a Ray Dataset (``input_ids``, ``labels``: int64 [seq_len]).
+
+    Tasks ask for a fraction of a CPU: on a small machine the training workers hold most
+    CPUs, and a read task that needs a whole one would wait forever (a stalled stream).
+    """
+    from ray.data import ActorPoolStrategy
+
+    tokens = document_dataset(spec, split, cpus_per_task).map_batches(
+        _tokenize_batch,
+        fn_kwargs={"spec_dict": spec.to_dict()},
+        batch_size=spec.tokenize_batch_size,
+        batch_format="pyarrow",
+        num_cpus=cpus_per_task,
+    )
+    return tokens.map_batches(
+        PackBlocks,
+        fn_constructor_kwargs={"seq_len": spec.seq_len, "eos_id": eos_id, "skip_blocks": skip_blocks},
+        batch_size=None,
+        batch_format="pyarrow",
+        compute=ActorPoolStrategy(size=1),
+        num_cpus=0.05,
+    )
+
+
+def preserve_order() -> None:
+    """Make Ray Data keep the stream in read order (deterministic packing and resume)."""
+    from ray.data import DataContext
+
+    context = DataContext.get_current()
+    context.execution_options.preserve_order = True
+    # Per-operator progress bars flood the training console; progress is the step line.
+    context.enable_progress_bars = False
+
+
+def sample_texts(table_path: str, version: int, split: str = "train", limit: int = 2000) -> list[str]:
+    """A bounded sample of one split's texts (for training the tiny tokenizer), read with delta-rs."""
+    import pyarrow.dataset as pads
+    from deltalake import DeltaTable
+
+    dataset = DeltaTable(table_path, version=version).to_pyarrow_dataset()
+    table = dataset.head(limit, columns=["text"], filter=pads.field("split") == split)
+    return table.column("text").to_pylist()
+
+
+def table_exists(path: str | Path) -> bool:
+    return (Path(path) / "_delta_log").is_dir()

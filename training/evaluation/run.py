@@ -1,0 +1,208 @@
+"""One evaluation session: resolve models, measure held-out loss and pass@k, store, report.
+
+This is the recipe behind ``codemill eval``: it wires the components of this package in
+order, one model at a time, so at most one model is in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from data_platform.config import CodemillConfig
+from training.evaluation import results
+from training.evaluation.generate import SamplingSettings, generate_completions
+from training.evaluation.heldout import HeldoutSettings, heldout_loss
+from training.evaluation.lineage import ModelRef, contamination_warnings, heldout_target, resolve_model
+from training.evaluation.problems import benchmark_name, load_problems, read_completions
+from training.evaluation.report import write_report
+from training.evaluation.sandbox import SandboxLimits, SandboxSettings
+from training.evaluation.scoring import group_completions, score_completions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalRequest:
+    models: list[str] = field(default_factory=list)
+    completions_file: str | None = None
+    heldout: bool = True
+    pass_at_k: bool = True
+    table_version: int | None = None
+
+
+@dataclass
+class EvalOutcome:
+    session_id: str
+    report: dict
+    json_path: Path
+    html_path: Path
+    rows_written: int
+
+
+def sandbox_settings(config: CodemillConfig) -> SandboxSettings:
+    e = config.eval
+    limits = SandboxLimits(
+        wall_seconds=e.sandbox_wall_seconds,
+        cpu_seconds=e.sandbox_cpu_seconds,
+        memory_mb=e.sandbox_memory_mb,
+        file_mb=e.sandbox_file_mb,
+        tmpfs_mb=e.sandbox_tmpfs_mb,
+        max_processes=e.sandbox_max_processes,
+        output_bytes=e.sandbox_output_bytes,
+    )
+    return SandboxSettings(limits, e.workers, e.sandbox_python, e.sandbox_uid_base, e.sandbox_namespaces)
+
+
+def _load(ref: ModelRef, device: str):
+    # The training package owns model loading (tiny, smollm2, directories, hub ids).
+    import torch
+
+    from training.model import load_model_and_tokenizer
+
+    model, tokenizer = load_model_and_tokenizer(ref.load_spec)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return model.to(device), tokenizer
+
+
+def _new_session_id() -> str:
+    return datetime.now(UTC).strftime("eval-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def _unique_label(label: str, earlier: list[ModelRef]) -> str:
+    taken = sum(ref.label == label for ref in earlier)
+    return f"{label} #{taken + 1}" if taken else label
+
+
+def evaluate(
+    config: CodemillConfig, request: EvalRequest, say: Callable[[str], None] = log.info
+) -> EvalOutcome:
+    e = config.eval
+    session_id = _new_session_id()
+    started = datetime.now(UTC)
+    problems = load_problems(e.benchmark) if request.pass_at_k or request.completions_file else []
+    if e.limit:
+        problems = problems[: e.limit]
+    bench = benchmark_name(e.benchmark)
+    sandbox = sandbox_settings(config)
+    refs = [resolve_model(config, spec) for spec in request.models]
+    target = heldout_target(config, refs, request.table_version) if request.heldout and refs else None
+    report: dict = {
+        "session_id": session_id,
+        "created_at": started.isoformat(),
+        "benchmark": bench,
+        "models": [],
+        "settings": e.model_dump(mode="json"),
+        "warnings": [],
+        "heldout": None,
+    }
+    if request.heldout and refs and target is None:
+        report["warnings"].append("no published gold.training_corpus version: held-out loss skipped")
+    if target is not None:
+        report["heldout"] = {
+            "table_path": target.table_path,
+            "table_version": target.table_version,
+            "splits": list(e.heldout_splits),
+            "reason": target.reason,
+            "published": target.published,
+        }
+        report["warnings"].extend(target.warnings)
+    rows: list[dict] = []
+
+    entries: list[tuple[ModelRef | None, str]] = [
+        (ref, _unique_label(ref.label, refs[:i])) for i, ref in enumerate(refs)
+    ]
+    if request.completions_file:
+        entries.append((None, request.completions_file))
+    for index, (ref, label) in enumerate(entries):
+        eval_id = f"{session_id}-{index}"
+        entry: dict = {"label": label, "eval_id": eval_id, "warnings": [], "seconds": {}}
+        metric_rows: list[dict] = []
+        if ref is None:
+            entry.update(model_path=label)
+            pairs = read_completions(Path(label))
+            completions = group_completions(problems, pairs)
+        else:
+            entry.update(
+                model_path=ref.load_spec,
+                training_run_id=ref.training_run_id,
+                base_model=ref.base_model,
+                table_version=ref.table_version,
+            )
+            entry["warnings"] = contamination_warnings(config, ref, bench) if problems else []
+            tick = time.monotonic()
+            say(f"loading {label} ...")
+            model, tokenizer = _load(ref, e.device)
+            entry["seconds"]["load"] = round(time.monotonic() - tick, 2)
+            if target is not None:
+                tick = time.monotonic()
+                say(f"held-out loss of {label} on gold version {target.table_version} ...")
+                held = heldout_loss(
+                    model,
+                    tokenizer,
+                    target.table_path,
+                    target.table_version,
+                    HeldoutSettings(
+                        tuple(e.heldout_splits),
+                        e.heldout_max_documents,
+                        e.heldout_max_tokens,
+                        e.heldout_batch_size,
+                    ),
+                )
+                entry["heldout"] = held.summary()
+                entry["seconds"]["heldout"] = round(time.monotonic() - tick, 2)
+                metric_rows += results.heldout_rows(entry["heldout"], "+".join(e.heldout_splits))
+            completions = {}
+            if problems and request.pass_at_k:
+                tick = time.monotonic()
+                say(f"generating for {len(problems)} {bench} problems with {label} ...")
+                sampling = SamplingSettings(
+                    e.samples, e.temperature, e.top_p, e.max_new_tokens, e.generation_batch_size, e.seed
+                )
+                completions = generate_completions(model, tokenizer, problems, sampling)
+                entry["seconds"]["generate"] = round(time.monotonic() - tick, 2)
+            del model, tokenizer
+        if completions:
+            tick = time.monotonic()
+            say(f"running {sum(map(len, completions.values()))} completions in the sandbox ...")
+            ks = [k for k in e.ks if k <= min(map(len, completions.values()))]
+            score = score_completions(bench, problems, completions, sandbox, ks)
+            entry["seconds"]["execute"] = round(time.monotonic() - tick, 2)
+            entry.update(
+                pass_at_k={str(k): v for k, v in score.pass_at_k.items()},
+                problems=score.num_problems,
+                per_problem=score.details(),
+                completions={task: batch for task, batch in completions.items()},
+            )
+            metric_rows += results.pass_at_k_rows(
+                bench,
+                score.pass_at_k,
+                score.num_problems,
+                {
+                    "samples": e.samples,
+                    "temperature": e.temperature,
+                    "solved": [o.task_id for o in score.outcomes if o.num_correct],
+                },
+            )
+        rows += results.with_lineage(
+            metric_rows,
+            eval_id=eval_id,
+            session_id=session_id,
+            model_path=entry["model_path"],
+            training_run_id=entry.get("training_run_id"),
+            table_version=entry.get("table_version"),
+            eval_table_version=target.table_version if target and ref is not None else None,
+            evaluated_at=started,
+        )
+        report["models"].append(entry)
+
+    results.store(config, rows)
+    folder = Path(e.report_dir).expanduser() if e.report_dir else config.lake.root / "_reports" / "eval"
+    json_path, html_path = write_report(report, folder / session_id)
+    return EvalOutcome(session_id, report, json_path, html_path, len(rows))

@@ -1,0 +1,310 @@
+"""The driver side of a training run: choose the data, start Ray Train, export, record lineage.
+
+A run lives under ``<storage>/<run name>/``: Ray Train's checkpoints (``step_NNNNNN``) next
+to codemill's own ``codemill/`` folder (run manifest, base model, metrics, TensorBoard,
+loss curve, worker pids) and the Hugging Face ``export/``. Rerunning the same run name picks
+up the same folder: Ray hands the workers the latest checkpoint and the data pipeline is
+rebuilt to start where the run stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from data_platform.config import CodemillConfig
+from training.lineage import TableChoice, choose_table_version, code_version, now, record_run
+from training.loop import DATA_STATE, LINEAGE_FILE
+
+log = logging.getLogger(__name__)
+
+ARTIFACTS = "codemill"
+MANIFEST = "run.json"
+
+
+class TrainingError(RuntimeError):
+    """The run could not start or did not finish; one-line message."""
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    run_id: str
+    run_dir: Path
+    steps: int
+    final_loss: float | None
+    checkpoint_path: str | None
+    export_dir: Path | None
+    loss_curve: Path | None
+    table: TableChoice
+
+
+def new_run_id() -> str:
+    return f"train-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def runs_root(config: CodemillConfig) -> Path:
+    return config.lake.root / "_train"
+
+
+def checkpoint_storage(config: CodemillConfig) -> str:
+    """Where Ray Train keeps checkpoints: train.storage_path (may be s3://…) or next to the run."""
+    return config.train.storage_path or str(runs_root(config))
+
+
+def run_paths(config: CodemillConfig, run_id: str) -> tuple[Path, Path]:
+    """(run dir, codemill artifacts dir) of a run, under the lake root (shared on clusters)."""
+    run_dir = runs_root(config) / run_id
+    return run_dir, run_dir / ARTIFACTS
+
+
+def _choose_data(
+    config: CodemillConfig, manifest: dict | None, table_version: int | None, allow: bool
+) -> TableChoice:
+    if manifest is None:
+        return choose_table_version(config, table_version, allow)
+    stored = TableChoice(**manifest["table"])
+    if table_version is not None and table_version != stored.table_version:
+        raise TrainingError(
+            f"run {manifest['run_id']} trained on version {stored.table_version}; a resumed run cannot switch "
+            f"to version {table_version} (use a new --run-name)"
+        )
+    return stored
+
+
+def _prepare_base_model(config: CodemillConfig, table: TableChoice, folder: Path) -> Path:
+    """The run's starting weights and tokenizer (FIM tokens included), saved once per run.
+
+    Workers load this folder instead of the original spec: every rank starts from identical
+    weights, the tiny tokenizer is trained only once, and smollm2's GGUF is dequantised once.
+    """
+    if (folder / "config.json").is_file():
+        return folder
+    from training.data import sample_texts
+    from training.model import load_model_and_tokenizer, save_model_dir
+
+    texts = sample_texts(table.table_path, table.table_version) if config.train.model == "tiny" else None
+    model, tokenizer = load_model_and_tokenizer(config.train.model, texts=texts, seed=config.train.seed)
+    staging = folder.with_name(folder.name + ".partial")
+    save_model_dir(model, tokenizer, staging)
+    staging.replace(folder)
+    return folder
+
+
+def _init_ray(config: CodemillConfig) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    if config.ray.address == "local":
+        # Bounded object store: the machine is shared and the stream needs little of it.
+        # The dashboard stays on: Ray Train's placement-group cleaner polls its state API.
+        ray.init(object_store_memory=1 << 30, log_to_driver=True)
+    else:
+        ray.init(address=config.ray.address, log_to_driver=True)
+
+
+def _split_has_rows(table: TableChoice, split: str) -> bool:
+    import pyarrow.dataset as pads
+    from deltalake import DeltaTable
+
+    dataset = DeltaTable(table.table_path, version=table.table_version).to_pyarrow_dataset()
+    return dataset.head(1, columns=["split"], filter=pads.field("split") == split).num_rows > 0
+
+
+def _datasets(config: CodemillConfig, table: TableChoice, base_model: Path, position: dict | None):
+    from transformers import AutoTokenizer
+
+    from training.data import DataSpec, packed_dataset, preserve_order
+    from training.model import document_separator_id
+
+    train = config.train
+    preserve_order()
+    eos_id = document_separator_id(AutoTokenizer.from_pretrained(str(base_model)))
+    spec = DataSpec(
+        table_path=table.table_path,
+        table_version=table.table_version,
+        tokenizer_dir=str(base_model),
+        seq_len=train.seq_len,
+        fim_rate=train.fim_rate,
+        fim_spm_rate=train.fim_spm_rate,
+        seed=train.seed,
+        max_documents=train.max_documents,
+    )
+    if not _split_has_rows(table, "train"):
+        raise TrainingError(f"{table.table_name} version {table.table_version} has no train rows")
+    datasets = {"train": packed_dataset(spec, "train", eos_id)}
+    resume_epoch, resume_skip = 0, 0
+    if position and position["blocks_in_epoch"]:
+        resume_epoch, resume_skip = position["epoch"], position["blocks_in_epoch"]
+        datasets["train_resume"] = packed_dataset(spec, "train", eos_id, skip_blocks=resume_skip)
+    if train.eval_every and _split_has_rows(table, "valid"):
+        blocks = train.eval_batches * train.micro_batch_size * train.workers
+        datasets["valid"] = packed_dataset(spec, "valid", eos_id).limit(blocks)
+    return datasets, spec, resume_epoch, resume_skip
+
+
+def _trainer(config: CodemillConfig, run_id: str, job: dict[str, Any], datasets: dict):
+    from ray.data import ExecutionOptions
+    from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    train = config.train
+    resources = {"CPU": train.cpus_per_worker}
+    if train.use_gpu:
+        resources["GPU"] = 1
+    env = {
+        "DS_ACCELERATOR": "cuda" if train.use_gpu else "cpu",
+        "TOKENIZERS_PARALLELISM": "false",
+        # Ray Train routes print() through a logger that echoes it twice; progress lines once is enough.
+        "RAY_TRAIN_ENABLE_PRINT_PATCH": "0",
+    }
+    env["TORCH_EXTENSIONS_DIR"] = str(Path(os.path.expandvars(train.torch_extensions_dir)).expanduser())
+    return TorchTrainer(
+        train_loop_per_worker=_train_fn,
+        train_loop_config=job,
+        torch_config=TorchConfig(backend="nccl" if train.use_gpu else "gloo"),
+        scaling_config=ScalingConfig(
+            num_workers=train.workers,
+            use_gpu=train.use_gpu,
+            resources_per_worker=resources,
+            placement_strategy=train.placement_strategy,
+        ),
+        run_config=RunConfig(
+            name=run_id,
+            storage_path=checkpoint_storage(config),
+            failure_config=FailureConfig(max_failures=train.max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=train.keep_checkpoints),
+            worker_runtime_env={"env_vars": env},
+        ),
+        datasets=datasets,
+        dataset_config=DataConfig(execution_options=ExecutionOptions(preserve_order=True)),
+    )
+
+
+def _train_fn(job: dict[str, Any]) -> None:
+    # Imported inside the worker so the driver never imports DeepSpeed just to submit.
+    from training.loop import train_loop_per_worker
+
+    train_loop_per_worker(job)
+
+
+def _lineage_row(
+    config: CodemillConfig, run_id: str, table: TableChoice, started_at, status: str, **extra: Any
+) -> dict[str, Any]:
+    row = {
+        "run_id": run_id,
+        "status": status,
+        "started_at": started_at,
+        "model_name": config.train.model,
+        "table_path": table.table_path,
+        "table_version": table.table_version,
+        "quality_result_id": table.quality_result_id,
+        "allow_unvalidated": table.allow_unvalidated,
+        "config_yaml": config.to_yaml(),
+        "code_version": code_version(),
+    }
+    row.update(extra)
+    return row
+
+
+def run_training(
+    config: CodemillConfig,
+    run_name: str | None = None,
+    table_version: int | None = None,
+    allow_unvalidated: bool = False,
+) -> TrainingResult:
+    """Train (or resume) a run end to end; returns where its outputs are."""
+    from training.metrics import plot_loss_curve, read_metrics
+
+    run_id = run_name or new_run_id()
+    run_dir, artifacts = run_paths(config, run_id)
+    manifest_path = artifacts / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    table = _choose_data(config, manifest, table_version, allow_unvalidated)
+    if manifest is not None and manifest["model"] != config.train.model:
+        raise TrainingError(
+            f"run {run_id} trains {manifest['model']}; cannot resume it with {config.train.model}"
+        )
+    artifacts.mkdir(parents=True, exist_ok=True)
+    if manifest is None:
+        manifest = {"run_id": run_id, "model": config.train.model, "table": asdict(table)}
+        manifest_path.write_text(json.dumps(manifest, indent=2))
+
+    started_at = now()
+    lineage = {
+        "run_id": run_id,
+        "table_name": table.table_name,
+        "table_path": table.table_path,
+        "table_version": table.table_version,
+        "quality_result_id": table.quality_result_id,
+        "allow_unvalidated": table.allow_unvalidated,
+        "model": config.train.model,
+        "code_version": code_version(),
+        "config": config.model_dump(mode="json"),
+    }
+    record_run(config, _lineage_row(config, run_id, table, started_at, "running"))
+    try:
+        base_model = _prepare_base_model(config, table, artifacts / "base_model")
+        position_file = artifacts / DATA_STATE
+        position = json.loads(position_file.read_text())["position"] if position_file.is_file() else None
+        _init_ray(config)
+        datasets, spec, resume_epoch, resume_skip = _datasets(config, table, base_model, position)
+        job = {
+            "settings": config.train.model_dump(mode="json"),
+            "data": spec.to_dict(),
+            "base_model_dir": str(base_model),
+            "artifacts_dir": str(artifacts),
+            "datasets": sorted(datasets),
+            "resume_epoch": resume_epoch,
+            "resume_skip_blocks": resume_skip,
+            "lineage": lineage,
+        }
+        result = _trainer(config, run_id, job, datasets).fit()
+        if result.error is not None:
+            raise TrainingError(f"training failed: {result.error}")
+        checkpoint_path = result.checkpoint.path if result.checkpoint is not None else None
+        metrics = read_metrics(artifacts / "metrics.jsonl")
+        steps = max((row["step"] for row in metrics), default=0)
+        final_loss = next((row["loss"] for row in reversed(metrics) if row["step"] == steps), None)
+        loss_curve = plot_loss_curve(artifacts / "metrics.jsonl", artifacts / "loss_curve.png")
+        export_dir = None
+        if config.train.export and result.checkpoint is not None:
+            from training.export import export_checkpoint
+
+            with result.checkpoint.as_directory() as folder:  # a download when storage is remote
+                export_dir = export_checkpoint(Path(folder), base_model, run_dir / "export", lineage)
+    except BaseException as err:
+        record_run(config, _lineage_row(config, run_id, table, started_at, "failed", finished_at=now()))
+        if isinstance(err, TrainingError):
+            raise
+        if isinstance(err, Exception):
+            raise TrainingError(f"training run {run_id} failed: {type(err).__name__}: {err}") from err
+        raise
+    record_run(
+        config,
+        _lineage_row(
+            config,
+            run_id,
+            table,
+            started_at,
+            "succeeded",
+            finished_at=now(),
+            steps=steps,
+            final_loss=final_loss,
+            checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
+            export_path=str(export_dir) if export_dir else None,
+        ),
+    )
+    return TrainingResult(run_id, run_dir, steps, final_loss, checkpoint_path, export_dir, loss_curve, table)
+
+
+def checkpoint_lineage(checkpoint_dir: Path) -> dict[str, Any] | None:
+    """The lineage a checkpoint carries (written by rank 0 next to its shard)."""
+    path = checkpoint_dir / LINEAGE_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
