@@ -60,7 +60,7 @@ _EMAIL_RE = re.compile(
     r"[A-Za-z]{2,24}(?![\w-])"
 )
 # "icon@2x.png", "module@1.2.js": file names, not addresses.
-_FILE_SUFFIXES = frozenset(
+FILE_NAME_SUFFIXES = frozenset(
     "png jpg jpeg gif svg webp ico bmp js mjs ts tsx jsx css scss less py pyc rb go rs java kt c h cc cpp hpp "
     "json yaml yml toml xml html htm md txt lock zip gz tar whl so dll map wasm".split()
 )
@@ -70,7 +70,7 @@ def _find_emails(text: str) -> list[PiiMatch]:
     found = []
     for m in _EMAIL_RE.finditer(text):
         domain = m.group().rsplit("@", 1)[1]
-        if domain.rsplit(".", 1)[1].lower() in _FILE_SUFFIXES:
+        if domain.rsplit(".", 1)[1].lower() in FILE_NAME_SUFFIXES:
             continue
         found.append(PiiMatch(EMAIL, m.start(), m.end(), "email"))
     return found

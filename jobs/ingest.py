@@ -1,15 +1,16 @@
-"""Crawl sources into bronze and curate them into silver (the Spark half of `codemill ingest`).
+"""The main ingest job: crawl into bronze, curate into silver, refine into gold, gate it.
 
     codemill submit jobs/ingest.py -- --source PATH_OR_URL [--source ...] [--run-id ID] [--demo]
     spark-submit jobs/ingest.py --config X --source Y        (the line `codemill submit --dry-run` prints)
 
 Thin on purpose: arguments and config, the session, the stages, and exit status 1 when no
-source could be read.
+source could be read or the new gold version failed its quality gate.
 """
 
 import sys
 
 from data_platform.ingest.demo_corpus import demo_sources
+from data_platform.ingest.finish import pipeline_stages
 from data_platform.ingest.run import main_exit_code, run_ingest
 from data_platform.job import parse_job_args
 from data_platform.spark import get_spark
@@ -19,6 +20,7 @@ def _arguments(parser) -> None:
     parser.add_argument("--source", action="append", default=[], help="source path or URL (repeatable)")
     parser.add_argument("--run-id", help="run id (default: time + random suffix)")
     parser.add_argument("--demo", action="store_true", help="crawl the built-in demo corpus")
+    parser.add_argument("--refine", action="store_true", help="rebuild gold even when no file changed")
 
 
 def main() -> int:
@@ -29,7 +31,8 @@ def main() -> int:
         return 2
     spark = get_spark(config, verbose=args.verbose)
     try:
-        return main_exit_code(run_ingest(spark, config, sources, run_id=args.run_id))
+        stages = pipeline_stages(force_refine=args.refine)
+        return main_exit_code(run_ingest(spark, config, sources, run_id=args.run_id, stages=stages))
     finally:
         spark.stop()
 

@@ -22,14 +22,19 @@ def ingest(
     run_id: Annotated[str | None, typer.Option("--run-id", help="Id of this run (default: time + random).")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Crawl the built-in demo corpus (Python stdlib subset, "
                                        "/usr/include, npm's JavaScript, this repository).")] = False,
+    refine: Annotated[bool, typer.Option("--refine", help="Rebuild dedup, filters and gold even when no file "
+                                         "changed (e.g. after changing filters.* thresholds).")] = False,
+    curate_only: Annotated[bool, typer.Option("--curate-only", help="Stop after silver: no dedup, gold or "
+                                              "quality gate.")] = False,
 ) -> None:
-    """Crawl sources into bronze.repos/bronze.files and curate them into silver.files/silver.functions.
+    """Crawl sources into bronze, curate into silver, dedup/redact/filter into a new gold version, gate it.
 
     Sources come from --source, else from the config's ingest.sources, else (with --demo)
     from the demo corpus. Re-running on unchanged sources changes no table; changed files
     are re-curated alone. Every unreadable source or file becomes a row of
     ops.ingest_errors and the run goes on; the run itself is recorded in ops.ingest_runs.
-    Exits 1 when no source could be read.
+    The new gold version is published only when its Great Expectations suite passes.
+    Exits 1 when no source could be read or the gold version failed its quality gate.
     """
     from data_platform.ingest.demo_corpus import demo_sources
     from data_platform.ingest.run import main_exit_code, run_ingest
@@ -39,7 +44,11 @@ def ingest(
         if not demo:
             fail("no sources: pass --source PATH_OR_URL, set ingest.sources in the config, or use --demo")
         sources = demo_sources()
-    summary = run_ingest(STATE.spark(), STATE.config, sources, run_id=run_id, echo=typer.echo)
+    from data_platform.ingest.finish import pipeline_stages
+    from data_platform.ingest.run import default_stages
+
+    stages = default_stages() if curate_only else pipeline_stages(force_refine=refine)
+    summary = run_ingest(STATE.spark(), STATE.config, sources, run_id=run_id, stages=stages, echo=typer.echo)
     code = main_exit_code(summary)
     if code:
         raise typer.Exit(code)

@@ -89,5 +89,31 @@ def main(argv: list[str] | None = None) -> None:
     app(args=rest, prog_name="codemill")
 
 
+def console_main() -> None:
+    """Entry point of the `codemill` script: run the command, then leave without finalisers.
+
+    Native libraries loaded by some commands (gRPC through Ray, torch) keep C++ threads
+    that abort with "terminate called without an active exception" during interpreter
+    teardown. Exit handlers (Spark, Ray shutdown) still run explicitly; only the native
+    teardown that follows them is skipped.
+    """
+    import atexit
+    import logging
+    import os
+
+    try:
+        main()
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if done.code is not None and not isinstance(done.code, int):
+            print(done.code, file=sys.stderr)
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    console_main()

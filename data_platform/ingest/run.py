@@ -189,6 +189,8 @@ def run_ingest(
 def _final_status(ctx: RunContext) -> str:
     if ctx.sources and len(ctx.failed_sources) >= len(set(ctx.sources)):
         return FAILED
+    if ctx.state.get("gate_failed"):
+        return FAILED  # the new gold version failed its quality suite and was not published
     return PARTIAL if ctx.failed_sources else SUCCEEDED
 
 
@@ -277,7 +279,11 @@ def record_run(ctx: RunContext, status: str, error_count: int = 0) -> None:
 
 
 def main_exit_code(summary: IngestSummary) -> int:
-    if summary.status == FAILED:
+    if summary.status == FAILED and summary.counts.get("quality.gold.published") == 0:
+        print(f"ingest failed: the new gold version did not pass its quality gate and was not published; "
+              f"the previous published version stays (codemill quality report --run {summary.run_id})",
+              file=sys.stderr)
+    elif summary.status == FAILED:
         print(f"ingest failed: none of {len(summary.sources)} source(s) could be read "
               f"({summary.error_count} errors, see ops.ingest_errors run_id = '{summary.run_id}')", file=sys.stderr)
     return summary.exit_code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
+from data_platform.pii import FILE_NAME_SUFFIXES
 from data_platform.settings.base import Section
 
 # Languages the curation stage can label (names as silver.files.language spells them).
@@ -14,8 +15,10 @@ DEFAULT_LANGUAGES = [
 ]  # fmt: skip
 
 # Patterns that must never survive PII redaction into gold text (Java regex syntax: Spark's rlike).
+# "icon@2x.png" is a file name, not an address: the same suffixes the redactor skips.
+_NOT_EMAIL_SUFFIX = "|".join(sorted(FILE_NAME_SUFFIXES))
 DEFAULT_SECRET_PATTERNS = [
-    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",  # email address
+    rf"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.(?!(?:{_NOT_EMAIL_SUFFIX})\b)[A-Za-z]{{2,}}\b",  # email
     r"\b(AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key id
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----",  # PEM private key
     r"\bgh[pousr]_[A-Za-z0-9]{36,}\b",  # GitHub token

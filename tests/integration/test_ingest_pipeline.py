@@ -11,7 +11,6 @@ import json
 import pytest
 from deltalake import DeltaTable
 
-from codemill.cli.context import STATE
 from codemill.cli.main import main as codemill_main
 from data_platform.ingest.run import run_ingest
 from tests.conftest import make_config
@@ -118,12 +117,9 @@ def test_crawl_curate_recrawl_modify(spark, tmp_path):
     assert len([r for r in _rows(config, "bronze.repos") if r["repo_name"] == "code"]) == 2  # two snapshots
 
     # Every source failing: status failed, `codemill ingest` exits 1 with one summary line.
-    STATE._config, STATE._spark = config, spark
-    try:
-        with pytest.raises(SystemExit) as exit_info:
-            codemill_main(["ingest", "--source", str(tmp_path / "gone"), "--run-id", "run-4"])
-    finally:
-        STATE._config, STATE._spark = None, None
+    with pytest.raises(SystemExit) as exit_info:  # the CLI reuses this process's Spark session
+        codemill_main(["ingest", "--source", str(tmp_path / "gone"), "--run-id", "run-4", "--curate-only",
+                       f"lake.root={config.lake.root}"])
     assert exit_info.value.code == 1
     run4 = next(r for r in _rows(config, "ops.ingest_runs") if r["run_id"] == "run-4")
     assert run4["status"] == "failed" and run4["error_count"] == 1

@@ -4,7 +4,6 @@ import datetime as dt
 import json
 
 import duckdb
-import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
