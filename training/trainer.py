@@ -96,17 +96,29 @@ def _prepare_base_model(config: CodemillConfig, table: TableChoice, folder: Path
     return folder
 
 
+def quiet_ray_internals() -> None:
+    """Runs in every Ray worker process: keep Ray Train's own housekeeping warnings out of the console.
+
+    On a busy small machine the placement-group cleaner's state-API polls time out and warn
+    every few seconds, burying the training progress; the cleanup itself still happens.
+    """
+    import logging
+
+    logging.getLogger("ray.train.v2._internal.execution.controller.placement_group_cleaner").setLevel(logging.ERROR)
+
+
 def _init_ray(config: CodemillConfig) -> None:
     import ray
 
     if ray.is_initialized():
         return
+    runtime_env = {"worker_process_setup_hook": quiet_ray_internals}
     if config.ray.address == "local":
         # Bounded object store: the machine is shared and the stream needs little of it.
         # The dashboard stays on: Ray Train's placement-group cleaner polls its state API.
-        ray.init(object_store_memory=1 << 30, log_to_driver=True)
+        ray.init(object_store_memory=1 << 30, log_to_driver=True, runtime_env=runtime_env)
     else:
-        ray.init(address=config.ray.address, log_to_driver=True)
+        ray.init(address=config.ray.address, log_to_driver=True, runtime_env=runtime_env)
 
 
 def _split_has_rows(table: TableChoice, split: str) -> bool:

@@ -1,8 +1,7 @@
 """Settings of deduplication, PII redaction, decontamination, filters and the gold split.
 
-``DedupSettings`` is wired into ``CodemillConfig`` as ``dedup``. The other sections are
-meant to be wired as ``pii``, ``decontamination``, ``filters`` and ``gold``; until they are,
-:func:`refine_sections` hands the stage their defaults.
+They are the ``dedup``, ``pii``, ``decontamination``, ``filters`` and ``gold`` sections of
+``CodemillConfig``; :func:`refine_sections` hands the refine stage all five as one object.
 """
 
 from __future__ import annotations
@@ -162,11 +161,11 @@ class RefineSections(Section):
 
 
 def refine_sections(config) -> RefineSections:
-    """The refine stage's settings from a CodemillConfig, defaults for sections not wired yet."""
+    """The refine stage's five sections of a CodemillConfig, as one object."""
     return RefineSections(
-        dedup=getattr(config, "dedup", None) or DedupSettings(),
-        pii=getattr(config, "pii", None) or PiiSettings(),
-        decontamination=getattr(config, "decontamination", None) or DecontaminationSettings(),
-        filters=getattr(config, "filters", None) or FilterSettings(),
-        gold=getattr(config, "gold", None) or GoldSettings(),
+        dedup=config.dedup,
+        pii=config.pii,
+        decontamination=config.decontamination,
+        filters=config.filters,
+        gold=config.gold,
     )
