@@ -53,7 +53,8 @@ def _add_missing_columns(spark, table: TableContract, path: Path) -> tuple[str, 
     return tuple(column.name for column in missing)
 
 
-def _register_in_catalog(spark, table: TableContract, path: Path) -> None:
+def register_in_catalog(spark, table: TableContract, path: Path) -> None:
+    """Name a lake table in the session's catalog (database created if needed)."""
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {table.database}")
     rows = spark.sql(f"SHOW TABLES IN {table.database} LIKE '{table.name.split('.')[1]}'").collect()
     if not rows:
@@ -76,7 +77,7 @@ def init_tables(spark, config: CodemillConfig, names: Iterable[str] | None = Non
             added: tuple[str, ...] = ()
         else:
             added = _add_missing_columns(spark, table, path)
-        _register_in_catalog(spark, table, path)
+        register_in_catalog(spark, table, path)
         results.append(TableInitResult(name, path, created, added))
     return results
 

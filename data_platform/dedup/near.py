@@ -82,42 +82,34 @@ def band_batches(bands: int, rows: int):
     return run
 
 
-def exact_similarity_batches(shingle_size: int):
-    """mapInArrow function: (a, b, text_a, text_b) → (a, b, similarity) by exact Jaccard."""
+def _pairwise_batches(left: str, right: str, similarity):
+    """mapInArrow function: (a, b, left, right) → (a, b, similarity(left, right))."""
 
     def run(batches):
         for batch in batches:
-            sims = [
-                jaccard(shingle_hashes(x or "", shingle_size), shingle_hashes(y or "", shingle_size))
-                for x, y in zip(
-                    batch.column("text_a").to_pylist(), batch.column("text_b").to_pylist(), strict=True
-                )
-            ]
+            pairs = zip(batch.column(left).to_pylist(), batch.column(right).to_pylist(), strict=True)
+            sims = [similarity(x, y) for x, y in pairs]
             yield pa.RecordBatch.from_arrays(
                 [batch.column("a"), batch.column("b"), pa.array(sims, pa.float64())],
                 names=["a", "b", "similarity"],
             )
 
     return run
+
+
+def exact_similarity_batches(shingle_size: int):
+    """mapInArrow function: (a, b, text_a, text_b) → (a, b, similarity) by exact Jaccard."""
+    return _pairwise_batches(
+        "text_a", "text_b",
+        lambda x, y: jaccard(shingle_hashes(x or "", shingle_size), shingle_hashes(y or "", shingle_size)),
+    )
 
 
 def estimated_similarity_batches():
     """mapInArrow function: (a, b, sig_a, sig_b) → (a, b, similarity) estimated from signatures."""
-
-    def run(batches):
-        for batch in batches:
-            sims = [
-                estimated_jaccard(np.frombuffer(x, "<u4"), np.frombuffer(y, "<u4"))
-                for x, y in zip(
-                    batch.column("sig_a").to_pylist(), batch.column("sig_b").to_pylist(), strict=True
-                )
-            ]
-            yield pa.RecordBatch.from_arrays(
-                [batch.column("a"), batch.column("b"), pa.array(sims, pa.float64())],
-                names=["a", "b", "similarity"],
-            )
-
-    return run
+    return _pairwise_batches(
+        "sig_a", "sig_b", lambda x, y: estimated_jaccard(np.frombuffer(x, "<u4"), np.frombuffer(y, "<u4"))
+    )
 
 
 # --------------------------------------------------------------------------- Spark stages

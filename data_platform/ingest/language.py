@@ -45,6 +45,14 @@ def _index() -> tuple[dict[str, str], dict[str, str], list[tuple[str, str]]]:
     return names, extensions, globs
 
 
+@cache
+def known_languages() -> tuple[str, ...]:
+    """Every language id detection can assign (the first alias of each Pygments lexer)."""
+    from pygments.lexers._mapping import LEXERS
+
+    return tuple(sorted({aliases[0] for _module, _name, aliases, _patterns, _mimes in LEXERS.values() if aliases}))
+
+
 def detect_language(path: str) -> str | None:
     """Language id for a repository path, or None when no Pygments lexer claims the name."""
     name = path.rsplit("/", 1)[-1]

@@ -23,8 +23,8 @@ import yaml
 
 from data_platform.config import CodemillConfig
 from data_platform.contracts import SCHEMAS_DIR, TableContract, contract
+from data_platform.ingest.language import known_languages
 from data_platform.quality.results import expectation_label
-from data_platform.settings.quality import DEFAULT_LANGUAGES
 from data_platform.settings.refine import refine_sections
 
 EXPECTATIONS_DIR = SCHEMAS_DIR / "expectations"
@@ -136,15 +136,6 @@ def contract_expectations(table: TableContract) -> list[ExpectationSpec]:
     return specs
 
 
-def _pygments_languages() -> list[str]:
-    """Every language id curation can assign: Pygments lexers' first aliases (see ingest/language.py)."""
-    try:
-        from pygments.lexers._mapping import LEXERS
-    except ImportError:
-        return []
-    return sorted({aliases[0] for _module, _name, aliases, _patterns, _mimes in LEXERS.values() if aliases})
-
-
 def allowed_languages(config: CodemillConfig) -> list[str]:
     """Languages gold may hold: quality.languages, else filters.allowed_languages, else every known id."""
     if config.quality.languages:
@@ -152,7 +143,7 @@ def allowed_languages(config: CodemillConfig) -> list[str]:
     filters = refine_sections(config).filters
     if filters.allowed_languages:
         return list(filters.allowed_languages)
-    return _pygments_languages() or list(DEFAULT_LANGUAGES)
+    return list(known_languages())
 
 
 def expected_split_fractions(config: CodemillConfig) -> dict[str, float]:

@@ -7,13 +7,6 @@ from pydantic import Field, field_validator
 from data_platform.pii import FILE_NAME_SUFFIXES
 from data_platform.settings.base import Section
 
-# Languages the curation stage can label (names as silver.files.language spells them).
-DEFAULT_LANGUAGES = [
-    "python", "javascript", "typescript", "java", "go", "rust", "c", "cpp", "csharp",
-    "ruby", "php", "bash", "kotlin", "scala", "swift", "lua", "r", "sql", "html", "css",
-    "markdown", "yaml", "json", "toml",
-]  # fmt: skip
-
 # Patterns that must never survive PII redaction into gold text (Java regex syntax: Spark's rlike).
 # "icon@2x.png" is a file name, not an address: the same suffixes the redactor skips.
 _NOT_EMAIL_SUFFIX = "|".join(sorted(FILE_NAME_SUFFIXES))
