@@ -120,13 +120,12 @@ def _build(config: CodemillConfig, catalog: str, verbose: bool):
 def _register_lake_tables(session, config: CodemillConfig) -> None:
     """In a temporary catalog, name every contract table that exists in the lake."""
     from data_platform.contracts import all_contracts
+    from data_platform.lake import is_delta_table, register_in_catalog
 
-    for name in all_contracts():
+    for name, table in all_contracts().items():
         path = config.lake.table_path(name)
-        if (path / "_delta_log").exists():
-            database = name.split(".")[0]
-            session.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
-            session.sql(f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION '{path}'")
+        if is_delta_table(path):
+            register_in_catalog(session, table, path)
 
 
 def get_spark(config: CodemillConfig, verbose: bool = False):
@@ -147,7 +146,10 @@ def get_spark(config: CodemillConfig, verbose: bool = False):
         session.sql("SHOW DATABASES").collect()
         return session
     except Exception as err:
-        if not any(marker in str(err) for marker in _METASTORE_LOCKED):
+        # Hive wraps Derby's "already booted" error in a generic client-instantiation
+        # failure; Derby's lock file says whether another process holds the database.
+        lock_held = (config.lake.metastore_dir / "metastore_db" / "db.lck").exists()
+        if not (lock_held or any(marker in str(err) for marker in _METASTORE_LOCKED)):
             raise
     log.warning("metastore at %s is in use by another process; using a temporary catalog", config.lake.metastore_dir)
     session.stop()
