@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a machine for codemill: Java 17, git, a virtual environment in .venv with the
-# locked packages, and the Delta Lake jars in the Ivy cache. Safe to rerun: each step is
-# skipped when already done (package installs are keyed on the lock files' hash).
+# locked packages, the Delta Lake jars in the Ivy cache, and the VS Code extension's Node
+# packages. Safe to rerun: each step is skipped when already done (package installs are
+# keyed on the lock files' hash).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,4 +59,24 @@ from data_platform.config import load_config
 from data_platform.spark import get_spark
 get_spark(load_config()).stop()' || die "could not start Spark with the Delta Lake jars"
 fi
-say "ready: $(.venv/bin/codemill --version), java $(java_major), $(.venv/bin/python --version)"
+# The VS Code extension's Node packages (ide/vscode), keyed on its lockfile like the Python
+# stamp. Without Node the extension's tests skip; a Node older than 20 is an error.
+node_version=none
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  node_version=$(node --version)
+  [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] \
+    || die "Node.js 20 or newer is required for the VS Code extension in ide/vscode (found $node_version). \
+Install it from https://nodejs.org or your distribution's Node.js 20 packages, or put it first on PATH."
+  npm_stamp=ide/vscode/node_modules/.codemill-installed
+  npm_want=$(sha256sum ide/vscode/package-lock.json | cut -d' ' -f1)
+  if [ "$(cat "$npm_stamp" 2>/dev/null)" != "$npm_want" ]; then
+    say "installing the VS Code extension's Node packages (npm ci in ide/vscode)"
+    # Install scripts stay off: none is needed (esbuild finds its platform package itself).
+    (cd ide/vscode && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error) \
+      || die "npm ci failed in ide/vscode (is the npm registry reachable?)"
+    echo "$npm_want" > "$npm_stamp"
+  fi
+else
+  say "Node.js/npm not found: skipping the VS Code extension (ide/vscode); its tests will be skipped"
+fi
+say "ready: $(.venv/bin/codemill --version), java $(java_major), $(.venv/bin/python --version), node $node_version"
