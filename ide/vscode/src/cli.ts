@@ -157,7 +157,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv) {
   };
   // Same validation as VS Code's settings; here a bad value is an error, not a fallback.
   const { settings, problems } = readSettings((key) => cli[settingField(key)]);
-  if (problems.length > 0) throw new UsageError(problems.join("; ").replace(/codemill\./g, "--"));
+  if (problems.length > 0) throw new UsageError(problems.map(asFlagProblem).join("; "));
 
   const codePointOffset = cursorOffset(text, values);
   const apiKeyEnv = values["api-key-env"] ?? "CODEMILL_API_KEY";
@@ -174,6 +174,20 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv) {
     user: values.user ?? "codemill-cli",
     apiKey: env[apiKeyEnv] || undefined,
   };
+}
+
+/** Settings problems name VS Code keys (`codemill.maxTokens`); here they name the flag. */
+const FLAG_OF_SETTING: Record<string, string> = {
+  serverUrl: "--server",
+  mode: "--mode",
+  maxTokens: "--max-tokens",
+  temperature: "--temperature",
+  model: "--model",
+  requestTimeoutMs: "--timeout-ms",
+};
+
+function asFlagProblem(problem: string): string {
+  return problem.replace(/^codemill\.(\w+)/, (whole, key: string) => FLAG_OF_SETTING[key] ?? whole);
 }
 
 function settingField(key: string): string {

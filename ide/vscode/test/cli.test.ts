@@ -124,6 +124,9 @@ test("bad usage exits 2 with a message", async () => {
   const badMode = await cli(["--file", file, "--offset", "1", "--mode", "word"]);
   assert.equal(badMode.code, 2);
   assert.match(badMode.stderr, /--mode: invalid value "word"/);
+  const badTokens = await cli(["--file", file, "--offset", "1", "--max-tokens", "0"]);
+  assert.equal(badTokens.code, 2);
+  assert.match(badTokens.stderr, /--max-tokens: invalid value 0/);
   const help = await cli(["--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /usage: codemill-complete/);

@@ -50,3 +50,13 @@ test("an excerpt is centred on the focus offset", () => {
   assert.ok(cut.length <= 80);
   assert.equal(excerpt("short", 0, 80), "short");
 });
+
+test("an excerpt cut inside an emoji drops the half character", () => {
+  const text = "😀".repeat(50); // no newlines to snap to: the cut lands between pairs or inside one
+  for (const max of [9, 10, 11]) {
+    const cut = excerpt(text, 31, max);
+    assert.ok(cut.length <= max);
+    assert.ok(cut.length > 0);
+    assert.match(cut, /^(😀)+$/u, `max ${max}: ${JSON.stringify(cut)}`);
+  }
+});

@@ -205,3 +205,15 @@ test("an unreachable server is an error naming the server", async () => {
   assert.ok(engine.lastError instanceof ConnectionError);
   assert.deepEqual(statuses.at(-1), { kind: "error", message: "cannot reach http://127.0.0.1:8000: ECONNREFUSED" });
 });
+
+test("a window never starts or ends with half of a surrogate pair", async () => {
+  const { engine, fetch } = setup(() => sseResponse(["x"]), { maxPrefixChars: 4, maxSuffixChars: 3 });
+  // "a😀bcd" has the emoji at UTF-16 units 1-2: a 4-unit window from the end starts on its second half.
+  await engine.provide(request("a😀bcd", "ef😀g"));
+  const { prompt, suffix } = fetch.calls[0].body;
+  assert.equal(prompt, "bcd");
+  assert.equal(suffix, "ef");
+  const whole = await setup(() => sseResponse(["x"]), { maxPrefixChars: 5, maxSuffixChars: 4 });
+  await whole.engine.provide(request("a😀bcd", "ef😀g"));
+  assert.deepEqual([whole.fetch.calls[0].body.prompt, whole.fetch.calls[0].body.suffix], ["😀bcd", "ef😀"]);
+});

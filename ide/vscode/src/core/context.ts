@@ -1,6 +1,7 @@
 // Chooses the `extra_context` files sent with a completion: other open files, nearest to the
 // current file first (fewest directory steps apart), each cut to what is left of a character
 // budget around the part the user is looking at.
+import { trimCutEnd, trimCutStart } from "./text";
 import type { ContextFile } from "./types";
 
 export interface OpenFile {
@@ -64,7 +65,7 @@ export function excerpt(text: string, focus: number, maxChars: number): string {
     const lastNewline = text.lastIndexOf("\n", end - 1);
     if (lastNewline >= start) end = lastNewline + 1;
   }
-  return text.slice(start, end);
+  return trimCutEnd(trimCutStart(text.slice(start, end)));
 }
 
 function normalise(path: string): string {

@@ -8,6 +8,7 @@ import { completionCacheKey, LruCache } from "./cache";
 import { type CallOptions, type CompletionParams, isAbortError, ServerError } from "./client";
 import type { CodemillSettings } from "./settings";
 import type { StatusSink, StatusState } from "./status";
+import { trimCutEnd, trimCutStart } from "./text";
 import { type Sleep, signalFromToken, sleep as realSleep } from "./timing";
 import { type CancellationLike, type Completion, type CompletionRequest, type Logger, silentLogger } from "./types";
 
@@ -231,8 +232,9 @@ export function requestWindow(request: CompletionRequest, settings: CodemillSett
   return {
     documentKey: request.documentKey,
     offset: request.offset,
-    prefixWindow: request.prefix.slice(-settings.maxPrefixChars),
-    suffixWindow: request.suffix.slice(0, settings.maxSuffixChars),
+    // The ends away from the cursor are cuts: never send half a surrogate pair from there.
+    prefixWindow: trimCutStart(request.prefix.slice(-settings.maxPrefixChars)),
+    suffixWindow: trimCutEnd(request.suffix.slice(0, settings.maxSuffixChars)),
   };
 }
 
