@@ -507,3 +507,14 @@ def test_without_a_sandbox_generated_code_is_refused_unless_allowed():
     honest, liar = run_submissions([HONEST, lie], unsafe)
     assert honest.passed and honest.sandbox == "none"
     assert not liar.passed and liar.sandbox == "none"  # the tests still run apart from the program
+
+
+@needs_bwrap
+def test_a_sandbox_that_cannot_start_is_a_sandbox_error_not_a_pass():
+    working = choose_backend(SandboxSettings())
+    broken = replace(working, mounts=("/nonexistent-interpreter-prefix",))
+    result = run_submission(HONEST, SandboxSettings(limits=TIGHT), broken)
+    assert not result.passed
+    assert result.result.startswith("sandbox error") and "nonexistent-interpreter-prefix" in result.result
+    gone = run_submission(HONEST, SandboxSettings(limits=TIGHT), replace(working, bwrap="/nonexistent/bwrap"))
+    assert not gone.passed and gone.result.startswith("sandbox error: cannot start a sandbox"), gone

@@ -213,7 +213,6 @@ class Launch:
             os.close(setup_fd)
 
     def run(self) -> dict:
-        submission = self.request["submission"]
         calls_r, calls_w = os.pipe()
         replies_r, replies_w = os.pipe()
         verdict_r, verdict_w = os.pipe()
@@ -223,30 +222,22 @@ class Launch:
         try:
             try:
                 children.append(
-                    self.spawn(
-                        CANDIDATE,
-                        {"program": submission["program"], "entry_point": submission["entry_point"]},
-                        [calls_r, replies_w],
-                        output_w,
-                    )
+                    self.spawn(CANDIDATE, self._candidate_setup(), [calls_r, replies_w], output_w)
                 )
                 children.append(
-                    self.spawn(
-                        JUDGE,
-                        {
-                            "nonce": self.nonce,
-                            "prelude": submission["prelude"],
-                            "test": submission["test"],
-                            "entry_point": submission["entry_point"],
-                            "shares_host": self.backend == NONE,
-                        },
-                        [verdict_w, calls_w, replies_r],
-                        judge_out_w,
-                    )
+                    self.spawn(JUDGE, self._judge_setup(), [verdict_w, calls_w, replies_r], judge_out_w)
                 )
-            finally:
+            finally:  # the children hold their ends now; ours would keep the pipes from closing
                 for fd in (calls_r, calls_w, replies_r, replies_w, verdict_w, output_w, judge_out_w):
                     os.close(fd)
+        except OSError as err:
+            for fd in (output_r, judge_out_r, verdict_r):
+                os.close(fd)
+            for child in children:
+                child.kill()
+            self._clean_up()
+            return self._summary(f"sandbox error: cannot start a sandbox: {err}", b"")
+        try:
             watch = Watch(output_r, judge_out_r, verdict_r, self.limits)
             watch.run()
             candidate, judge = children
@@ -255,11 +246,25 @@ class Launch:
             judge.poll(timeout=0 if watch.stopped else 0.5)
             for child in children:
                 child.kill()
-            return self.result(watch, candidate, judge)
+            return self._summary(self.verdict(watch, candidate, judge), watch.output)
         finally:
             for child in children:
                 child.kill()
             self._clean_up()
+
+    def _candidate_setup(self) -> dict:
+        submission = self.request["submission"]
+        return {"program": submission["program"], "entry_point": submission["entry_point"]}
+
+    def _judge_setup(self) -> dict:
+        submission = self.request["submission"]
+        return {
+            "nonce": self.nonce,  # the judge's alone: never in the candidate's setup
+            "prelude": submission["prelude"],
+            "test": submission["test"],
+            "entry_point": submission["entry_point"],
+            "shares_host": self.backend == NONE,
+        }
 
     def _clean_up(self) -> None:
         if self.backend == NONE:
@@ -269,23 +274,29 @@ class Launch:
         if self.slot is not None:
             UIDS.give_back(self.slot)
 
-    def result(self, watch: Watch, candidate: Child, judge: Child) -> dict:
+    def verdict(self, watch: Watch, candidate: Child, judge: Child) -> str:
+        """The verdict: "passed" only in the judge's own words with this run's nonce; else why not."""
         said = watch.verdict.decode("utf-8", "replace")
         if watch.stopped:
-            verdict = watch.stopped
-        elif said == f"{self.nonce} passed":
-            verdict = "passed"
-        elif said.startswith(f"{self.nonce} failed"):
-            verdict = said[len(self.nonce) + 1 :]
-            if GONE in verdict and candidate.status is not None:
-                verdict = _death_verdict(candidate.status, self.backend) or verdict
-        else:
+            return watch.stopped
+        if said == f"{self.nonce} passed":
+            return "passed"
+        if not said.startswith(f"{self.nonce} failed"):
             tail = watch.judge_output.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-            verdict = f"sandbox error: the tests gave no verdict (status {judge.status}) {tail[0][:300]}"
+            return f"sandbox error: the tests gave no verdict (status {judge.status}) {tail[0][:300]}"
+        verdict = said[len(self.nonce) + 1 :]
+        if GONE in verdict and candidate.status is not None:
+            verdict = _death_verdict(candidate.status, self.backend) or verdict
+        if GONE in verdict and watch.output.startswith(b"bwrap: "):
+            # bubblewrap could not build the candidate's container (the program never ran).
+            verdict = f"sandbox error: {watch.output.decode('utf-8', 'replace').splitlines()[0][:300]}"
+        return verdict
+
+    def _summary(self, verdict: str, output: bytes) -> dict:
         return {
             "passed": verdict == "passed",
             "result": verdict,
-            "output_tail": watch.output.decode("utf-8", "replace")[-500:],
+            "output_tail": output.decode("utf-8", "replace")[-500:],
             "isolation": {
                 "sandbox": self.backend,
                 "uids": self.uids or None,

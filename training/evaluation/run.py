@@ -203,6 +203,12 @@ def evaluate(
             )
             if score.sandbox != "bwrap":
                 entry["warnings"].append(UNSANDBOXED)
+            broken = sum(r.startswith("sandbox error") for o in score.outcomes for r in o.results)
+            if broken:
+                entry["warnings"].append(
+                    f"{broken} completion(s) could not be judged (sandbox error, counted as failed): "
+                    "see per_problem in the report"
+                )
         rows += results.with_lineage(
             metric_rows,
             eval_id=eval_id,
