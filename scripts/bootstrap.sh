@@ -25,6 +25,10 @@ Install OpenJDK 17 (Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or p
   [ "$(java_major)" = 17 ] || die "Java 17 is still not the default java; set JAVA_HOME/PATH to a JDK 17"
 fi
 command -v git >/dev/null || apt_install git || die "git is required to crawl repositories"
+# codemill eval runs generated code only inside bubblewrap sandboxes (user namespaces).
+command -v bwrap >/dev/null || apt_install bubblewrap \
+  || say "warning: bubblewrap (bwrap) is missing: codemill eval will refuse to run generated code \
+until it is installed (Debian/Ubuntu: apt-get install bubblewrap)"
 
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3

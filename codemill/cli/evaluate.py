@@ -50,6 +50,14 @@ def eval_command(
         typer.Option("--heldout/--no-heldout", help="Measure held-out loss on the gold valid/test split."),
     ] = True,
     passk: Annotated[bool, typer.Option("--passk/--no-passk", help="Generate and run the benchmark.")] = True,
+    unsafe_no_sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--unsafe-no-sandbox",
+            help="Where bubblewrap cannot run, execute generated code WITHOUT a sandbox instead of "
+            "refusing (results are marked sandbox=none). Only on a machine you can afford to lose.",
+        ),
+    ] = False,
     table_version: Annotated[
         int | None,
         typer.Option(
@@ -68,6 +76,8 @@ def eval_command(
       codemill eval --model smollm2 --compare RUN_ID --limit 5
     """
     overrides = {"benchmark": benchmark, "limit": limit, "samples": samples, "temperature": temperature}
+    if unsafe_no_sandbox:
+        overrides["unsafe_no_sandbox"] = True
     config = STATE.config
     try:
         for key, value in overrides.items():
@@ -114,8 +124,11 @@ def _print_summary(report: dict) -> None:
             parts.append(
                 f"held-out loss {held['loss']:.4f} ppl {held['perplexity']:.2f} ({held['tokens']} tokens)"
             )
+        unsandboxed = " UNSANDBOXED" if entry.get("sandbox", "bwrap") != "bwrap" else ""
         for k, value in (entry.get("pass_at_k") or {}).items():
-            parts.append(f"{report['benchmark']} pass@{k} {value:.3f} ({entry['problems']} problems)")
+            parts.append(
+                f"{report['benchmark']} pass@{k} {value:.3f} ({entry['problems']} problems){unsandboxed}"
+            )
         typer.echo(" | ".join(parts))
 
 

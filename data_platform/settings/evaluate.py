@@ -44,10 +44,16 @@ class EvalSettings(Section):
     sandbox_uid_base: int = Field(
         1_500_000_000,
         ge=0,
-        description="Programs run as uid base+launcher pid when root; 0 = keep the caller's uid",
+        le=2_000_000_000,
+        description="As root, sandboxes run as throwaway uids from this base up; 0 = root's own uid",
     )
-    sandbox_namespaces: bool = Field(
-        True, description="Use mount/network/PID namespaces when the kernel allows"
+    sandbox_bwrap: str = Field(
+        "bwrap", description="bubblewrap executable (name on PATH or path) that sandboxes generated code"
+    )
+    unsafe_no_sandbox: bool = Field(
+        False,
+        description="Run generated code WITHOUT a sandbox when bubblewrap cannot run "
+        "(results are marked sandbox=none); off = refuse",
     )
     device: str = Field(
         "auto", description="Where the model runs: auto (cuda when available), cpu, cuda, cuda:N"

@@ -62,6 +62,29 @@ def test_scores_a_completions_file_without_a_model(lake_config, tmp_path):
         5,
         str(samples),
     )
+    assert json.loads(row["details_json"])["sandbox"] == "bwrap"
+    assert "UNSANDBOXED" not in done.stdout
+
+
+def test_refuses_to_run_completions_without_a_sandbox_unless_told(lake_config, tmp_path):
+    problem = load_problems("humaneval")[0]
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"task_id": problem.task_id, "completion": problem.canonical_solution}) + "\n")
+    no_bwrap = "eval.sandbox_bwrap=/nonexistent/bwrap"
+    refused = codemill(lake_config, "eval", "--completions", str(samples), no_bwrap)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().count("\n") == 0, refused.stderr
+    assert "refusing to run generated code" in refused.stderr and "--unsafe-no-sandbox" in refused.stderr
+    assert read_rows(lake_config, "ops.eval_results") == []
+
+    done = codemill(lake_config, "eval", "--completions", str(samples), "--unsafe-no-sandbox", no_bwrap)
+    assert done.returncode == 0, done.stderr
+    assert "pass@1 1.000 (1 problems) UNSANDBOXED" in done.stdout
+    report = json.loads(Path(done.stdout.split("json:   ")[1].split()[0]).read_text())
+    (model,) = report["models"]
+    assert model["sandbox"] == "none" and any("WITHOUT a sandbox" in w for w in model["warnings"])
+    (row,) = read_rows(lake_config, "ops.eval_results")
+    assert json.loads(row["details_json"])["sandbox"] == "none"
 
 
 def test_fine_tuned_run_beside_its_base_with_lineage(lake_config, tiny_model_dir):  # noqa: F811

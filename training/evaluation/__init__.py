@@ -2,7 +2,8 @@
 
 Modules, in the order a run uses them: ``lineage`` (which model, trained on which gold
 version), ``heldout`` (loss/perplexity on that version's valid/test split), ``problems`` and
-``generate`` (HumanEval-format prompts to completions), ``sandbox`` + ``jail`` (isolated
-execution), ``scoring`` + ``passk`` (pass@k), ``results`` (ops.eval_results rows), ``report``
-(JSON + HTML), and ``run`` (the recipe behind ``codemill eval``).
+``generate`` (HumanEval-format prompts to completions), ``sandbox`` + ``jail`` + ``inside``
+(each completion and its tests judged in two separate sandboxes), ``scoring`` + ``passk``
+(pass@k), ``results`` (ops.eval_results rows), ``report`` (JSON + HTML), and ``run`` (the
+recipe behind ``codemill eval``).
 """

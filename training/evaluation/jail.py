@@ -1,124 +1,106 @@
-"""The sandbox launcher: runs ONE untrusted Python program under every limit we can impose.
+"""Judge ONE submission, with the untrusted code and the tests in two sandboxes of their own.
 
-This file is executed as its own process (``python -I -S jail.py``) by :mod:`sandbox`; it is
-never imported by the evaluator, and it imports only the standard library. It reads one JSON
-request on stdin and writes one JSON result on stdout.
+Called by :mod:`sandbox` from a worker thread; it only starts processes and waits on pipes,
+so no generated code ever runs in the evaluator's process (or in the tests' process).
+Per submission it starts two sandboxes:
 
-Layers, each used when the kernel and our privileges allow it (we normally run as root):
+* the **candidate** (untrusted: the prompt plus the model's completion), which only answers
+  calls of the entry point;
+* the **judge** (the benchmark's tests), which calls the candidate through a pipe and alone
+  holds the pipe its verdict comes back on. A verdict counts only if it carries the nonce
+  drawn for this run and handed to the judge alone (never to the candidate), written after the
+  tests returned.
 
-* mount namespace: private tmpfs (size-capped) over /tmp, /var/tmp, /dev/shm and /run/lock,
-  so the program's working directory and every world-writable place are throwaway and small;
-* network namespace: the program sees only a down loopback, so even 127.0.0.1 is unreachable;
-  without one, the socket constructors are replaced by functions that raise;
-* PID namespace: the program is PID 1 of its own namespace, sees no other process (fresh /proc),
-  and when it ends the kernel kills everything it forked;
-* a throwaway unprivileged uid (``uid_base + launcher pid``, unique among live launchers): it
-  cannot touch root's files or signal root's processes, and RLIMIT_NPROC is enforced for it
-  (the kernel ignores RLIMIT_NPROC for root);
-* rlimits on CPU seconds, address space, file size, open files, processes, core dumps; no new
-  privileges (setuid binaries do not elevate); parent-death signal;
-* wall-clock deadline and an output cap enforced here, outside the program.
+With the ``bwrap`` backend each sandbox is a bubblewrap container: new user, PID, network
+(loopback only), IPC, UTS and cgroup namespaces, no further user namespaces, a read-only view
+of the system directories and the interpreter only (no /home, /root, lake, checkpoints or
+models: they are simply not mounted), private size-capped tmpfs for /tmp and the scratch
+directory, a clean environment, no inherited descriptors but its pipes, and rlimits (set by
+the sandboxed code before anything untrusted runs). As root each sandbox also runs under a
+throwaway uid of its own, so even outside the namespaces its processes own nothing. Killing
+bubblewrap kills the whole PID namespace.
+
+The ``none`` backend (``--unsafe-no-sandbox`` only) keeps the two-process judge, rlimits, a
+scratch directory and, as root, throwaway uids, but shares the host's file system, network
+and process table: it guarantees neither containment nor an honest verdict.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
-import resource
+import secrets
 import select
+import shutil
 import signal
-import sys
+import subprocess
+import tempfile
+import threading
 import time
+from pathlib import Path
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
-PRIVATE_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
-RESULT_FD = 3
-
-# Runs inside the sandboxed interpreter. It reports "passed" on fd 3 only after the whole
-# program (the tests included) ran to its end, so an early exit()/os._exit() is a failure.
-WRAPPER = r"""
-import os, sys
-if DISABLE_SOCKETS:
-    import _socket, socket
-    def _denied(*args, **kwargs):
-        raise PermissionError("network access is disabled in the sandbox")
-    socket.socket = _socket.socket = socket.create_connection = socket.socketpair = _denied
-    socket.create_server = socket.fromfd = _denied
-_origin = os.getpid()
-def _report(text):
-    if os.getpid() != _origin:  # forked copies of the program do not speak for it
-        return
-    try:
-        os.write(3, text.encode("utf-8", "replace")[:1000])
-    except OSError:
-        pass
-try:
-    with open("program.py", encoding="utf-8") as handle:
-        code = compile(handle.read(), "program.py", "exec")
-    exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
-except BaseException as err:
-    _report("failed: %s: %s" % (type(err).__name__, str(err)[:300]))
-    os._exit(1)
-_report("passed")
-try:
-    sys.stdout.flush()
-    sys.stderr.flush()
-finally:
-    os._exit(0)
-"""
-
-_libc = ctypes.CDLL(None, use_errno=True)
+INSIDE = Path(__file__).with_name("inside.py")
+BWRAP, NONE = "bwrap", "none"
+CANDIDATE, JUDGE = "candidate", "judge"
+SANDBOX_HOME = "/sandbox"
+# Directories of a Linux system an interpreter needs; with merged /usr most are symlinks.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime")
+CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+OUTPUT_TAIL_BYTES = 2000
+GONE = "ended before the tests finished"  # the judge's words for a candidate that died
 
 
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+def bwrap_argv(bwrap: str, role: str, mounts: list[str], tmpfs_bytes: int) -> list[str]:
+    """The bubblewrap command line that encloses one role (everything before ``--``)."""
+    argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent"]
+    argv += ["--new-session", "--hostname", "sandbox", "--clearenv"]
+    home = SANDBOX_HOME if role == CANDIDATE else "/tmp"
+    for name, value in {**CLEAN_ENV, "HOME": home, "TMPDIR": "/tmp"}.items():
+        argv += ["--setenv", name, value]
+    for path in SYSTEM_DIRS:
+        if os.path.islink(path):
+            argv += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            argv += ["--ro-bind", path, path]
+    for path in SYSTEM_FILES:
+        argv += ["--ro-bind-try", path, path]
+    for path in mounts:  # the interpreter's own installation when it lives outside /usr
+        argv += ["--ro-bind", path, path]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmpfs_bytes), "--tmpfs", "/tmp"]
+    if role == CANDIDATE:
+        argv += ["--size", str(tmpfs_bytes), "--tmpfs", SANDBOX_HOME]
+    # Last: the root of the container itself becomes read-only (the tmpfs mounts stay writable).
+    return argv + ["--chdir", home, "--remount-ro", "/"]
 
 
-def _unshare(flag: int) -> bool:
-    return _libc.unshare(ctypes.c_int(flag)) == 0
+class UidPool:
+    """Pairs of throwaway uids, one pair per run in flight in this process (root only).
 
-
-def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    _check(
-        _libc.mount(
-            source.encode(),
-            target.encode(),
-            fstype.encode() if fstype else None,
-            ctypes.c_ulong(flags),
-            data.encode() if data else None,
-        ),
-        f"mount {target}",
-    )
-
-
-def _private_tmp(tmpfs_mb: int) -> bool:
-    """New mount namespace with size-capped tmpfs over every world-writable temp location.
-
-    True once /tmp itself is private (the working directory lives there); the other
-    locations are best effort.
+    ``base + 2 * (pid * SLOTS + slot)`` is unique among all evaluators on the machine while
+    they live; a slot returns to the pool when its run has been torn down.
     """
-    if not _unshare(CLONE_NEWNS):
-        return False
-    try:
-        # Without this, our mounts would propagate back into the host's namespace.
-        _mount("none", "/", None, MS_REC | MS_PRIVATE)
-        _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmpfs_mb}m,mode=1777")
-    except OSError:
-        return False
-    for path in PRIVATE_TMP_DIRS[1:]:
-        if os.path.isdir(path):
-            try:
-                _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmpfs_mb}m,mode=1777")
-            except OSError:
-                pass
-    return True
+
+    SLOTS = 128
+
+    def __init__(self):
+        self._free = list(range(self.SLOTS))
+        self._lock = threading.Lock()
+
+    def take(self, base: int) -> tuple[int, dict[str, int]]:
+        with self._lock:
+            if not self._free:
+                raise RuntimeError(f"more than {self.SLOTS} sandboxes in flight")
+            slot = self._free.pop(0)
+        first = base + 2 * (os.getpid() * self.SLOTS + slot)
+        return slot, {CANDIDATE: first, JUDGE: first + 1}
+
+    def give_back(self, slot: int) -> None:
+        with self._lock:
+            self._free.append(slot)
+
+
+UIDS = UidPool()
 
 
 def _count_processes_of(uid: int) -> int:
@@ -126,201 +108,282 @@ def _count_processes_of(uid: int) -> int:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    count += 1
+                count += os.stat(f"/proc/{entry}").st_uid == uid
             except OSError:
                 pass
     return count
 
 
-def _apply_limits(limits: dict, uid: int | None) -> None:
-    memory = limits["memory_mb"] * 1024 * 1024
-    processes = limits["max_processes"]
-    if uid is None:
-        # Same uid as the evaluator: the count is shared with everything it already runs.
-        processes += _count_processes_of(os.getuid())
-    for which, value in (
-        (resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 1)),
-        (resource.RLIMIT_AS, (memory, memory)),
-        (resource.RLIMIT_DATA, (memory, memory)),
-        (resource.RLIMIT_FSIZE, (limits["file_mb"] * 1024 * 1024,) * 2),
-        (resource.RLIMIT_NPROC, (processes, processes)),
-        (resource.RLIMIT_NOFILE, (64, 64)),
-        (resource.RLIMIT_CORE, (0, 0)),
-        (resource.RLIMIT_MEMLOCK, (0, 0)),
-    ):
-        resource.setrlimit(which, value)
+def _memfd(text: str) -> int:
+    """A descriptor whose content is ``text``: the setup a sandboxed process reads on stdin."""
+    fd = os.memfd_create("setup")
+    data = text.encode()
+    while data:
+        data = data[os.write(fd, data) :]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
-def _child(
-    request: dict, uid: int | None, workdir: str, pid_ns: bool, mount_ns: bool, out_w: int, res_w: int
-) -> None:
-    """In the forked child: finish isolation, drop privileges, exec the interpreter. Never returns."""
-    try:
-        os.setsid()  # own process group: a kill(0, ...) from the program reaches nobody else
-        if pid_ns and mount_ns:
-            # A /proc of the new PID namespace: the program cannot even list outside processes.
-            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(out_w, 1)
-        os.dup2(out_w, 2)
-        os.dup2(res_w, RESULT_FD)
-        os.closerange(RESULT_FD + 1, 4096)
-        os.chdir(workdir)
-        _apply_limits(request["limits"], uid)
-        if uid is not None:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-        # Set after setuid: a credential change clears the parent-death signal.
-        _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
-        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
-        wrapper = WRAPPER.replace("DISABLE_SOCKETS", "True" if request["disable_sockets"] else "False")
-        env = {"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
-        os.execve(request["python"], [request["python"], "-I", "-c", wrapper], env)
-    except BaseException as err:  # noqa: BLE001 - anything here means the sandbox could not start
-        try:
-            os.write(2, f"sandbox setup failed: {err}".encode())
-        finally:
-            os._exit(127)
+class Child:
+    """A started sandbox: its process group, and its exit status once reaped."""
 
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
+        self.status: int | None = None  # as os.waitstatus_to_exitcode gives it
 
-def _supervise(pid: int, out_r: int, res_r: int, limits: dict) -> dict:
-    """Wait for the program under the wall-clock deadline and output cap; collect what it said."""
-    deadline = time.monotonic() + limits["wall_seconds"]
-    output, output_bytes, message, verdict = bytearray(), 0, b"", None
-    open_fds = [out_r, res_r]
-    status = None
-    while status is None:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            verdict = "timed out"
-            break
-        ready, _, _ = select.select(open_fds, [], [], min(0.05, remaining)) if open_fds else ([], [], [])
-        if not open_fds:
-            time.sleep(min(0.01, remaining))
-        for fd in ready:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                open_fds.remove(fd)
-            elif fd == out_r:
-                output_bytes += len(chunk)
-                output = (output + chunk)[-2000:]
-            else:
-                message = (message + chunk)[:1000]
-        if output_bytes > limits["output_bytes"]:
-            verdict = "output limit exceeded"
-            break
-        done, raw = os.waitpid(pid, os.WNOHANG)
-        if done:
-            status = raw
-    if status is None:
-        os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-    # Without a PID namespace, descendants may outlive the program: take its group down too.
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-    for fd in (res_r,):
-        while select.select([fd], [], [], 0)[0]:
-            chunk = os.read(fd, 65536)
-            if not chunk:
+    def poll(self, timeout: float = 0.0) -> int | None:
+        deadline = time.monotonic() + timeout
+        while self.status is None:
+            pid, raw = os.waitpid(self.process.pid, os.WNOHANG)
+            if pid:
+                self.status = os.waitstatus_to_exitcode(raw)
+                self.process.returncode = self.status  # reaped here, not by Popen
+            elif time.monotonic() >= deadline:
                 break
-            message = (message + chunk)[:1000]
-    text = message.decode("utf-8", "replace")
-    if verdict is None:
-        if os.WIFSIGNALED(status):
-            verdict = _signal_verdict(os.WTERMSIG(status), limits)
-        elif text == "passed" and os.WEXITSTATUS(status) == 0:
-            verdict = "passed"
-        elif text.startswith("failed"):
-            verdict = text
+            else:
+                time.sleep(0.005)
+        return self.status
+
+    def kill(self) -> None:
+        """SIGKILL its process group; bubblewrap's --die-with-parent takes the namespace down."""
+        if self.status is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.poll(timeout=30)
+
+
+class Launch:
+    """The two sandboxes of one run and the pipes between them and us."""
+
+    def __init__(self, request: dict):
+        self.request = request
+        self.limits = request["limits"]
+        self.backend = request["backend"]
+        self.nonce = secrets.token_hex(16)
+        self.slot, self.uids = None, {}
+        if os.geteuid() == 0 and request["uid_base"]:
+            self.slot, self.uids = UIDS.take(request["uid_base"])
+        self.scratch = None
+        if self.backend == NONE:
+            self.scratch = tempfile.mkdtemp(prefix="codemill-unsafe-")
+            if self.uids:
+                os.chown(self.scratch, self.uids[CANDIDATE], self.uids[CANDIDATE])
+        self.source = INSIDE.read_text(encoding="utf-8")
+
+    def _nproc(self) -> int:
+        wanted = self.limits["max_processes"]
+        if self.backend == BWRAP:
+            return wanted + 1  # bubblewrap's init is counted in the namespace too
+        if self.uids:
+            return wanted
+        # Same uid as the evaluator: the kernel counts everything that uid already runs.
+        return wanted + _count_processes_of(os.getuid())
+
+    def spawn(self, role: str, setup: dict, fds: list[int], output_fd: int) -> Child:
+        setup = {**setup, "limits": {**self.limits, "nproc": self._nproc()}}
+        inner = [self.request["python"], "-I", "-c", self.source, role, *map(str, fds)]
+        if self.backend == BWRAP:
+            tmpfs = self.limits["tmpfs_mb"] * 1024 * 1024
+            argv = bwrap_argv(self.request["bwrap"], role, self.request["mounts"], tmpfs) + ["--", *inner]
+            cwd, env = "/", dict(CLEAN_ENV)
         else:
-            verdict = f"failed: exited with status {os.WEXITSTATUS(status)} before the tests finished"
-    return {
-        "passed": verdict == "passed",
-        "result": verdict,
-        "output_tail": output.decode("utf-8", "replace")[-500:],
-        "cpu_seconds": round(_cpu_spent(), 4),
-    }
+            argv, cwd = inner, self.scratch if role == CANDIDATE else "/"
+            env = {**CLEAN_ENV, "HOME": cwd, "TMPDIR": cwd}
+        identity = {}
+        if role in self.uids:
+            identity = {"user": self.uids[role], "group": self.uids[role], "extra_groups": []}
+        setup_fd = _memfd(json.dumps(setup))
+        try:
+            return Child(
+                subprocess.Popen(
+                    argv,
+                    stdin=setup_fd,
+                    stdout=output_fd,
+                    stderr=output_fd,
+                    pass_fds=fds,  # and nothing else: every other descriptor is closed
+                    cwd=cwd,
+                    env=env,
+                    start_new_session=True,  # its own process group, killed as one
+                    **identity,
+                )
+            )
+        finally:
+            os.close(setup_fd)
+
+    def run(self) -> dict:
+        calls_r, calls_w = os.pipe()
+        replies_r, replies_w = os.pipe()
+        verdict_r, verdict_w = os.pipe()
+        output_r, output_w = os.pipe()
+        judge_out_r, judge_out_w = os.pipe()
+        children: list[Child] = []
+        try:
+            try:
+                children.append(
+                    self.spawn(CANDIDATE, self._candidate_setup(), [calls_r, replies_w], output_w)
+                )
+                children.append(
+                    self.spawn(JUDGE, self._judge_setup(), [verdict_w, calls_w, replies_r], judge_out_w)
+                )
+            finally:  # the children hold their ends now; ours would keep the pipes from closing
+                for fd in (calls_r, calls_w, replies_r, replies_w, verdict_w, output_w, judge_out_w):
+                    os.close(fd)
+        except OSError as err:
+            for fd in (output_r, judge_out_r, verdict_r):
+                os.close(fd)
+            for child in children:
+                child.kill()
+            self._clean_up()
+            return self._summary(f"sandbox error: cannot start a sandbox: {err}", b"")
+        try:
+            watch = Watch(output_r, judge_out_r, verdict_r, self.limits)
+            watch.run()
+            candidate, judge = children
+            # Statuses of processes that ended on their own name the limit they hit.
+            candidate.poll(timeout=0.5 if GONE.encode() in watch.verdict else 0.1)
+            judge.poll(timeout=0 if watch.stopped else 0.5)
+            for child in children:
+                child.kill()
+            return self._summary(self.verdict(watch, candidate, judge), watch.output)
+        finally:
+            for child in children:
+                child.kill()
+            self._clean_up()
+
+    def _candidate_setup(self) -> dict:
+        submission = self.request["submission"]
+        return {"program": submission["program"], "entry_point": submission["entry_point"]}
+
+    def _judge_setup(self) -> dict:
+        submission = self.request["submission"]
+        return {
+            "nonce": self.nonce,  # the judge's alone: never in the candidate's setup
+            "prelude": submission["prelude"],
+            "test": submission["test"],
+            "entry_point": submission["entry_point"],
+            "shares_host": self.backend == NONE,
+        }
+
+    def _clean_up(self) -> None:
+        if self.backend == NONE:
+            for uid in self.uids.values():
+                _kill_uid(uid)  # without a PID namespace a process may have left its group
+            shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.slot is not None:
+            UIDS.give_back(self.slot)
+
+    def verdict(self, watch: Watch, candidate: Child, judge: Child) -> str:
+        """The verdict: "passed" only in the judge's own words with this run's nonce; else why not."""
+        said = watch.verdict.decode("utf-8", "replace")
+        if watch.stopped:
+            return watch.stopped
+        if said == f"{self.nonce} passed":
+            return "passed"
+        if not said.startswith(f"{self.nonce} failed"):
+            tail = watch.judge_output.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+            return f"sandbox error: the tests gave no verdict (status {judge.status}) {tail[0][:300]}"
+        verdict = said[len(self.nonce) + 1 :]
+        if GONE in verdict and candidate.status is not None:
+            verdict = _death_verdict(candidate.status, self.backend) or verdict
+        if GONE in verdict and watch.output.startswith(b"bwrap: "):
+            # bubblewrap could not build the candidate's container (the program never ran).
+            verdict = f"sandbox error: {watch.output.decode('utf-8', 'replace').splitlines()[0][:300]}"
+        return verdict
+
+    def _summary(self, verdict: str, output: bytes) -> dict:
+        return {
+            "passed": verdict == "passed",
+            "result": verdict,
+            "output_tail": output.decode("utf-8", "replace")[-500:],
+            "isolation": {
+                "sandbox": self.backend,
+                "uids": self.uids or None,
+                "network": "loopback-only namespace" if self.backend == BWRAP else "host",
+                "filesystem": "system dirs read-only, private tmpfs" if self.backend == BWRAP else "host",
+            },
+        }
+
+
+class Watch:
+    """Collect output and the verdict until the judge is done, the wall clock runs out, or the
+    program prints too much."""
+
+    def __init__(self, output: int, judge_output: int, verdict: int, limits: dict):
+        self.names = {output: "output", judge_output: "judge_output", verdict: "verdict"}
+        self.verdict_fd = verdict
+        self.limits = limits
+        self.output = self.judge_output = self.verdict = b""
+        self.output_bytes = 0
+        self.stopped = ""  # why we stopped early, if we did
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.limits["wall_seconds"]
+        open_fds = list(self.names)
+        try:
+            while self.verdict_fd in open_fds:  # it closes when the judge's sandbox has ended
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.stopped = "timed out"
+                    return
+                ready, _, _ = select.select(open_fds, [], [], remaining)
+                for fd in ready:
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        open_fds.remove(fd)
+                    else:
+                        self._keep(self.names[fd], chunk)
+                if self.output_bytes > self.limits["output_bytes"]:
+                    self.stopped = "output limit exceeded"
+                    return
+        finally:
+            for fd in self.names:
+                os.close(fd)
+
+    def _keep(self, name: str, chunk: bytes) -> None:
+        if name == "output":
+            self.output_bytes += len(chunk)
+            self.output = (self.output + chunk)[-OUTPUT_TAIL_BYTES:]
+        elif name == "judge_output":
+            self.judge_output = (self.judge_output + chunk)[-OUTPUT_TAIL_BYTES:]
+        else:
+            self.verdict = (self.verdict + chunk)[:4000]
 
 
 def _kill_uid(uid: int) -> None:
-    """SIGKILL every process of the throwaway uid, even those that left the program's group.
+    """SIGKILL every process of a throwaway uid, even those that left their process group.
 
-    A helper that becomes ``uid`` and calls kill(-1) reaches exactly that uid's processes;
-    repeated because a process may be forking while the first round lands.
+    ``kill -KILL -1`` run as ``uid`` reaches exactly that uid's processes; repeated because a
+    process may be forking while a round lands.
     """
     for _ in range(5):
         if not _count_processes_of(uid):
             return
-        helper = os.fork()
-        if helper == 0:
-            try:
-                os.setgid(uid)
-                os.setuid(uid)
-                os.kill(-1, signal.SIGKILL)
-            finally:
-                os._exit(0)
-        os.waitpid(helper, 0)
+        subprocess.run(
+            ["kill", "-KILL", "-1"], user=uid, group=uid, extra_groups=[], env=CLEAN_ENV, check=False
+        )
         time.sleep(0.01)
 
 
-def _signal_verdict(sig: int, limits: dict) -> str:
-    if sig == signal.SIGXCPU or (sig == signal.SIGKILL and _cpu_spent() >= limits["cpu_seconds"]):
+def _death_verdict(status: int, backend: str) -> str:
+    """Name the limit that killed the candidate, when a signal did."""
+    if backend == BWRAP:
+        sig = status - 128 if status > 128 else 0  # bubblewrap exits with 128 + the signal
+    else:
+        sig = -status if status < 0 else 0
+    if not sig:
+        return ""
+    if sig == signal.SIGXCPU:
         return "cpu limit exceeded"
     if sig == signal.SIGXFSZ:
         return "file size limit exceeded"
-    return f"killed by signal {signal.Signals(sig).name}"
+    try:
+        return f"failed: killed by signal {signal.Signals(sig).name}"
+    except ValueError:
+        return f"failed: killed by signal {sig}"
 
 
-def _cpu_spent() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def main() -> None:
-    request = json.loads(sys.stdin.read())
-    limits = request["limits"]
-    is_root = os.geteuid() == 0
-    isolation = {"mount_namespace": False, "network_namespace": False, "pid_namespace": False, "uid": None}
-    if is_root and request.get("namespaces", True):
-        isolation["mount_namespace"] = _private_tmp(limits["tmpfs_mb"])
-        isolation["network_namespace"] = _unshare(CLONE_NEWNET)
-        isolation["pid_namespace"] = _unshare(CLONE_NEWPID)
-    uid = request["uid_base"] + os.getpid() if is_root and request.get("uid_base") else None
-    isolation["uid"] = uid
-    request["disable_sockets"] = not isolation["network_namespace"]
-
-    if isolation["mount_namespace"]:
-        workdir = "/tmp/sandbox"
-        os.mkdir(workdir, 0o700)
-    else:
-        workdir = request["workdir"]  # a fresh directory the evaluator made and will remove
-    with open(os.path.join(workdir, "program.py"), "w", encoding="utf-8") as handle:
-        handle.write(request["program"])
-    if uid is not None:
-        os.chown(workdir, uid, uid)
-        os.chown(os.path.join(workdir, "program.py"), uid, uid)
-
-    out_r, out_w = os.pipe()
-    res_r, res_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(out_r)
-        os.close(res_r)
-        _child(request, uid, workdir, isolation["pid_namespace"], isolation["mount_namespace"], out_w, res_w)
-    os.close(out_w)
-    os.close(res_w)
-    result = _supervise(pid, out_r, res_r, limits)
-    if uid is not None:
-        _kill_uid(uid)
-    result["isolation"] = isolation
-    sys.stdout.write(json.dumps(result))
-    sys.stdout.flush()
-
-
-if __name__ == "__main__":
-    main()
+def judge(request: dict) -> dict:
+    """Judge ``request["submission"]`` under ``request["limits"]``; the result as a dict."""
+    return Launch(request).run()

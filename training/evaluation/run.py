@@ -21,10 +21,14 @@ from training.evaluation.heldout import HeldoutSettings, heldout_loss
 from training.evaluation.lineage import ModelRef, contamination_warnings, heldout_target, resolve_model
 from training.evaluation.problems import benchmark_name, load_problems, read_completions
 from training.evaluation.report import write_report
-from training.evaluation.sandbox import SandboxLimits, SandboxSettings
+from training.evaluation.sandbox import SandboxLimits, SandboxSettings, choose_backend
 from training.evaluation.scoring import group_completions, score_completions
 
 log = logging.getLogger(__name__)
+UNSANDBOXED = (
+    "completions ran WITHOUT a sandbox (--unsafe-no-sandbox): the program could read, write and "
+    "reach anything this user can, and could have forged its own verdict"
+)
 
 
 @dataclass
@@ -56,7 +60,9 @@ def sandbox_settings(config: CodemillConfig) -> SandboxSettings:
         max_processes=e.sandbox_max_processes,
         output_bytes=e.sandbox_output_bytes,
     )
-    return SandboxSettings(limits, e.workers, e.sandbox_python, e.sandbox_uid_base, e.sandbox_namespaces)
+    return SandboxSettings(
+        limits, e.workers, e.sandbox_python, e.sandbox_uid_base, e.sandbox_bwrap, e.unsafe_no_sandbox
+    )
 
 
 def _load(ref: ModelRef, device: str):
@@ -91,6 +97,9 @@ def evaluate(
         problems = problems[: e.limit]
     bench = benchmark_name(e.benchmark)
     sandbox = sandbox_settings(config)
+    if problems and (request.completions_file or (request.pass_at_k and request.models)):
+        # Refuse (SandboxUnavailable) before a model is loaded, not after it has generated.
+        choose_backend(sandbox)
     refs = [resolve_model(config, spec) for spec in request.models]
     target = heldout_target(config, refs, request.table_version) if request.heldout and refs else None
     report: dict = {
@@ -177,6 +186,7 @@ def evaluate(
             entry.update(
                 pass_at_k={str(k): v for k, v in score.pass_at_k.items()},
                 problems=score.num_problems,
+                sandbox=score.sandbox,
                 per_problem=score.details(),
                 completions={task: batch for task, batch in completions.items()},
             )
@@ -188,8 +198,17 @@ def evaluate(
                     "samples": e.samples,
                     "temperature": e.temperature,
                     "solved": [o.task_id for o in score.outcomes if o.num_correct],
+                    "sandbox": score.sandbox,
                 },
             )
+            if score.sandbox != "bwrap":
+                entry["warnings"].append(UNSANDBOXED)
+            broken = sum(r.startswith("sandbox error") for o in score.outcomes for r in o.results)
+            if broken:
+                entry["warnings"].append(
+                    f"{broken} completion(s) could not be judged (sandbox error, counted as failed): "
+                    "see per_problem in the report"
+                )
         rows += results.with_lineage(
             metric_rows,
             eval_id=eval_id,

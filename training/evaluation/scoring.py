@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from training.evaluation.passk import mean_pass_at_k, reportable_ks
-from training.evaluation.problems import Problem, check_program
-from training.evaluation.sandbox import ExecutionResult, SandboxSettings, run_programs
+from training.evaluation.problems import Problem, submission
+from training.evaluation.sandbox import ExecutionResult, SandboxSettings, run_submissions
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class BenchmarkScore:
     benchmark: str
     outcomes: tuple[ProblemOutcome, ...]
     pass_at_k: dict[int, float] = field(default_factory=dict)
+    # Which sandbox judged the completions: "bwrap", or "none" (--unsafe-no-sandbox).
+    sandbox: str = ""
 
     @property
     def num_problems(self) -> int:
@@ -64,15 +66,15 @@ def score_completions(
     """Execute every completion in the sandbox and estimate pass@k over the problems that have any."""
     by_id = {problem.task_id: problem for problem in problems}
     jobs = [(task_id, completion) for task_id, batch in completions.items() for completion in batch]
-    programs = [check_program(by_id[task_id], completion) for task_id, completion in jobs]
+    submissions = [submission(by_id[task_id], completion) for task_id, completion in jobs]
     done = [0]
 
     def tick(_index: int, _result: ExecutionResult) -> None:
         done[0] += 1
         if progress is not None:
-            progress(done[0], len(programs))
+            progress(done[0], len(submissions))
 
-    executions = run_programs(programs, settings, on_result=tick)
+    executions = run_submissions(submissions, settings, on_result=tick)
     verdicts: dict[str, list[str]] = {task_id: [] for task_id in completions}
     for (task_id, _), execution in zip(jobs, executions, strict=True):
         verdicts[task_id].append(execution.result)
@@ -81,4 +83,5 @@ def score_completions(
     wanted = ks if ks is not None else reportable_ks(smallest)
     counts = [(o.num_samples, o.num_correct) for o in outcomes]
     pass_at = {k: value for k in wanted if (value := mean_pass_at_k(counts, k)) is not None}
-    return BenchmarkScore(benchmark, outcomes, pass_at)
+    sandboxes = sorted({execution.sandbox for execution in executions})
+    return BenchmarkScore(benchmark, outcomes, pass_at, "+".join(sandboxes))
