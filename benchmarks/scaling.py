@@ -1,0 +1,381 @@
+"""Cost growth of curation and dedup: CPU-seconds per document at 1x, 2x, 4x and 8x of a real corpus.
+
+    .venv/bin/python benchmarks/scaling.py [--base 400] [--multiples 1,2,4,8] [--master local[2]] [--write-rates]
+
+What runs: the platform's own ingest job (``run_ingest`` with the stages ``jobs/ingest.py``
+runs: crawl → curate → refine (exact + MinHash LSH dedup, decontamination, filters, gold) →
+Great Expectations gate), on a fresh lake per size, each size in its own process with its own
+Spark session, so no size inherits another's caches or incremental state.
+
+The corpus: distinct real files from this virtual environment's installed packages
+(site-packages: Python, C/C++, JavaScript, shell …, 300 B to 100 kB), in a fixed pseudo-random
+order (sha1 of the path). Size k× is the first k × base of them, so each size contains the
+smaller ones and grows by adding *more distinct real files*, not copies: the duplicates dedup
+finds are the ones that really occur among installed packages (vendored copies, shared
+boilerplate). The files are written as one Parquet dataset in The Stack's layout
+(repo_name = the package's top-level directory, path, content), which is how a corpus of
+that scale arrives; row groups of 100 files become the crawl tasks.
+
+What is measured: CPU-seconds of every process of the run (this driver, the Spark JVM, the
+Python workers, reaped children included), read from /proc through psutil before and after
+each stage, after a warm-up job has started the JVM's Python workers. Per stage: crawl,
+curate, dedup signatures, LSH buckets + verification + connected components, the rest of
+refine (contents, decontamination, filters, keeper choice, silver MERGE, gold write), the
+quality gate, and the run bookkeeping. Spark's start-up is not counted (a fixed cost per job).
+
+Prints one JSON object: per size the documents, CPU-seconds and CPU-seconds per document for
+each stage and in total; the spread of the per-document cost across sizes (goal: within ±20%);
+the marginal cost per added document between sizes (the cost without the part every run pays
+whatever its size); and per stage the marginal growth exponent (1 + log of how much the marginal
+cost per document grew over the last doubling; 1.0 = linear, 2.0 = quadratic).
+``--write-rates`` stores per-core rates (marginal between the two largest sizes) and growth
+exponents in ``benchmarks/rates.json`` for ``codemill plan``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SUFFIXES = (".py", ".pyi", ".c", ".h", ".cc", ".cpp", ".hpp", ".js", ".mjs", ".ts", ".sh", ".java", ".go", ".rs",
+            ".rb", ".php")
+ROW_GROUP_FILES = 100
+# Stages as the capacity model names them (data_platform.capacity.STAGES).
+STAGES = ("crawl", "curate", "dedup_signatures", "dedup_lsh_components", "gold", "quality_gate", "bookkeeping")
+
+
+# ----------------------------------------------------------------------------- corpus
+
+
+def corpus_files(count: int, min_bytes: int = 300, max_bytes: int = 100_000) -> list[tuple[str, Path]]:
+    """(package, path) of ``count`` real source files of installed packages, in a fixed shuffled order."""
+    root = Path(sysconfig.get_paths()["purelib"])
+    candidates = []
+    for path in root.rglob("*"):
+        if path.suffix not in SUFFIXES or not path.is_file() or path.is_symlink():
+            continue
+        size = path.stat().st_size
+        if min_bytes <= size <= max_bytes:
+            candidates.append(path)
+    candidates.sort(key=lambda p: hashlib.sha1(str(p.relative_to(root)).encode()).hexdigest())
+    chosen = []
+    for path in candidates:
+        try:
+            path.read_bytes().decode("utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        chosen.append((path.relative_to(root).parts[0], path))
+        if len(chosen) == count:
+            break
+    if len(chosen) < count:
+        raise SystemExit(f"only {len(chosen)} source files under {root}; lower --base")
+    return chosen
+
+
+def write_dataset(files: list[tuple[str, Path]], target: Path) -> int:
+    """One Parquet file in The Stack's layout; returns its size in bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = Path(sysconfig.get_paths()["purelib"])
+    table = pa.table({
+        "repo_name": [f"pypi/{package}" for package, _ in files],
+        "path": [str(path.relative_to(root / package)) for package, path in files],
+        "content": [path.read_text(encoding="utf-8") for _, path in files],
+    })
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, target, row_group_size=ROW_GROUP_FILES)
+    return sum(len(text.encode()) for text in table.column("content").to_pylist())
+
+
+# ----------------------------------------------------------------------------- CPU accounting
+
+
+def tree_cpu_seconds() -> float:
+    """CPU-seconds of this process and every descendant, reaped children included."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for process in [me, *me.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:  # ended between listing and reading: its parent's children_* has it
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+class CpuLedger:
+    """CPU-seconds and wall seconds per named section; sections may nest (inner ones are subtracted)."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[str, float] = {}
+        self.wall: dict[str, float] = {}
+        self._open: list[list[float]] = []  # [cpu consumed by nested sections, ...]
+
+    def measure(self, name: str, function, *args, **kwargs):
+        cpu_start, wall_start = tree_cpu_seconds(), time.perf_counter()
+        self._open.append([0.0, 0.0])
+        try:
+            return function(*args, **kwargs)
+        finally:
+            nested_cpu, nested_wall = self._open.pop()
+            cpu, wall = tree_cpu_seconds() - cpu_start, time.perf_counter() - wall_start
+            self.cpu[name] = self.cpu.get(name, 0.0) + cpu - nested_cpu
+            self.wall[name] = self.wall.get(name, 0.0) + wall - nested_wall
+            if self._open:
+                self._open[-1][0] += cpu
+                self._open[-1][1] += wall
+
+
+class MeasuredStage:
+    """An ingest stage whose CPU goes to ``ledger`` under ``label``."""
+
+    def __init__(self, stage, label: str, ledger: CpuLedger):
+        self.stage, self.name, self.label, self.ledger = stage, stage.name, label, ledger
+
+    def run(self, ctx) -> None:
+        self.ledger.measure(self.label, self.stage.run, ctx)
+
+
+def instrument_dedup(ledger: CpuLedger) -> None:
+    """Split refine's dedup work into signatures and LSH/components (module attributes refine looks up)."""
+    from data_platform.dedup import near
+
+    update_signatures, content_clusters = near.update_signatures, near.content_clusters
+    near.update_signatures = lambda *a, **k: ledger.measure("dedup_signatures", update_signatures, *a, **k)
+    near.content_clusters = lambda *a, **k: ledger.measure("dedup_lsh_components", content_clusters, *a, **k)
+
+
+# ----------------------------------------------------------------------------- one size (child process)
+
+
+def run_one(dataset: Path, lake: Path, master: str) -> dict:
+    from data_platform.config import load_config
+    from data_platform.ingest.finish import pipeline_stages
+    from data_platform.ingest.run import run_ingest
+    from data_platform.spark import get_spark
+
+    config = load_config(overrides=[f"lake.root={lake}", f"spark.master={master}"], environ={})
+    spark = get_spark(config)
+    # Warm-up: start the Python worker daemon and JIT the Arrow path, outside the measurement.
+    spark.range(4000, numPartitions=4).mapInArrow(lambda batches: batches, "id long").count()
+    ledger = CpuLedger()
+    instrument_dedup(ledger)
+    labels = {"crawl": "crawl", "curate": "curate", "refine": "gold", "quality": "quality_gate"}
+    stages = [MeasuredStage(stage, labels.get(stage.name, "bookkeeping"), ledger) for stage in pipeline_stages()]
+    started_cpu, started = tree_cpu_seconds(), time.perf_counter()
+    summary = run_ingest(spark, config, [str(dataset)], stages=stages, echo=lambda line: print(line, file=sys.stderr))
+    total_cpu, total_wall = tree_cpu_seconds() - started_cpu, time.perf_counter() - started
+    spark.stop()
+    gold_bytes = text_bytes(config.lake.table_path("gold.training_corpus"))
+    ledger.cpu["bookkeeping"] = ledger.cpu.get("bookkeeping", 0.0) + total_cpu - sum(ledger.cpu.values())
+    ledger.wall["bookkeeping"] = ledger.wall.get("bookkeeping", 0.0) + total_wall - sum(ledger.wall.values())
+    counts = summary.counts
+    return {
+        "status": summary.status,
+        "documents": counts.get("crawl.files", 0),
+        "bytes": counts.get("crawl.bytes", 0),
+        "gold_rows": counts.get("gold.rows", 0),
+        "gold_tokens": counts.get("gold.tokens", 0),
+        "gold_bytes": gold_bytes,
+        "candidate_pairs": counts.get("refine.candidate_pairs", 0),
+        "verified_pairs": counts.get("refine.verified_pairs", 0),
+        "duplicates_dropped": counts.get("refine.dropped.exact_duplicate", 0)
+        + counts.get("refine.dropped.near_duplicate", 0),
+        "cpu_seconds": {stage: round(ledger.cpu.get(stage, 0.0), 2) for stage in STAGES},
+        "wall_seconds": {stage: round(ledger.wall.get(stage, 0.0), 2) for stage in STAGES},
+        "total_cpu_seconds": round(total_cpu, 2),
+        "total_wall_seconds": round(total_wall, 2),
+    }
+
+
+def text_bytes(table_path: Path) -> int:
+    """UTF-8 bytes of the ``text`` column of a Delta table's latest version (read with delta-rs)."""
+    import pyarrow.compute as pc
+    from deltalake import DeltaTable
+
+    texts = DeltaTable(str(table_path)).to_pyarrow_dataset().to_table(columns=["text"]).column("text")
+    return int(pc.sum(pc.binary_length(texts)).as_py() or 0)
+
+
+def run_size(files: list[tuple[str, Path]], workdir: Path, master: str, timeout: int) -> dict:
+    dataset = workdir / f"corpus-{len(files)}" / "data.parquet"
+    write_dataset(files, dataset)
+    command = [sys.executable, __file__, "--child", str(dataset), "--lake", str(workdir / f"lake-{len(files)}"),
+               "--master", master]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode:
+        raise SystemExit(f"size {len(files)} failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------- analysis
+
+
+def stage_cost(run: dict, stage: str) -> float:
+    return run["total_cpu_seconds"] if stage == "total" else run["cpu_seconds"][stage]
+
+
+def log_slope(small: tuple[float, float], large: tuple[float, float]) -> float | None:
+    """Log-log slope of cost against documents between two sizes (1.0 = linear)."""
+    (n1, c1), (n2, c2) = small, large
+    if min(n1, n2, c1, c2) <= 0 or n1 == n2:
+        return None
+    return round(math.log(c2 / c1) / math.log(n2 / n1), 3)
+
+
+def marginal(smaller: dict, larger: dict, stage: str) -> float:
+    """CPU-seconds per document added between two sizes: the cost without the fixed part."""
+    return (stage_cost(larger, stage) - stage_cost(smaller, stage)) / (larger["documents"] - smaller["documents"])
+
+
+def marginal_exponent(sizes: list[dict], stage: str) -> float | None:
+    """Growth exponent of the variable cost, from the marginal cost of the last two doublings.
+
+    If the variable cost grows as n^e, the marginal cost per document grows as n^(e-1); the two
+    last segments' midpoints are a factor (n3+n2)/(n2+n1) apart (2 for doublings).
+    """
+    if len(sizes) < 3:
+        return None
+    first, second = marginal(sizes[-3], sizes[-2], stage), marginal(sizes[-2], sizes[-1], stage)
+    if first <= 0 or second <= 0:
+        return None  # a cost that did not grow between sizes: fixed, or lost in noise
+    spacing = (sizes[-1]["documents"] + sizes[-2]["documents"]) / (sizes[-2]["documents"] + sizes[-3]["documents"])
+    return round(1 + math.log(second / first) / math.log(spacing), 3)
+
+
+def analyse(runs: dict[str, dict]) -> dict:
+    sizes = list(runs.values())
+    per_doc = [run["total_cpu_seconds"] / run["documents"] for run in sizes]
+    mean = sum(per_doc) / len(per_doc)
+    deviation = max(abs(x / mean - 1) for x in per_doc)
+    segments = {f"{a['documents']}->{b['documents']}": round(marginal(a, b, "total"), 5)
+                for a, b in zip(sizes, sizes[1:], strict=False)}
+    stages = (*STAGES, "total")
+    return {
+        "per_document_cpu_seconds": [round(x, 5) for x in per_doc],
+        "per_document_max_deviation_from_mean": round(deviation, 3),
+        "flat_within_20pct": deviation <= 0.20,
+        "marginal_cpu_seconds_per_added_document": segments,
+        "per_document_cpu_seconds_by_stage": {
+            stage: [round(stage_cost(run, stage) / run["documents"], 5) for run in sizes] for stage in stages},
+        "log_slope_between_two_largest": {
+            stage: log_slope((sizes[-2]["documents"], stage_cost(sizes[-2], stage)),
+                             (sizes[-1]["documents"], stage_cost(sizes[-1], stage))) for stage in stages},
+        "marginal_growth_exponent": {stage: marginal_exponent(sizes, stage) for stage in stages},
+    }
+
+
+def per_core_rates(sizes: list[dict]) -> dict:
+    """Per stage: MB and documents per CPU-second (one core busy one second), marginal and average.
+
+    The marginal rate (two largest sizes) leaves out what a run costs whatever its size (Spark
+    jobs, Delta commits, Great Expectations set-up): that is the rate a much larger corpus runs
+    at. Where a stage's cost did not measurably grow, the average rate of the largest size
+    stands in (slower, so predictions stay conservative).
+    """
+    small, large = sizes[-2], sizes[-1]
+    rates = {}
+    for stage in STAGES:
+        cpu = large["cpu_seconds"][stage]
+        added_cpu = cpu - small["cpu_seconds"][stage]
+        average = large["bytes"] / 1e6 / cpu if cpu > 0 else None
+        grew = added_cpu > 0.05 * cpu
+        rates[stage] = {
+            "mb_per_core_second": round((large["bytes"] - small["bytes"]) / 1e6 / added_cpu, 4) if grew
+            else (round(average, 4) if average else None),
+            "rate_kind": "marginal" if grew else "average",
+            "mb_per_core_second_average": round(average, 4) if average else None,
+            "docs_per_core_second_average": round(large["documents"] / cpu, 2) if cpu > 0 else None,
+            "cpu_seconds_at_largest": cpu,
+        }
+    return rates
+
+
+def machine_description() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor() or "unknown CPU")
+    return f"{os.cpu_count()} cores ({model}), {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def write_rates(result: dict, command: str, path: Path | None = None) -> Path:
+    from data_platform.capacity import RATES_PATH, update_rates
+
+    sizes = list(result["runs"].values())
+    largest = sizes[-1]
+    exponents = result["analysis"]["marginal_growth_exponent"]
+    measured = {
+        "date": dt.date.today().isoformat(),
+        "machine": machine_description(),
+        "command": command,
+        "corpus": f"{largest['documents']} real files, {largest['bytes'] / 1e6:.1f} MB (installed packages)",
+    }
+    entries = {}
+    for stage, rate in per_core_rates(sizes).items():
+        if stage == "bookkeeping":
+            continue
+        entries[stage] = {**rate, "growth_exponent": exponents.get(stage), "measured_bytes": largest["bytes"],
+                          **measured}
+    entries["corpus_shape"] = {"bytes_per_document": round(largest["bytes"] / largest["documents"], 1),
+                               "gold_fraction_of_bytes": round(largest["gold_bytes"] / largest["bytes"], 4),
+                               **measured}
+    return update_rates(entries, path or RATES_PATH)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", type=int, default=400, help="documents at 1x (default 400)")
+    parser.add_argument("--multiples", default="1,2,4,8", help="corpus sizes as multiples of --base")
+    parser.add_argument("--master", default="local[2]", help="Spark master of each run (default local[2])")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed for one size")
+    parser.add_argument("--write-rates", action="store_true", help="store the largest size's rates in rates.json")
+    parser.add_argument("--from-result", type=Path, help="write rates from a saved result of this benchmark, no run")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--lake", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_one(args.child, args.lake, args.master)))
+        return
+    if args.from_result:
+        saved = json.loads(args.from_result.read_text())
+        print(write_rates(saved, saved.get("command", "benchmarks/scaling.py")))
+        return
+    multiples = [int(x) for x in args.multiples.split(",")]
+    files = corpus_files(args.base * max(multiples))
+    cores = int(args.master[6:-1]) if args.master[6:-1].isdigit() else os.cpu_count()
+    result: dict = {"benchmark": "scaling", "base_documents": args.base, "master": args.master, "cores": cores,
+                    "corpus": "distinct real files of installed packages (no copies), nested samples",
+                    "load_average_1m_start": round(os.getloadavg()[0], 2), "runs": {}}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="codemill-scaling-") as workdir:
+        for multiple in multiples:
+            run = run_size(files[: args.base * multiple], Path(workdir), args.master, args.timeout)
+            result["runs"][f"{multiple}x"] = run
+            print(json.dumps({f"{multiple}x": run}), file=sys.stderr)
+    result["analysis"] = analyse(result["runs"])
+    result["wall_seconds"] = round(time.perf_counter() - started, 1)
+    result["load_average_1m_end"] = round(os.getloadavg()[0], 2)
+    result["command"] = ".venv/bin/python benchmarks/scaling.py " + shlex.join(sys.argv[1:])
+    if args.write_rates:
+        result["rates_written"] = str(write_rates(result, result["command"].strip()))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
