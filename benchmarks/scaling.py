@@ -350,8 +350,10 @@ def main() -> None:
     parser.add_argument("--lake", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_one(args.child, args.lake, args.master)))
-        return
+        print(json.dumps(run_one(args.child, args.lake, args.master)), flush=True)
+        # Leave without interpreter teardown: native threads (gRPC, tokenizers) loaded by the run
+        # can abort the process during finalisation ("terminate called without an active exception").
+        os._exit(0)
     if args.from_result:
         saved = json.loads(args.from_result.read_text())
         print(write_rates(saved, saved.get("command", "benchmarks/scaling.py")))

@@ -404,7 +404,8 @@ def cli_problems(command: list[str], where: str) -> list[str]:
     done = subprocess.run([sys.executable, "-c", runner, subcommand, "--help"], capture_output=True, text=True,
                           timeout=120, cwd=REPO, check=False)
     if done.returncode:
-        return [f"{where}: `codemill {subcommand}` is not a command: {done.stderr.strip()[-300:]}"]
+        reason = " ".join(re.sub(r"[│╭╮╰╯─]", " ", done.stderr).split())[-200:]
+        return [f"{where}: `codemill {subcommand}` is not a command: {reason}"]
     flags = sorted({w.split("=", 1)[0] for w in words if w.startswith("--") and w.split("=", 1)[0]
                     not in ("--config", "--verbose")})
     return [f"{where}: `codemill {subcommand}` does not accept {flag}" for flag in flags
