@@ -138,3 +138,17 @@ def test_flags_a_job_does_not_accept_and_gpu_mismatch_are_reported(manifests, do
                                                      dockerfiles, objects))
     assert "does not accept --run-nam" in problems
     assert "train.workers=3 but the worker groups offer 16 GPUs" in problems
+
+
+def test_baked_jars_skip_libraries_spark_already_ships():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bake_jars", validate.INFRA / "spark" / "k8s" / "bake_jars.py")
+    bake_jars = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bake_jars)
+    # Ivy names jars group_artifact-version.jar, Spark's folder artifact-version.jar.
+    assert bake_jars.artifact("org.apache.hadoop_hadoop-client-api-3.4.2.jar") == "hadoop-client-api"
+    assert bake_jars.artifact("hadoop-client-api-3.5.0.jar") == "hadoop-client-api"
+    assert bake_jars.artifact("io.delta_delta-spark_4.2_2.13-4.4.0.jar") == "delta-spark_4.2_2.13"
+    assert bake_jars.artifact("com.github.luben_zstd-jni-1.5.7-3.jar") == "zstd-jni"
+    assert bake_jars.artifact("spark-core_2.13-4.2.0.jar") == "spark-core_2.13"
