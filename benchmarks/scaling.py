@@ -1,6 +1,6 @@
 """Cost growth of curation and dedup: CPU-seconds per document at 1x, 2x, 4x and 8x of a real corpus.
 
-    .venv/bin/python benchmarks/scaling.py [--base 400] [--multiples 1,2,4,8] [--master local[2]] [--write-rates]
+    .venv/bin/python benchmarks/scaling.py [--base 1000] [--multiples 1,2,4,8] [--master local[2]] [--write-rates]
 
 What runs: the platform's own ingest job (``run_ingest`` with the stages ``jobs/ingest.py``
 runs: crawl → curate → refine (exact + MinHash LSH dedup, decontamination, filters, gold) →
@@ -17,16 +17,19 @@ boilerplate). The files are written as one Parquet dataset in The Stack's layout
 that scale arrives; row groups of 100 files become the crawl tasks.
 
 What is measured: CPU-seconds of every process of the run (this driver, the Spark JVM, the
-Python workers, reaped children included), read from /proc through psutil before and after
-each stage, after a warm-up job has started the JVM's Python workers. Per stage: crawl,
+Python workers), read from /proc through psutil at each stage boundary and every 0.25 s in
+between (so a process keeps what it used even after it ends; see TreeCpuMeter), after a
+warm-up job has started the JVM's Python workers. Per stage: crawl,
 curate, dedup signatures, LSH buckets + verification + connected components, the rest of
 refine (contents, decontamination, filters, keeper choice, silver MERGE, gold write), the
 quality gate, and the run bookkeeping. Spark's start-up is not counted (a fixed cost per job).
 
 Prints one JSON object: per size the documents, CPU-seconds and CPU-seconds per document for
 each stage and in total; the spread of the per-document cost across sizes (goal: within ±20%);
-the marginal cost per added document between sizes (the cost without the part every run pays
-whatever its size); and per stage the marginal growth exponent (1 + log of how much the marginal
+the marginal cost per added document between sizes and a least-squares fit
+cost = fixed + per-document × documents, with the per-document cost once the fixed part (what
+every run pays whatever its size: Spark jobs, Delta commits, Great Expectations set-up) is
+taken out; and per stage the marginal growth exponent (1 + log of how much the marginal
 cost per document grew over the last doubling; 1.0 = linear, 2.0 = quadratic).
 ``--write-rates`` stores per-core rates (marginal between the two largest sizes) and growth
 exponents in ``benchmarks/rates.json`` for ``codemill plan``.
@@ -105,37 +108,69 @@ def write_dataset(files: list[tuple[str, Path]], target: Path) -> int:
 # ----------------------------------------------------------------------------- CPU accounting
 
 
-def tree_cpu_seconds() -> float:
-    """CPU-seconds of this process and every descendant, reaped children included."""
-    import psutil
+class TreeCpuMeter:
+    """CPU-seconds of this process and every descendant, sampled from /proc through psutil.
 
-    me = psutil.Process()
-    total = 0.0
-    for process in [me, *me.children(recursive=True)]:
-        try:
-            times = process.cpu_times()
-        except psutil.Error:  # ended between listing and reading: its parent's children_* has it
-            continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
+    Each process is read by itself (user + system, children excluded) and remembered by
+    (pid, start time) at the highest value seen, so a process that ends keeps what it used up
+    to its last sample however (and by whom) it is reaped. A background thread samples every
+    ``interval`` seconds; a process that lives shorter than that, or its last moments, is
+    missed (Spark's Python workers and the JVM live for the whole run).
+    """
+
+    def __init__(self, interval: float = 0.25):
+        import threading
+
+        self.interval = interval
+        self.seen: dict[tuple[int, float], float] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def sample(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        for process in [me, *me.children(recursive=True)]:
+            try:
+                with process.oneshot():
+                    times, key = process.cpu_times(), (process.pid, process.create_time())
+            except psutil.Error:
+                continue
+            with self._lock:
+                self.seen[key] = max(self.seen.get(key, 0.0), times.user + times.system)
+
+    def total(self) -> float:
+        self.sample()
+        with self._lock:
+            return sum(self.seen.values())
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 class CpuLedger:
     """CPU-seconds and wall seconds per named section; sections may nest (inner ones are subtracted)."""
 
-    def __init__(self) -> None:
+    def __init__(self, meter: TreeCpuMeter) -> None:
+        self.meter = meter
         self.cpu: dict[str, float] = {}
         self.wall: dict[str, float] = {}
         self._open: list[list[float]] = []  # [cpu consumed by nested sections, ...]
 
     def measure(self, name: str, function, *args, **kwargs):
-        cpu_start, wall_start = tree_cpu_seconds(), time.perf_counter()
+        cpu_start, wall_start = self.meter.total(), time.perf_counter()
         self._open.append([0.0, 0.0])
         try:
             return function(*args, **kwargs)
         finally:
             nested_cpu, nested_wall = self._open.pop()
-            cpu, wall = tree_cpu_seconds() - cpu_start, time.perf_counter() - wall_start
+            cpu, wall = self.meter.total() - cpu_start, time.perf_counter() - wall_start
             self.cpu[name] = self.cpu.get(name, 0.0) + cpu - nested_cpu
             self.wall[name] = self.wall.get(name, 0.0) + wall - nested_wall
             if self._open:
@@ -175,13 +210,15 @@ def run_one(dataset: Path, lake: Path, master: str) -> dict:
     spark = get_spark(config)
     # Warm-up: start the Python worker daemon and JIT the Arrow path, outside the measurement.
     spark.range(4000, numPartitions=4).mapInArrow(lambda batches: batches, "id long").count()
-    ledger = CpuLedger()
+    meter = TreeCpuMeter()
+    ledger = CpuLedger(meter)
     instrument_dedup(ledger)
     labels = {"crawl": "crawl", "curate": "curate", "refine": "gold", "quality": "quality_gate"}
     stages = [MeasuredStage(stage, labels.get(stage.name, "bookkeeping"), ledger) for stage in pipeline_stages()]
-    started_cpu, started = tree_cpu_seconds(), time.perf_counter()
+    started_cpu, started = meter.total(), time.perf_counter()
     summary = run_ingest(spark, config, [str(dataset)], stages=stages, echo=lambda line: print(line, file=sys.stderr))
-    total_cpu, total_wall = tree_cpu_seconds() - started_cpu, time.perf_counter() - started
+    total_cpu, total_wall = meter.total() - started_cpu, time.perf_counter() - started
+    meter.stop()
     spark.stop()
     gold_bytes = text_bytes(config.lake.table_path("gold.training_corpus"))
     ledger.cpu["bookkeeping"] = ledger.cpu.get("bookkeeping", 0.0) + total_cpu - sum(ledger.cpu.values())
@@ -260,11 +297,27 @@ def marginal_exponent(sizes: list[dict], stage: str) -> float | None:
     return round(1 + math.log(second / first) / math.log(spacing), 3)
 
 
+def linear_fit(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least-squares (fixed, per_document) of cost = fixed + per_document × documents."""
+    n = len(points)
+    mean_x, mean_y = sum(x for x, _ in points) / n, sum(y for _, y in points) / n
+    var = sum((x - mean_x) ** 2 for x, _ in points)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / var if var else 0.0
+    return mean_y - slope * mean_x, slope
+
+
+def spread(values: list[float]) -> float:
+    """Largest relative deviation from the mean."""
+    mean = sum(values) / len(values)
+    return max(abs(x / mean - 1) for x in values) if mean else float("inf")
+
+
 def analyse(runs: dict[str, dict]) -> dict:
     sizes = list(runs.values())
     per_doc = [run["total_cpu_seconds"] / run["documents"] for run in sizes]
-    mean = sum(per_doc) / len(per_doc)
-    deviation = max(abs(x / mean - 1) for x in per_doc)
+    deviation = spread(per_doc)
+    fixed, per_document = linear_fit([(run["documents"], run["total_cpu_seconds"]) for run in sizes])
+    variable_per_doc = [(run["total_cpu_seconds"] - fixed) / run["documents"] for run in sizes]
     segments = {f"{a['documents']}->{b['documents']}": round(marginal(a, b, "total"), 5)
                 for a, b in zip(sizes, sizes[1:], strict=False)}
     stages = (*STAGES, "total")
@@ -273,6 +326,10 @@ def analyse(runs: dict[str, dict]) -> dict:
         "per_document_max_deviation_from_mean": round(deviation, 3),
         "flat_within_20pct": deviation <= 0.20,
         "marginal_cpu_seconds_per_added_document": segments,
+        "linear_fit": {"fixed_cpu_seconds_per_run": round(fixed, 2),
+                       "cpu_seconds_per_document": round(per_document, 5)},
+        "per_document_cpu_seconds_without_fixed_part": [round(x, 5) for x in variable_per_doc],
+        "without_fixed_part_max_deviation_from_mean": round(spread(variable_per_doc), 3),
         "per_document_cpu_seconds_by_stage": {
             stage: [round(stage_cost(run, stage) / run["documents"], 5) for run in sizes] for stage in stages},
         "log_slope_between_two_largest": {
@@ -340,12 +397,12 @@ def write_rates(result: dict, command: str, path: Path | None = None) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base", type=int, default=400, help="documents at 1x (default 400)")
+    parser.add_argument("--base", type=int, default=1000, help="documents at 1x (default 1000)")
     parser.add_argument("--multiples", default="1,2,4,8", help="corpus sizes as multiples of --base")
     parser.add_argument("--master", default="local[2]", help="Spark master of each run (default local[2])")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed for one size")
     parser.add_argument("--write-rates", action="store_true", help="store the largest size's rates in rates.json")
-    parser.add_argument("--from-result", type=Path, help="write rates from a saved result of this benchmark, no run")
+    parser.add_argument("--from-result", type=Path, help="re-analyse a saved result of this benchmark (no new run)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--lake", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -354,9 +411,12 @@ def main() -> None:
         # Leave without interpreter teardown: native threads (gRPC, tokenizers) loaded by the run
         # can abort the process during finalisation ("terminate called without an active exception").
         os._exit(0)
-    if args.from_result:
+    if args.from_result:  # re-analyse a saved run (and write its rates), without measuring again
         saved = json.loads(args.from_result.read_text())
-        print(write_rates(saved, saved.get("command", "benchmarks/scaling.py")))
+        saved["analysis"] = analyse(saved["runs"])
+        if args.write_rates:
+            saved["rates_written"] = str(write_rates(saved, saved.get("command", "benchmarks/scaling.py")))
+        print(json.dumps(saved, indent=2))
         return
     multiples = [int(x) for x in args.multiples.split(",")]
     files = corpus_files(args.base * max(multiples))
