@@ -24,7 +24,8 @@ from pathlib import Path
 RATES_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "rates.json"
 SUPERLINEAR_EXPONENT = 1.1  # measured exponents within 10% of linear are noise at 2x steps
 
-# (stage, what it reads, description); the Spark stages come first, in pipeline order.
+# (stage, what it reads, description): the Spark stages in pipeline order, then tokenisation,
+# which streams through Ray Data on the training nodes' CPUs while the GPUs train.
 STAGES: tuple[tuple[str, str, str], ...] = (
     ("crawl", "raw", "read files into bronze.files"),
     ("curate", "raw", "decode, language, tree-sitter parse, signals, license, PII → silver"),
@@ -32,7 +33,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("dedup_lsh_components", "raw", "LSH buckets, pair verification, connected components"),
     ("gold", "raw", "contents, decontamination, filters, keepers, silver MERGE, gold write"),
     ("quality_gate", "raw", "Great Expectations suites on what the run wrote"),
-    ("tokenise", "gold", "tokenise + FIM for training (one pass)"),
+    ("tokenise", "gold", "tokenise + FIM + pack for training"),
 )
 
 
@@ -100,6 +101,7 @@ class StageEstimate:
     growth_exponent: float | None
     superlinear: bool
     wall_hours_if_growth_holds: float | None  # the flagged stages' extrapolation
+    runs_on: str = "spark"  # "spark", "training CPUs" (overlaps training) or "GPUs"
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -139,7 +141,21 @@ def train_stage(rates: dict[str, dict], workload: Workload, cluster: Cluster) ->
     wall = gpu_seconds / cluster.gpus / 3600 if cluster.gpus else float("inf")
     description = f"train {workload.train_tokens / 1e9:,.1f} B tokens ({rates['train'].get('model', 'model')})"
     return StageEstimate("train", description, workload.gold_bytes, None, gpu_seconds / 3600, wall, None, False,
-                         None)
+                         None, "GPUs")
+
+
+def tokenise_stage(rates: dict[str, dict], workload: Workload, cluster: Cluster, train_wall: float) -> StageEstimate:
+    """Tokenise + FIM + pack: CPU work that streams beside training, so it adds core-hours, not wall time."""
+    core_seconds = workload.gold_bytes * workload.epochs / (_rate(rates, "tokenise", "mb_per_core_second") * 1e6)
+    description = f"tokenise + FIM + pack; {cores_to_feed_gpus(rates, cluster):,.1f} CPU cores keep {cluster.gpus} GPUs fed"
+    return StageEstimate("tokenise", description, workload.gold_bytes, core_seconds / 3600, None, train_wall,
+                         None, False, None, "training CPUs")
+
+
+def cores_to_feed_gpus(rates: dict[str, dict], cluster: Cluster) -> float:
+    """CPU cores whose tokenisation rate matches what the GPUs consume."""
+    consumed = cluster.gpus * _rate(rates, "train", "tokens_per_gpu_second")
+    return consumed / _rate(rates, "tokenise", "tokens_per_core_second")
 
 
 def plan(rates: dict[str, dict], workload: Workload, cluster: Cluster) -> list[StageEstimate]:
@@ -150,10 +166,12 @@ def plan(rates: dict[str, dict], workload: Workload, cluster: Cluster) -> list[S
         raise ValueError("gpus cannot be negative")
     estimates = []
     for stage, reads, description in STAGES:
+        if stage == "tokenise":
+            continue
         input_bytes = workload.corpus_bytes if reads == "raw" else workload.gold_bytes
         estimates.append(spark_stage(rates, stage, description, input_bytes, cluster))
-    estimates.append(train_stage(rates, workload, cluster))
-    return estimates
+    train = train_stage(rates, workload, cluster)
+    return [*estimates, tokenise_stage(rates, workload, cluster, train.wall_hours), train]
 
 
 def default_workload(rates: dict[str, dict], corpus_tb: float, gold_fraction: float | None = None,

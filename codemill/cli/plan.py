@@ -30,17 +30,18 @@ def _bytes(value: float) -> str:
 
 
 def table_lines(estimates, rates: dict, cluster) -> list[str]:
-    header = f"{'stage':<22} {'reads':>9} {'core-h':>10} {'GPU-h':>9} {'wall':>10}  growth"
+    header = f"{'stage':<22} {'reads':>9} {'core-h':>10} {'GPU-h':>9} {'wall':>10}  {'on':<14} growth"
     lines = [header, "-" * len(header)]
     for e in estimates:
         growth = "" if e.growth_exponent is None else f"n^{e.growth_exponent:.2f}"
         if e.superlinear:
             growth += f"  SUPERLINEAR: {_hours(e.wall_hours_if_growth_holds)} if it held"
+        wall = _hours(e.wall_hours) if e.runs_on != "training CPUs" else "(overlap)"
         lines.append(f"{e.stage:<22} {_bytes(e.input_bytes):>9} "
                      f"{'-' if e.core_hours is None else f'{e.core_hours:,.0f}':>10} "
-                     f"{'-' if e.gpu_hours is None else f'{e.gpu_hours:,.0f}':>9} {_hours(e.wall_hours):>10}  {growth}")
-    spark_wall = sum(e.wall_hours for e in estimates if e.core_hours is not None)
-    spark_core = sum(e.core_hours for e in estimates if e.core_hours is not None)
+                     f"{'-' if e.gpu_hours is None else f'{e.gpu_hours:,.0f}':>9} {wall:>10}  {e.runs_on:<14} {growth}")
+    spark = [e for e in estimates if e.runs_on == "spark"]
+    spark_wall, spark_core = sum(e.wall_hours for e in spark), sum(e.core_hours for e in spark)
     lines.append("-" * len(header))
     lines.append(f"{'curation (Spark)':<22} {'':>9} {spark_core:>10,.0f} {'':>9} {_hours(spark_wall):>10}  "
                  f"on {cluster.spark_cores:,} cores")
@@ -50,8 +51,13 @@ def table_lines(estimates, rates: dict, cluster) -> list[str]:
 def sources_lines(rates: dict) -> list[str]:
     lines = ["rates (benchmarks/rates.json):"]
     for stage, entry in sorted(rates.items()):
-        value = entry.get("mb_per_core_second") or entry.get("tokens_per_gpu_second") or entry.get("bytes_per_document")
-        lines.append(f"  {stage:<22} {value!s:>10}  {entry.get('date', '?')}  {entry.get('command', '?')}")
+        if "mb_per_core_second" in entry:
+            value = f"{entry['mb_per_core_second']} MB/core-s"
+        elif "tokens_per_gpu_second" in entry:
+            value = f"{entry['tokens_per_gpu_second']:,.0f} tokens/GPU-s"
+        else:
+            value = f"gold {entry.get('gold_fraction_of_bytes')} of bytes"
+        lines.append(f"  {stage:<22} {value:>24}  {entry.get('date', '?')}  {entry.get('command', '?')}")
     return lines
 
 
@@ -97,11 +103,14 @@ def plan(
     typer.echo(f"corpus {_bytes(workload.corpus_bytes)} raw → gold {_bytes(workload.gold_bytes)} "
                f"({workload.gold_fraction:.0%}) → {workload.train_tokens / 1e9:,.1f} B training tokens "
                f"({workload.tokens_per_byte:.3f} tokens/byte, {epochs:g} epoch(s))")
-    typer.echo(f"cluster: {spark_cores:,} Spark cores, {gpus:,} GPUs\n")
+    typer.echo(f"cluster: {spark_cores:,} Spark cores, {gpus:,} GPUs; wall times assume every core busy (lower bounds)\n")
     for line in table_lines(estimates, rates, cluster):
         typer.echo(line)
-    flagged = [e.stage for e in estimates if e.superlinear]
     typer.echo("")
+    for e in estimates:
+        if e.runs_on != "spark":
+            typer.echo(f"{e.stage}: {e.description}")
+    flagged = [e.stage for e in estimates if e.superlinear]
     if flagged:
         typer.echo(f"superlinear (measured growth exponent > {capacity.SUPERLINEAR_EXPONENT}): {', '.join(flagged)}; "
                    "their linear times are lower bounds (docs/scaling.md).")

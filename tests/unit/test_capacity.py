@@ -17,7 +17,7 @@ def rates(exponents: dict[str, float] | None = None) -> dict:
     table = {stage: {"mb_per_core_second": 0.5, "growth_exponent": exponents.get(stage, 1.0),
                      "measured_bytes": 1e8, "date": "2026-12-01", "command": "benchmarks/scaling.py"}
              for stage in SPARK_STAGES}
-    table["tokenise"].update(tokens_per_byte=0.3)
+    table["tokenise"].update(tokens_per_byte=0.3, tokens_per_core_second=100_000.0)
     table["train"] = {"tokens_per_gpu_second": 50_000.0, "model": "m", "date": "2026-11", "command": "gpu"}
     table["corpus_shape"] = {"gold_fraction_of_bytes": 0.5, "bytes_per_document": 9000}
     return table
@@ -58,6 +58,16 @@ def test_training_is_gold_tokens_over_gpus():
     assert train.wall_hours == pytest.approx(tokens / 50_000 / 16 / 3600)
     no_gpus = by_stage(capacity.plan(rates(), workload, capacity.Cluster(100, 0)))["train"]
     assert no_gpus.wall_hours == float("inf")
+
+
+def test_tokenise_overlaps_training_and_says_how_many_cores_feed_the_gpus():
+    workload = capacity.default_workload(rates(), corpus_tb=1.0)
+    plan = by_stage(capacity.plan(rates(), workload, capacity.Cluster(100, 16)))
+    assert plan["tokenise"].runs_on == "training CPUs"
+    assert plan["tokenise"].wall_hours == plan["train"].wall_hours
+    # 16 GPUs × 50k tokens/s consumed, 100k tokens per core-second produced: 8 cores.
+    assert capacity.cores_to_feed_gpus(rates(), capacity.Cluster(100, 16)) == pytest.approx(8.0)
+    assert "8.0 CPU cores keep 16 GPUs fed" in plan["tokenise"].description
 
 
 def test_only_stages_that_grew_faster_than_linear_are_flagged_with_their_extrapolation():
