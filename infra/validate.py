@@ -74,8 +74,8 @@ class Dockerfile:
                 workdir = workdir / args.strip()
         return workdir
 
-    def copies(self) -> Iterator[tuple[list[str], PurePosixPath]]:
-        """(repository sources, absolute destination) of each COPY/ADD from the build context."""
+    def copies(self) -> Iterator[tuple[list[str], PurePosixPath, bool]]:
+        """(repository sources, absolute destination, destination is a folder) of each COPY/ADD."""
         workdir = PurePosixPath("/")
         for instruction, args in self.instructions:
             if instruction == "WORKDIR":
@@ -86,20 +86,19 @@ class Dockerfile:
             if any(w.startswith("--from") for w in words):
                 continue  # from another build stage, not the repository
             *sources, destination = words
-            yield sources, workdir / destination
+            into_folder = destination.endswith("/") or destination in (".", "./") or len(sources) > 1
+            yield sources, workdir / destination, into_folder
 
     def repository_file(self, image_path: str) -> Path | None:
         """The repository file that ends up at ``image_path`` in this image, if one does."""
         target = PurePosixPath(image_path)
-        for sources, destination in self.copies():
+        for sources, destination, into_folder in self.copies():
             for source in sources:
-                into = destination / PurePosixPath(source).name if str(destination).endswith("/") else destination
-                if target == into and len(sources) == 1:
+                landed = destination / PurePosixPath(source).name if into_folder else destination
+                if target == landed:
                     return REPO / source
-                if target.is_relative_to(into):
-                    candidate = REPO / source / target.relative_to(into)
-                    if (REPO / source).is_dir():
-                        return candidate
+                if target.is_relative_to(landed) and (REPO / source).is_dir():
+                    return REPO / source / target.relative_to(landed)
         return None
 
 
@@ -290,12 +289,18 @@ def hadolint_problems(path: Path) -> list[str]:
 
 def dockerfile_problems(dockerfile: Dockerfile) -> list[str]:
     problems = hadolint_problems(dockerfile.path)
-    for sources, _ in dockerfile.copies():
+    for sources, _, _ in dockerfile.copies():
         problems += [f"COPY {source}: no such file in the repository" for source in sources
                      if not (REPO / source).exists()]
     bases = [args.split()[-1] if " AS " not in args.upper() else args.split()[0]
              for instruction, args in dockerfile.instructions if instruction == "FROM"]
     problems += [f"FROM {base}: pin a tag, not latest" for base in bases if base.endswith(":latest")]
+    for instruction, args in dockerfile.instructions:
+        if instruction in ("ENTRYPOINT", "CMD") and args.startswith("["):
+            program = json.loads(args)[0]
+            system = program.startswith(("/usr/", "/bin/", "/sbin/")) or not program.startswith("/")
+            if not system and dockerfile.repository_file(program) is None:
+                problems.append(f"{instruction} {program}: not copied into the image from the repository")
     if "org.opencontainers.image.title" not in dockerfile.labels:
         problems.append("no org.opencontainers.image.title label (the image name manifests use)")
     return problems

@@ -152,3 +152,13 @@ def test_baked_jars_skip_libraries_spark_already_ships():
     assert bake_jars.artifact("io.delta_delta-spark_4.2_2.13-4.4.0.jar") == "delta-spark_4.2_2.13"
     assert bake_jars.artifact("com.github.luben_zstd-jni-1.5.7-3.jar") == "zstd-jni"
     assert bake_jars.artifact("spark-core_2.13-4.2.0.jar") == "spark-core_2.13"
+
+
+def test_dockerfile_copy_sources_and_entrypoint_must_exist(tmp_path):
+    text = (validate.INFRA / "spark" / "k8s" / "Dockerfile").read_text()
+    text = text.replace("COPY jobs jobs", "COPY jobz jobs").replace("/opt/entrypoint.sh\nRUN", "/opt/other.sh\nRUN")
+    broken = tmp_path / "Dockerfile"
+    broken.write_text(text)
+    problems = "\n".join(validate.dockerfile_problems(validate.parse_dockerfile(broken)))
+    assert "COPY jobz: no such file in the repository" in problems
+    assert "ENTRYPOINT /opt/entrypoint.sh: not copied into the image" in problems
