@@ -57,7 +57,9 @@ def sources_lines(rates: dict) -> list[str]:
             value = f"{entry['tokens_per_gpu_second']:,.0f} tokens/GPU-s"
         else:
             value = f"gold {entry.get('gold_fraction_of_bytes')} of bytes"
-        lines.append(f"  {stage:<22} {value:>24}  {entry.get('date', '?')}  {entry.get('command', '?')}")
+        command = str(entry.get("command", "?"))
+        command = command if len(command) <= 60 else command[:57] + "..."
+        lines.append(f"  {stage:<22} {value:>24}  {entry.get('date', '?'):<10}  {command}")
     return lines
 
 
