@@ -7,10 +7,10 @@ with the date, machine and command that produced them in ``benchmarks/rates.json
     wall(stage)         = core-seconds / cores                  (Spark stages: every core busy)
     wall(train)         = tokens / (GPUs × tokens per GPU-second)
 
-That is a linear model, so it is a lower bound wherever the measured cost grows faster than
-the data: each stage's rate carries the growth exponent ``benchmarks/scaling.py`` measured
-(log-log slope of CPU-seconds against documents, 1.0 = linear). Stages above
-:data:`SUPERLINEAR_EXPONENT` are flagged, and the model shows what the prediction would become
+That is a linear model, so it is a lower bound wherever the cost grows faster than the data:
+a stage's rate may carry a growth exponent that ``benchmarks/scaling.py`` measured for what
+drives its work (candidate pairs against documents for LSH/verification/components; 1.0 =
+linear). Stages above :data:`SUPERLINEAR_EXPONENT` are flagged, and the model shows what the prediction would become
 if that measured growth held all the way to the target size — an extrapolation over many
 orders of magnitude, reported beside the linear figure, never instead of it.
 """
