@@ -8,6 +8,7 @@
 # DeepSpeed (ZeRO-2, ZeRO-3) on Qwen2-shaped models; the full Ray path is measured on a cluster.
 #
 #   bash benchmarks/gpu_check.sh            # ~3-5 minutes; prints a table and JSON
+#   WRITE_RATES=1 bash benchmarks/gpu_check.sh   # also stores the DeepSpeed rate in benchmarks/rates.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHEELS=${WHEELS:-wheels}
@@ -41,7 +42,7 @@ run() {  # name, timeout seconds, benchmark args...
   fi
 }
 
-run qwen2-0.5b 210 --model-config qwen2-0.5b --modes bare,deepspeed --zero-stages 2,3 \
+run qwen2-0.5b 210 --model-config qwen2-0.5b --modes bare,deepspeed --zero-stages 2,3 ${WRITE_RATES:+--write-rates} \
     --seq-len 2048 --micro-batch 8 --steps 10 --warmup 3
 run qwen2-1.5b 120 --model-config qwen2-1.5b --modes bare --seq-len 2048 --micro-batch 4 --steps 8 --warmup 3
 

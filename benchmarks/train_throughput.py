@@ -299,6 +299,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--write-rates", action="store_true",
+                        help="GPU only: store the DeepSpeed rate (tokens per GPU-second) in benchmarks/rates.json")
     args = parser.parse_args()
 
     import torch
@@ -342,7 +344,34 @@ def main() -> None:
         "torch": torch.__version__,
         "results": results,
     }
+    if args.write_rates:
+        summary["rates_written"] = write_train_rate(summary, use_cuda)
     print(json.dumps(summary, indent=2))
+
+
+def write_train_rate(summary: dict, use_cuda: bool) -> str:
+    """The fastest DeepSpeed result as ``codemill plan``'s training rate (one process = one GPU)."""
+    import datetime as dt
+    import platform
+    import shlex
+
+    from data_platform.capacity import RATES_PATH, update_rates
+
+    if not use_cuda:
+        return "not written: --write-rates stores a per-GPU rate and this run was on CPU"
+    measured = [r for r in summary["results"] if r["mode"].startswith("deepspeed") and "tokens_per_s" in r]
+    if not measured:
+        return "not written: no DeepSpeed result (include deepspeed in --modes)"
+    best = max(measured, key=lambda r: r["tokens_per_s"])
+    entry = {
+        "tokens_per_gpu_second": best["tokens_per_s"],
+        "model": f"{summary['model_config']} shape, seq {summary['seq_len']}, micro-batch {summary['micro_batch']}, "
+                 f"{best['mode']}, bf16",
+        "date": dt.date.today().isoformat(),
+        "machine": f"{summary['device']}, torch {summary['torch']}, Python {platform.python_version()}",
+        "command": "python benchmarks/train_throughput.py " + shlex.join(sys.argv[1:]),
+    }
+    return str(update_rates({"train": entry}, RATES_PATH))
 
 
 if __name__ == "__main__":
