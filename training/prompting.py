@@ -142,29 +142,35 @@ def pack_extra_context(
     Items are taken in order until the budget is spent; the one that does not fit whole is
     cut at a line boundary (its head: imports and signatures come first) and packing stops.
     In the prompt the nearest item comes last, right before the code being completed.
+    Tokens are counted on the assembled text (BPE merges across item boundaries).
     """
-    chosen: list[tuple[str, str]] = []
-    truncated: list[str] = []
-    used = 0
-    for path, text in items:
-        block = context_header(path, language) + text.rstrip("\n") + "\n\n"
-        ids = encode(tokenizer, block)
-        if used + len(ids) <= budget_tokens:
-            chosen.append((path, block))
-            used += len(ids)
+    text, paths, truncated = "", [], []
+    for path, body in items:
+        header = context_header(path, language)
+        block = header + body.rstrip("\n") + "\n\n"
+        if len(encode(tokenizer, block + text)) <= budget_tokens:
+            text, paths = block + text, [path, *paths]
             continue
-        room = budget_tokens - used
-        head = tokenizer.decode(ids[:room]) if room > 0 else ""
-        head = head[: head.rfind("\n") + 1] if "\n" in head else ""
-        if head.count("\n") >= 2:  # the header and at least one line of code
-            chosen.append((path, head + "\n"))
-            truncated.append(path)
-            used += len(encode(tokenizer, head + "\n"))
+        lines = body.rstrip("\n").split("\n")
+        fits = _lines_that_fit(tokenizer, header, lines, text, budget_tokens)
+        if fits:
+            text = header + "\n".join(lines[:fits]) + "\n\n" + text
+            paths, truncated = [path, *paths], [path]
         break
-    chosen.reverse()
-    return PackedContext(
-        "".join(block for _, block in chosen), tuple(path for path, _ in chosen), tuple(truncated), used
-    )
+    return PackedContext(text, tuple(paths), tuple(truncated), len(encode(tokenizer, text)))
+
+
+def _lines_that_fit(tokenizer, header: str, lines: list[str], after: str, budget: int) -> int:
+    """The most leading lines of a file that, with its header, fit before ``after`` (binary search)."""
+    low, high = 0, len(lines)
+    while low < high:
+        middle = (low + high + 1) // 2
+        candidate = header + "\n".join(lines[:middle]) + "\n\n" + after
+        if len(encode(tokenizer, candidate)) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def chat_prompt_ids(tokenizer, messages: Sequence[Mapping[str, str]]) -> list[int]:
