@@ -67,8 +67,14 @@ def build_state(config: CodemillConfig, model_spec: str | None, host: str, port:
         say(f"model {served.id}: {served.chosen_because}; loading {served.load_spec}")
         if settings.threads:
             torch.set_num_threads(settings.threads)
-        model, tokenizer = load_served_model(served, settings)
-    except (LineageError, ModelSpecError, OSError) as err:
+        if settings.backend == "vllm":
+            engine, tokenizer, context_length = _vllm_engine(served, settings, metrics)
+        else:
+            model, tokenizer = load_served_model(served, settings)
+            context_length = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
+            engine = Engine(model, tokenizer, max_batch_size=settings.max_batch_size,
+                            max_queue=settings.max_queue, observer=metrics).start()
+    except (LineageError, ModelSpecError, OSError, RuntimeError) as err:
         if sink is not None:
             sink.close()
         raise ServeError(f"cannot serve {model_spec or 'the default model'}: {err}") from None
@@ -76,9 +82,6 @@ def build_state(config: CodemillConfig, model_spec: str | None, host: str, port:
         say(f"fill-in-the-middle: off ({served.fim_unavailable_reason}; serve.fim_fallback={settings.fim_fallback})")
     else:
         say(f"fill-in-the-middle: {served.fim.order.upper()} from {served.fim.source}")
-    engine = Engine(
-        model, tokenizer, max_batch_size=settings.max_batch_size, max_queue=settings.max_queue, observer=metrics
-    ).start()
     return ServerState(
         settings=settings,
         served=served,
@@ -88,10 +91,23 @@ def build_state(config: CodemillConfig, model_spec: str | None, host: str, port:
         auth=auth,
         limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
         sink=sink,
-        context_length=int(getattr(model.config, "max_position_embeddings", 2048) or 2048),
+        context_length=context_length,
         server_id=f"{socket.gethostname()}:{port}:{os.getpid()}",
         completions=RecentCompletions(settings.remembered_completions),
     )
+
+
+def _vllm_engine(served, settings, metrics):
+    """The optional vLLM backend (serve.backend=vllm): decoding on vLLM, everything else ours."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from serving.engine.vllm_backend import VllmEngine
+
+    tokenizer = AutoTokenizer.from_pretrained(served.load_spec)
+    context_length = int(getattr(AutoConfig.from_pretrained(served.load_spec), "max_position_embeddings", 2048))
+    engine = VllmEngine(served.load_spec, tokenizer, max_batch_size=settings.max_batch_size,
+                        max_queue=settings.max_queue, observer=metrics, dtype=settings.dtype).start()
+    return engine, tokenizer, context_length
 
 
 def serve(
