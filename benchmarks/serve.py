@@ -8,20 +8,23 @@ Measured, for the same prompts:
 
 * bare: ``model.generate`` in this process, one prompt at a time, greedy, a streamer
   recording the time of the first and last token;
-* server: a real ``codemill serve`` process, streamed through the official ``openai`` client
-  at concurrency 1, 4 and 16 (a thread per concurrent stream).
+* server: a real ``codemill serve`` process, streamed through the official ``openai`` client.
+  Concurrency 1 runs interleaved with bare generation, prompt by prompt (the machine is
+  shared: both see the same load); then concurrency 4 and 16 (a thread per stream).
+  Both processes use the same OpenMP policy (``OMP_WAIT_POLICY=PASSIVE``, which the server sets).
 
 Per level: time to first token p50/p95 (request sent → first text chunk), tokens/s per
 stream ((tokens - 1) / (last chunk - first chunk)), aggregate tokens/s (all tokens / wall
-time). Correctness is checked independently of the server: at concurrency 1 and 16 the
-served greedy text must equal bare generation's text; a stream that returns fewer tokens
-than asked counts only what it returned.
+time). Correctness is checked independently of the server: the served greedy text must
+equal bare generation's text at every level; a stream that returns fewer tokens than asked
+counts only what it returned. ``decode_rows_per_s`` (from the server's own step counters,
+prefill excluded) is a diagnostic, not what the targets use.
 
 Top level: ``ratio`` = server tokens/s per stream at concurrency 1 / bare tokens/s (target
 ≥ 0.9: the server adds at most 10%), ``batching_speedup`` = aggregate tokens/s at 16 / at 1
 (target ≥ 4).
 
-    .venv/bin/python benchmarks/serve.py [--model smollm2] [--max-tokens 32] [--prompts 16]
+    .venv/bin/python benchmarks/serve.py [--model smollm2] [--max-tokens 64] [--prompts 16]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import statistics
 import sys
 import sysconfig
@@ -38,6 +42,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The server sets this before torch loads (serving.server); the bare peer gets the same
+# threading policy so the comparison measures the server, not OpenMP's spin-waiting.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def stdlib_prompts(count: int, context_lines: int = 12) -> list[str]:
@@ -84,82 +91,100 @@ def summarise(runs: list[dict], wall: float) -> dict:
     }
 
 
-def bare_generate(model_spec: str, prompts: list[str], max_tokens: int) -> tuple[dict, list[str]]:
-    import torch
-    from transformers.generation.streamers import BaseStreamer
+class BareModel:
+    """The same model in this process: ``model.generate``, greedy, one prompt at a time."""
 
-    from training.model import load_model_and_tokenizer
+    def __init__(self, model_spec: str):
+        import torch
+        from transformers.generation.streamers import BaseStreamer
 
-    model, tokenizer = load_model_and_tokenizer(model_spec)
-    model.eval()
+        from training.model import load_model_and_tokenizer
 
-    class Clock(BaseStreamer):
-        def __init__(self):
-            self.calls = []
+        self.torch = torch
+        self.model, self.tokenizer = load_model_and_tokenizer(model_spec)
+        self.model.eval()
 
-        def put(self, value):
-            self.calls.append(time.perf_counter())
+        class Clock(BaseStreamer):
+            def __init__(self):
+                self.calls = []
 
-        def end(self):
-            pass
+            def put(self, value):
+                self.calls.append(time.perf_counter())
 
-    texts, runs = [], []
-    started = time.perf_counter()
-    with torch.inference_mode():
-        model.generate(torch.tensor([[1, 2, 3]]), max_new_tokens=2, do_sample=False)  # warm-up
-        started = time.perf_counter()
-        for prompt in prompts:
-            ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-            clock = Clock()
-            sent = time.perf_counter()
-            output = model.generate(
-                torch.tensor([ids]), max_new_tokens=max_tokens, do_sample=False, streamer=clock,
-                eos_token_id=None, pad_token_id=tokenizer.pad_token_id,
+            def end(self):
+                pass
+
+        self.clock_class = Clock
+        with torch.inference_mode():
+            self.model.generate(torch.tensor([[1, 2, 3]]), max_new_tokens=2, do_sample=False)  # warm-up
+
+    def run(self, prompt: str, max_tokens: int) -> tuple[dict, str]:
+        ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        clock = self.clock_class()
+        sent = time.perf_counter()
+        with self.torch.inference_mode():
+            # eos_token_id=None: decode exactly max_tokens, as the server's ignore_eos does
+            output = self.model.generate(
+                self.torch.tensor([ids]), max_new_tokens=max_tokens, do_sample=False, streamer=clock,
+                eos_token_id=None, pad_token_id=self.tokenizer.pad_token_id,
             )
-            new = output[0, len(ids):].tolist()
-            texts.append(tokenizer.decode(new, skip_special_tokens=True))
-            # put() #1 is the prompt; #2 the first new token; the last put the last token
-            runs.append({"ttft": clock.calls[1] - sent, "first": clock.calls[1], "end": clock.calls[-1],
-                         "tokens": len(new)})
-    result = summarise(runs, time.perf_counter() - started)
-    del model
-    return result, texts
+        new = output[0, len(ids):].tolist()
+        # put() #1 is the prompt, #2 the first new token, the last one the last token
+        run = {"ttft": clock.calls[1] - sent, "first": clock.calls[1], "end": clock.calls[-1], "tokens": len(new),
+               "prompt_tokens": len(ids)}
+        return run, self.tokenizer.decode(new, skip_special_tokens=True)
+
+
+def served_stream(client, model: str, prompt: str, max_tokens: int) -> dict:
+    """One streamed completion; times measured here, on the client side."""
+    sent = time.perf_counter()
+    first = end = None
+    pieces, tokens = [], 0
+    stream = client.completions.create(
+        model=model, prompt=prompt, max_tokens=max_tokens, temperature=0, stream=True,
+        stream_options={"include_usage": True}, extra_body={"ignore_eos": True},
+    )
+    for chunk in stream:
+        if chunk.usage is not None:
+            tokens = chunk.usage.completion_tokens
+        if chunk.choices and chunk.choices[0].text:
+            now = time.perf_counter()
+            first = first or now
+            end = now
+            pieces.append(chunk.choices[0].text)
+    first = first or time.perf_counter()
+    return {"ttft": first - sent, "first": first, "end": end or first, "tokens": tokens, "text": "".join(pieces)}
 
 
 def served_streams(client, model: str, prompts: list[str], max_tokens: int, concurrency: int):
-    def one(prompt: str) -> dict:
-        sent = time.perf_counter()
-        first = end = None
-        pieces, tokens = [], 0
-        stream = client.completions.create(
-            model=model, prompt=prompt, max_tokens=max_tokens, temperature=0, stream=True,
-            stream_options={"include_usage": True}, extra_body={"ignore_eos": True},
-        )
-        for chunk in stream:
-            if chunk.usage is not None:
-                tokens = chunk.usage.completion_tokens
-            if chunk.choices and chunk.choices[0].text:
-                now = time.perf_counter()
-                first = first or now
-                end = now
-                pieces.append(chunk.choices[0].text)
-        first = first or time.perf_counter()
-        return {"ttft": first - sent, "first": first, "end": end or first, "tokens": tokens, "text": "".join(pieces)}
-
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        runs = list(pool.map(one, prompts))
+        runs = list(pool.map(lambda prompt: served_stream(client, model, prompt, max_tokens), prompts))
     return summarise(runs, time.perf_counter() - started), [run["text"] for run in runs]
+
+
+def decode_rate(server, before: tuple[float, float]) -> float:
+    """Sequences decoded per second of decoding steps since ``before`` (server's own counters;
+    a diagnostic that leaves prefill out, not the measure the targets use)."""
+    rows = server.metric("codemill_serve_batch_size_sum") - before[0]
+    seconds = server.metric("codemill_serve_decode_step_seconds_sum") - before[1]
+    return round(rows / seconds, 2) if seconds > 0 else 0.0
+
+
+def counters(server) -> tuple[float, float]:
+    return server.metric("codemill_serve_batch_size_sum"), server.metric("codemill_serve_decode_step_seconds_sum")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="smollm2")
-    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--concurrency", default="1,4,16")
     args = parser.parse_args()
     levels = [int(level) for level in args.concurrency.split(",")]
+    if levels[0] != 1:
+        parser.error("--concurrency must start with 1 (the level compared with bare generate)")
 
     import openai
 
@@ -174,33 +199,56 @@ def main() -> None:
         server.start()
         try:
             client = openai.OpenAI(base_url=server.url + "/v1", api_key="local", max_retries=0, timeout=3600)
-            served_spec = client.models.list().data[0].id
-            served_streams(client, served_spec, prompts[:2], 4, 1)  # warm-up
-            bare, bare_texts = bare_generate(args.model, prompts, args.max_tokens)
-            server_levels, texts = {}, {}
-            for level in levels:
+            served_id = client.models.list().data[0].id
+            served_streams(client, served_id, prompts[:2], 4, 1)  # warm-up
+            bare = BareModel(args.model)
+            # Concurrency 1 and bare generate interleaved prompt by prompt: both see the same
+            # machine load (this machine is shared), the server idle while bare runs.
+            bare_runs, bare_texts, one_runs, texts = [], [], [], {level: [] for level in levels}
+            bare_wall = one_wall = 0.0
+            before = counters(server)
+            for prompt in prompts:
+                started = time.perf_counter()
+                run, text = bare.run(prompt, args.max_tokens)
+                bare_wall += time.perf_counter() - started
+                bare_runs.append(run)
+                bare_texts.append(text)
+                started = time.perf_counter()
+                one_runs.append(served_stream(client, served_id, prompt, args.max_tokens))
+                one_wall += time.perf_counter() - started
+                texts[1].append(one_runs[-1]["text"])
+            server_levels = {"1": summarise(one_runs, one_wall)}
+            server_levels["1"]["decode_rows_per_s"] = decode_rate(server, before)
+            for level in levels[1:]:
+                before = counters(server)
                 server_levels[str(level)], texts[level] = served_streams(
-                    client, served_spec, prompts, args.max_tokens, level
+                    client, served_id, prompts, args.max_tokens, level
                 )
+                server_levels[str(level)]["decode_rows_per_s"] = decode_rate(server, before)
         finally:
             server.stop()
+    bare_summary = summarise(bare_runs, bare_wall)
+    bare_summary["mean_prompt_tokens"] = round(statistics.mean(r["prompt_tokens"] for r in bare_runs), 1)
     matches = {str(level): sum(a == b for a, b in zip(texts[level], bare_texts, strict=True)) / len(prompts)
                for level in levels}
-    one, most = server_levels[str(levels[0])], server_levels[str(levels[-1])]
-    ratio = one["tokens_per_s_per_stream"] / bare["tokens_per_s_per_stream"] if bare["tokens_per_s_per_stream"] else 0
-    speedup = most["aggregate_tokens_per_s"] / one["aggregate_tokens_per_s"] if one["aggregate_tokens_per_s"] else 0
+    one, most = server_levels["1"], server_levels[str(levels[-1])]
+    base = bare_summary["tokens_per_s_per_stream"]
+    ratio = one["tokens_per_s_per_stream"] / base if base else 0.0
+    speedup = most["aggregate_tokens_per_s"] / one["aggregate_tokens_per_s"] if one["aggregate_tokens_per_s"] else 0.0
     print(json.dumps({
         "benchmark": "serve",
         "model": args.model,
         "device": "cpu",
         "prompts": len(prompts),
         "max_tokens": args.max_tokens,
-        "bare_generate": bare,
+        "bare_generate": bare_summary,
         "server": server_levels,
         "greedy_text_matches_bare": matches,
         "ratio": round(ratio, 3),
-        "ttft_ratio_c1": round(one["ttft_p50_s"] / bare["ttft_p50_s"], 3) if bare["ttft_p50_s"] else None,
+        "ttft_ratio_c1": round(one["ttft_p50_s"] / bare_summary["ttft_p50_s"], 3) if bare_summary["ttft_p50_s"] else None,
         "batching_speedup": round(speedup, 2),
+        "decode_batching_speedup": round(most["decode_rows_per_s"] / one["decode_rows_per_s"], 2)
+        if one["decode_rows_per_s"] else None,
         "targets": {
             "c1_overhead_at_most_10pct": ratio >= 0.9,
             f"c{levels[-1]}_aggregate_at_least_4x_c1": speedup >= 4.0,

@@ -35,6 +35,9 @@ _EXTENSION_LANGUAGE = {
 }
 
 
+_MAX_CHARS_PER_TOKEN = 16
+
+
 class FimUnavailableError(ValueError):
     """The model was not trained with fill-in-the-middle; the message says why."""
 
@@ -145,7 +148,11 @@ def pack_extra_context(
     Tokens are counted on the assembled text (BPE merges across item boundaries).
     """
     text, paths, truncated = "", [], []
+    # No code token is this long: the head that can fit, cut before tokenising huge files.
+    max_chars = budget_tokens * _MAX_CHARS_PER_TOKEN
     for path, body in items:
+        if len(body) > max_chars:
+            body = body[: body.rfind("\n", 0, max_chars) + 1 or max_chars]
         header = context_header(path, language)
         block = header + body.rstrip("\n") + "\n\n"
         if len(encode(tokenizer, block + text)) <= budget_tokens:

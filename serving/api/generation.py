@@ -15,7 +15,7 @@ from serving.api.openai_format import DONE, ResponseHeader, sse
 from serving.api.schemas import ChatRequest, CompletionRequest, _Sampling
 from serving.api.state import CompletionRecord, ServerState
 from serving.engine.request import FINISH_CANCELLED, ChoiceDone, Delta, SamplingParams
-from serving.prompts import PromptPlan, chat_plan, check_length, completion_plan, stop_token_ids
+from serving.prompts import PromptPlan, chat_plan, check_length, completion_plan
 from serving.supersede import Superseded
 
 GROUP_HEADER = "x-request-group"
@@ -31,7 +31,7 @@ def _sampling(state: ServerState, body: _Sampling, max_tokens: int | None) -> Sa
         raise bad_request(f"n: at most {largest_n} completions per prompt", "n")
     bias = {}
     for key, value in (body.logit_bias or {}).items():
-        if not key.lstrip("-").isdigit() or not 0 <= int(key) < len(state.tokenizer):
+        if not key.lstrip("-").isdigit() or not 0 <= int(key) < state.vocab_size:
             raise bad_request(f"logit_bias: {key!r} is not a token id of this model", "logit_bias")
         bias[int(key)] = float(value)
     return SamplingParams(
@@ -92,7 +92,7 @@ class GenerationCall:
         self.header, self.extra, self.language, self.mode = header, extra, language, mode
         self.group = _request_group(request, body.user)
         deadline = time.monotonic() + state.settings.request_timeout_s
-        self.job = Job(state.engine, plans, body.n, sampling, stop_token_ids(state.tokenizer), deadline)
+        self.job = Job(state.engine, plans, body.n, sampling, state.stop_ids, deadline)
         self.access = request.scope.setdefault("state", {}).setdefault("access", {})
 
     def _enter_group(self) -> None:
@@ -222,13 +222,19 @@ def build_router(state: ServerState) -> APIRouter:
         _unsupported(body)
         sampling = _sampling(state, body, body.max_tokens)
         extra_context = [(item.path, item.text) for item in body.extra_context or []]
-        plans = [
-            completion_plan(
-                state.tokenizer, state.served, state.settings, prompt, suffix=body.suffix, mode=body.mode,
-                stop=body.stop_list, extra_context=extra_context, language=body.language,
-            )
-            for prompt in _prompts(body)
-        ]
+        prompts = _prompts(body)
+
+        def plan_all() -> list[PromptPlan]:
+            return [
+                completion_plan(
+                    state.tokenizer, state.served, state.settings, prompt, suffix=body.suffix, mode=body.mode,
+                    stop=body.stop_list, extra_context=extra_context, language=body.language,
+                )
+                for prompt in prompts
+            ]
+
+        # Tokenising a large request takes milliseconds: off the event loop, which serves every stream.
+        plans = await asyncio.to_thread(plan_all)
         for plan in plans:
             check_length(len(plan.ids), sampling.max_tokens, state.settings, state.context_length)
         extra = {"mode": body.mode, "fim": plans[0].fim}

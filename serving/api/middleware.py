@@ -10,6 +10,7 @@ import json
 import logging
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from serving.api.errors import ApiError
@@ -103,7 +104,7 @@ class AccessLog:
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "unmatched"
             entry = {
-                "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",
+                "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 "method": scope["method"],
                 "path": scope["path"],
                 "status": status["code"],

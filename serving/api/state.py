@@ -71,6 +71,13 @@ class ServerState:
     completions: RecentCompletions = field(default_factory=lambda: RecentCompletions(10_000))
     draining: bool = False
 
+    def __post_init__(self) -> None:
+        from serving.prompts import stop_token_ids
+
+        # get_vocab() builds a dict of the whole vocabulary: once, not per request.
+        self.stop_ids = stop_token_ids(self.tokenizer)
+        self.vocab_size = len(self.tokenizer)
+
     def check_model(self, name: str) -> None:
         if name not in (self.served.id, DEFAULT_ALIAS):
             raise ApiError(
