@@ -123,20 +123,28 @@ def test_serve_report_shows_acceptance_per_model_and_language(served, tmp_path):
 
 
 def test_a_full_queue_answers_429_with_retry_after(served):
-    body = {"model": "default", "prompt": "import os\n", "max_tokens": 1500, "temperature": 0,
+    import time
+
+    body = {"model": "default", "prompt": "import os\n", "max_tokens": 600, "temperature": 0,
             "ignore_eos": True}
     answers: list[httpx.Response] = []
 
     def call():
         answers.append(httpx.post(served.server.url + "/v1/completions", json=body, timeout=300))
 
-    threads = [threading.Thread(target=call) for _ in range(4)]  # 1 decoding + 1 waiting + 2 too many
-    for thread in threads:
+    first = threading.Thread(target=call)
+    first.start()
+    deadline = time.monotonic() + 60
+    while served.server.metric("codemill_serve_active_sequences") < 1:  # the only batch slot is taken
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    others = [threading.Thread(target=call) for _ in range(3)]  # one may wait in the queue, two may not
+    for thread in [*others]:
         thread.start()
-    for thread in threads:
+    for thread in [first, *others]:
         thread.join(300)
     statuses = sorted(answer.status_code for answer in answers)
-    assert statuses.count(200) >= 2 and 429 in statuses
+    assert statuses == [200, 200, 429, 429]
     busy = next(answer for answer in answers if answer.status_code == 429)
     assert busy.json()["error"]["code"] == "queue_full" and int(busy.headers["retry-after"]) >= 1
 
