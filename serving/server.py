@@ -14,6 +14,7 @@ import os
 # steps on 2 cores). Must be set before torch initialises OpenMP.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import asyncio  # noqa: E402
 import logging  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
@@ -135,6 +136,16 @@ def serve(
     _access_logging(settings)
     state = build_state(config, model_spec, host, port, say, auth)
 
+    def release() -> None:
+        """Stop decoding and flush events; runs once, however the server ends."""
+        if state.draining:
+            return
+        state.draining = True
+        state.engine.stop()
+        if state.sink is not None:
+            state.sink.close()
+        say("codemill serve: stopped")
+
     class Server(uvicorn.Server):
         async def startup(self, sockets=None) -> None:
             await super().startup(sockets)
@@ -143,6 +154,12 @@ def serve(
                 say(f"codemill serve: http://{host}:{bound}/v1 ready (model {state.served.id}, "
                     f"{'API keys required' if auth.enabled else 'no API keys: local only'})")
 
+        async def shutdown(self, sockets=None) -> None:
+            # Here, not after run(): uvicorn re-raises SIGTERM/SIGINT once it has shut down,
+            # which ends the process before any code after run() could flush the events.
+            await super().shutdown(sockets)
+            await asyncio.to_thread(release)
+
     server = Server(uvicorn.Config(
         create_app(state), host=host, port=port, log_config=None, access_log=False,
         timeout_graceful_shutdown=GRACE_SECONDS, lifespan="off",
@@ -150,10 +167,6 @@ def serve(
     try:
         server.run()
     finally:
-        state.draining = True
-        state.engine.stop()
-        if state.sink is not None:
-            state.sink.close()
-        say("codemill serve: stopped")
+        release()
     if not server.started:
         raise ServeError(f"could not listen on {host}:{port} (in use, or not allowed)")

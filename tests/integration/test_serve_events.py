@@ -87,11 +87,17 @@ def test_events_survive_kill_9_and_are_written_once(served):
     assert shown["completion_chars"] == chars and shown["mode"] == "block"
     assert accepted["accepted_chars"] == chars and accepted["language"] == "python"  # from the completion
     assert rows["ev-part-1"]["accepted_chars"] == 3 and rows["ev-part-1"]["completion_chars"] is None
-    # the same events again (a client retry) and a graceful stop: nothing is duplicated
+    # the same event again (a client retry) and a new one, then a graceful stop (SIGTERM):
+    # flushed at shutdown, nothing duplicated
     httpx.post(server.url + "/v1/events", json=single)
+    httpx.post(server.url + "/v1/events", json={"completion_id": completion.id, "event": "dismissed",
+                                                "event_id": "ev-late"})
     server.stop()
+    assert "codemill serve: stopped" in server.log()
+    rows = {row["event_id"]: row for row in events_table(served)}
+    assert len(rows) == 5 and "ev-late" in rows
     server.start()
-    assert len(events_table(served)) == 4
+    assert len(events_table(served)) == 5
 
 
 def test_invalid_events_are_400(served):
