@@ -1,6 +1,6 @@
 # The two commands the README opens with: `make demo` and `make test`.
 # Both bootstrap the machine first (Java 17, .venv with locked packages, Delta jars).
-.PHONY: setup demo test test-unit test-vscode lint bench help
+.PHONY: setup demo test test-unit test-vscode lint lock bench help
 
 help:
 	@echo "make demo      run the main job end to end on the embedded local default"
@@ -9,6 +9,7 @@ help:
 	@echo "make test-vscode  the VS Code extension's own tests (npm test in ide/vscode)"
 	@echo "make lint      ruff"
 	@echo "make setup     only prepare the machine (.venv, Java check, Delta jars)"
+	@echo "make lock      regenerate requirements.lock (every extra but vllm, which pins its own torch)"
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -27,3 +28,7 @@ test-vscode: setup
 
 lint: setup
 	.venv/bin/ruff check .
+
+# Every extra except `vllm` (it pins its own torch; see pyproject.toml). Existing pins are kept.
+lock:
+	uv pip compile pyproject.toml --extra curate --extra train --extra serve --extra dev --python-version 3.11 -o requirements.lock

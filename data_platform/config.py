@@ -26,6 +26,7 @@ from data_platform.settings.refine import (
     GoldSettings,
     PiiSettings,
 )
+from data_platform.settings.serve import ServeSettings
 from data_platform.settings.train import TrainSettings
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
@@ -99,6 +100,7 @@ class CodemillConfig(Section):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
     eval: EvalSettings = Field(default_factory=EvalSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

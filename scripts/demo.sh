@@ -2,7 +2,7 @@
 # The main job end to end on the embedded local default:
 #   crawl + curate real code → dedup, redact, decontaminate, filter → gold → quality gate
 #   → fine-tune SmolLM2-135M with Ray Train + DeepSpeed ZeRO-2 on 2 workers → export
-#   → evaluate base vs fine-tuned side by side.
+#   → evaluate base vs fine-tuned side by side → promote and serve it (one FIM completion).
 # Uses its own lake (./lake-demo unless CODEMILL_LAKE is set) so it never touches yours.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,3 +38,32 @@ $CM lineage "$RUN"
 step "6. evaluate base vs fine-tuned: held-out loss and HumanEval pass@1 (sandboxed)"
 $CM eval --model smollm2 --compare "$RUN" --limit "${DEMO_EVAL_PROBLEMS:-3}" \
   eval.max_new_tokens=96 eval.heldout_max_documents=16
+
+step "7. serve the fine-tuned model: promote it, start codemill serve, one FIM completion through the openai client"
+$CM promote "$RUN" --note "demo: evaluated in step 6"
+PORT=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+$CM serve --port "$PORT" > "$CODEMILL_LAKE/serve-demo.log" 2>&1 &   # no --model: the newest promoted run
+SERVER=$!
+trap 'kill "$SERVER" 2>/dev/null || true' EXIT
+for _ in $(seq 600); do
+  curl -fsS "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break
+  kill -0 "$SERVER" 2>/dev/null || { cat "$CODEMILL_LAKE/serve-demo.log"; exit 1; }
+  sleep 1
+done
+.venv/bin/python - "$PORT" "$RUN" <<'PY'
+import sys
+from openai import OpenAI
+
+port, run = sys.argv[1], sys.argv[2]
+client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="local-demo", max_retries=0, timeout=300)
+card = client.models.retrieve("default").model_extra["codemill"]
+print(f"serving {card['run_id']} (gold v{card['gold_table_version']}), FIM {card['fim']['order'] if card['fim'] else 'off'}")
+prefix = "def mean(values):\n    \"\"\"Arithmetic mean of a non-empty list.\"\"\"\n    return "
+suffix = "\n\n\nprint(mean([1, 2, 3]))\n"
+done = client.completions.create(model=run, prompt=prefix, suffix=suffix, max_tokens=24, temperature=0,
+                                 extra_body={"mode": "line", "language": "python"})
+print(prefix + "\033[1m" + done.choices[0].text + "\033[0m" + suffix)
+print(f"{done.id}: {done.usage.completion_tokens} tokens, fim={done.model_extra['codemill']['fim']}")
+PY
+kill "$SERVER"; wait "$SERVER" || true
+trap - EXIT

@@ -83,3 +83,13 @@ def undo_fim(tokens: Sequence[int], fim: FimTokenIds) -> list[int]:
     suffix_at = tokens.index(fim.suffix)
     prefix, suffix, middle = tokens[1:suffix_at], tokens[suffix_at + 1 : middle_at], tokens[middle_at + 1 :]
     return [*prefix, *middle, *suffix]
+
+
+def fim_lineage(rate: float, spm_rate: float) -> dict:
+    """The FIM settings a run records in its lineage (read back by training.prompting.FimFormat)."""
+    return {
+        "rate": rate,
+        "spm_rate": spm_rate,
+        "spm_variant": "prefix glued to middle (StarCoder SPM)",
+        "tokens": {"prefix": FIM_PREFIX, "middle": FIM_MIDDLE, "suffix": FIM_SUFFIX, "pad": FIM_PAD},
+    }

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from data_platform.config import CodemillConfig
+from training.fim import fim_lineage
 from training.lineage import TableChoice, choose_table_version, code_version, now, record_run
 from training.loop import DATA_STATE, LINEAGE_FILE
 
@@ -259,6 +260,8 @@ def run_training(
         "model": config.train.model,
         "code_version": code_version(),
         "config": config.model_dump(mode="json"),
+        # What serving needs to build fill-in-the-middle prompts the way training did.
+        "fim": fim_lineage(config.train.fim_rate, config.train.fim_spm_rate),
     }
     record_run(config, _lineage_row(config, run_id, table, started_at, "running"))
     try:

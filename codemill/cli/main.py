@@ -19,7 +19,7 @@ from data_platform.config import is_override
 
 app = typer.Typer(
     name="codemill",
-    help="Curate source code into Delta Lake tables and fine-tune code models on them.",
+    help="Curate source code into Delta Lake tables, fine-tune code models on them and serve them to editors.",
     no_args_is_help=True,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -27,7 +27,9 @@ app = typer.Typer(
 )
 
 # Each module registers its commands on the app; listed in the order --help shows them.
-COMMAND_MODULES = ["config_cmd", "tables", "sql", "submit", "ingest", "quality", "train", "evaluate", "lineage", "plan"]
+COMMAND_MODULES = [
+    "config_cmd", "tables", "sql", "submit", "ingest", "quality", "train", "evaluate", "lineage", "serve", "plan",
+]
 
 
 def _version(value: bool) -> None:
@@ -40,7 +42,7 @@ def _version(value: bool) -> None:
 def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
-    """Curate source code into Delta Lake tables and fine-tune code models on them.
+    """Curate source code into Delta Lake tables, fine-tune code models on them and serve them to editors.
 
     Global options, accepted anywhere on the line: --config FILE (YAML), --verbose
     (engine logs), and section.key=value overrides (see `codemill config show`).

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from training import completion as completion_rules
 from training.evaluation.problems import Problem
 
 STOP_SEQUENCES = ("\ndef ", "\nclass ", "\nif ", "\nprint(", "\n#", "\nassert ", '\n"""', "\n@")
@@ -31,9 +32,11 @@ class SamplingSettings:
 
 
 def truncate_at_stop(text: str, stops: Sequence[str] = STOP_SEQUENCES) -> str:
-    """Cut a generated continuation at the earliest stop sequence (the body ends before it)."""
-    cut = min((index for stop in stops if (index := text.find(stop)) >= 0), default=len(text))
-    return text[:cut]
+    """Cut a generated continuation at the earliest stop sequence (the body ends before it).
+
+    The rule is training.completion's, the one `codemill serve` applies to ``stop``.
+    """
+    return completion_rules.truncate_at_stop(text, stops)
 
 
 def split_trailing_whitespace(prompt: str) -> tuple[str, str]:
