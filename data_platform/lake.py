@@ -126,10 +126,17 @@ def append(spark, config: CodemillConfig, name: str, df) -> int:
     return table_version(path)
 
 
-def overwrite(spark, config: CodemillConfig, name: str, df) -> int:
-    """Replace the table's rows in one new version (older versions stay readable)."""
+def overwrite(spark, config: CodemillConfig, name: str, df, user_metadata: str | None = None) -> int:
+    """Replace the table's rows in one new version (older versions stay readable).
+
+    ``user_metadata`` is stored in the commit (``DESCRIBE HISTORY``'s userMetadata), in the
+    same atomic write as the rows: e.g. which input version a derived table was built from.
+    """
     path = ensure_table(spark, config, name)
-    conform(df, name).write.format("delta").mode("overwrite").save(str(path))
+    writer = conform(df, name).write.format("delta").mode("overwrite")
+    if user_metadata is not None:
+        writer = writer.option("userMetadata", user_metadata)
+    writer.save(str(path))
     return table_version(path)
 
 

@@ -30,6 +30,8 @@ PARSE_TIMEOUT = "parse_timeout"
 PARSE_FAILED = "parse_failed"
 BAD_ROW = "bad_row"
 CURATE_FAILED = "curate_failed"
+# Run-level kinds.
+PRUNE_REFUSED = "prune_refused"  # --prune-missing not applied because a source could not be read
 
 ERROR_FIELDS = ("source", "path", "stage", "kind", "message")
 
