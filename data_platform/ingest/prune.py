@@ -93,10 +93,23 @@ def _delete_matching(spark, config, table: str, keys, on: str) -> int:
     return lake.table_version(path)
 
 
+def _holds_rows_of(config, table: str, repo_ids: list[str]) -> bool:
+    """Whether ``table`` has any row of these repositories (delta-rs, file statistics prune the scan)."""
+    import pyarrow.dataset as pads
+    from deltalake import DeltaTable
+
+    path = config.lake.table_path(table)
+    if not lake.is_delta_table(path):
+        return False
+    dataset = DeltaTable(str(path)).to_pyarrow_dataset()
+    return dataset.head(1, columns=["repo_id"], filter=pads.field("repo_id").isin(repo_ids)).num_rows > 0
+
+
 def delete_gone_files(ctx, snapshots: list[Snapshot]) -> int:
     """Delete files the new snapshots lost from the file tables; returns how many paths went."""
-    if not snapshots:
-        return 0
+    repo_ids = sorted({s.repo_id for s in snapshots})
+    if not repo_ids or not any(_holds_rows_of(ctx.config, t, repo_ids) for t in ("bronze.files", "silver.files")):
+        return 0  # first crawl of these repositories: nothing to compare with, no Spark job
     gone = ctx.materialize(_gone_rows(ctx.spark, ctx.config, snapshots))
     count = gone.count()
     if count:
