@@ -8,11 +8,14 @@ production) it does nothing. This module is the one place the variable is read.
 Boundaries, in pipeline order:
 
 - ``after_bronze``: bronze.files merged, nothing curated;
-- ``after_functions``: silver.functions merged, silver.files not yet (curation half written);
-- ``after_silver``: silver.files and silver.functions merged, refine not started;
+- ``after_functions``: silver.functions merged, silver.files not yet (the silver write half done);
 - ``refine``: refine wrote its decisions into silver.files, gold not yet written;
-- ``gate``: a new gold version written, the quality gate not yet recorded;
-- ``before_snapshots``: gold gated, the crawled snapshots not yet recorded in bronze.repos.
+- ``gate``: a new gold version written, the quality gate not yet recorded.
+
+A kill anywhere else leaves one of the states these produce (e.g. after the whole silver
+write, silver is ahead of gold exactly as after ``refine``), so these four cover the recovery
+paths: re-curate against silver, redo a half-written curation, rebuild gold that fell
+behind silver, gate an ungated gold version.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import signal
 import sys
 
 ENV_VAR = "CODEMILL_TEST_KILL_AT"
-BOUNDARIES = ("after_bronze", "after_functions", "after_silver", "refine", "gate", "before_snapshots")
+BOUNDARIES = ("after_bronze", "after_functions", "refine", "gate")
 
 
 def crash_point(boundary: str) -> None:

@@ -176,7 +176,6 @@ class RecordSnapshots:
     def run(self, ctx: RunContext) -> None:
         from pyspark.sql import functions as F
 
-        crash_point("before_snapshots")
         listings: list[Listing] = ctx.state["listings"]
         if not listings:
             return
@@ -303,7 +302,6 @@ class CurateFiles:
         ctx.state["curated"] = curated
         if totals["files"]:
             self._write(ctx, curated.where(F.col("file_id").isNotNull()))
-        crash_point("after_silver")
 
     def _write(self, ctx: RunContext, rows) -> None:
         """Functions first, silver.files last: a file's blob_sha in silver.files marks it curated.

@@ -29,7 +29,8 @@ from tests.fixtures.ingest import commit_all, git
 from tests.fixtures.repos import package_sources, remove_blob, write_tree
 from training.evaluation.problems import load_problems
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# Several engine start-ups (Spark, Ray): room for a shared, busy machine (CI runs alone).
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 CODEMILL = [sys.executable, "-m", "codemill.cli.main"]
 # Written by the commands below, whatever else the contracts hold.

@@ -35,7 +35,8 @@ from tests.conftest import make_config
 from tests.fixtures.ingest import commit_all, git
 from tests.fixtures.repos import package_repo, remove_blob, vendored_copy
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# Several engine start-ups (Spark, Ray): room for a shared, busy machine (CI runs alone).
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 SETTINGS = ["quality.validate_tables=[]", "quality.report_after_ingest=false"]
 PLANTED = {

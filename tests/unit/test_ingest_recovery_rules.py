@@ -104,11 +104,11 @@ def test_gate_is_skipped_when_gold_is_gated_without_spark(tmp_path):
 @pytest.mark.parametrize("boundary", ["gate", "after_bronze"])
 def test_crash_point_kills_only_at_its_boundary(boundary):
     code = ("import sys; from data_platform.ingest.crashpoints import crash_point\n"
-            "crash_point('after_silver'); print('passed after_silver', flush=True)\n"
+            "crash_point('after_functions'); print('passed after_functions', flush=True)\n"
             f"crash_point({boundary!r}); print('survived')\n")
     done = subprocess.run([sys.executable, "-c", code], env={ENV_VAR: boundary, "PYTHONPATH": "."},
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == -9 and "passed after_silver" in done.stdout and "survived" not in done.stdout
+    assert done.returncode == -9 and "passed after_functions" in done.stdout and "survived" not in done.stdout
     assert "killing process" in done.stdout and boundary in BOUNDARIES
     with pytest.raises(ValueError):
         crash_point("no-such-boundary")
