@@ -101,6 +101,7 @@ def test_ingest_refine_gate_publish_and_train_on_real_repositories(spark, tmp_pa
     original, copy = silver["alpha"]["src/mdurl/_decode.py"], silver["beta"]["src/shellingham/_urls/_decode.py"]
     assert original["dup_cluster_id"] is not None and original["dup_cluster_id"] == copy["dup_cluster_id"]
     assert [original["is_dup_keeper"], copy["is_dup_keeper"]].count(True) == 1
+    assert sorted([original["drop_reason"], copy["drop_reason"]], key=str) == [None, "near_duplicate"]
     gold_v1 = first.table_versions["gold.training_corpus"]
     assert DELETED in _by_repo(config, "gold.training_corpus", gold_v1)["delta"]
 
@@ -117,8 +118,9 @@ def test_ingest_refine_gate_publish_and_train_on_real_repositories(spark, tmp_pa
 
     # refine half: one PII detector — the gate never flags what redaction would have replaced,
     # so the runs succeed and publish (today the gate's own regex flags the URL-encoded userinfo).
-    assert first.status == "succeeded", "\n".join(lines[-40:])
-    assert second.status == "succeeded", "\n".join(lines[-40:])
+    gate = "\n".join(line for line in lines if " quality: " in line)
+    assert first.status == "succeeded", gate
+    assert second.status == "succeeded", gate
     published = latest_published_version(config)
     assert published is not None and published.table_version == gold_v2
     # refine half: nothing planted survives into silver or gold text, whatever its encoding.
