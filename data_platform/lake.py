@@ -7,12 +7,15 @@ names (``bronze.files`` …) exist for people and SQL.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from data_platform.config import CodemillConfig
 from data_platform.contracts import TableContract, all_contracts, contract, spark_type
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,35 @@ def register_in_catalog(spark, table: TableContract, path: Path) -> None:
     rows = spark.sql(f"SHOW TABLES IN {table.database} LIKE '{table.name.split('.')[1]}'").collect()
     if not rows:
         spark.sql(f"CREATE TABLE IF NOT EXISTS {table.name} USING DELTA LOCATION '{path}'")
+
+
+def register_lake_tables(spark, config: CodemillConfig) -> list[str]:
+    """Name in the catalog every contract table that exists in the lake and has no name yet.
+
+    Tables are written by several engines: Spark stages, but also delta-rs (ops.* rows from
+    training, evaluation and the quality gate) which knows nothing of the catalog. Called when
+    a session starts and before `codemill sql` runs, so any table a command has written answers
+    SQL by name. Cheap when everything is named: one SHOW DATABASES and one SHOW TABLES per
+    database; only a missing name costs a CREATE TABLE … LOCATION. Returns the names added.
+    """
+    existing = {name: table for name, table in all_contracts().items() if is_delta_table(config.lake.table_path(name))}
+    if not existing:
+        return []
+    databases = {row[0] for row in spark.sql("SHOW DATABASES").collect()}
+    added = []
+    for database in sorted({table.database for table in existing.values()}):
+        if database not in databases:
+            spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+        named = {row["tableName"] for row in spark.sql(f"SHOW TABLES IN {database}").collect()}
+        for name, table in existing.items():
+            if table.database != database or name.split(".", 1)[1] in named:
+                continue
+            try:
+                spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION '{config.lake.table_path(name)}'")
+                added.append(name)
+            except Exception as err:  # one unreadable table must not stop the session or the others
+                log.warning("cannot name %s in the catalog: %s", name, str(err).splitlines()[0])
+    return added
 
 
 def init_tables(spark, config: CodemillConfig, names: Iterable[str] | None = None) -> list[TableInitResult]:
@@ -126,10 +158,17 @@ def append(spark, config: CodemillConfig, name: str, df) -> int:
     return table_version(path)
 
 
-def overwrite(spark, config: CodemillConfig, name: str, df) -> int:
-    """Replace the table's rows in one new version (older versions stay readable)."""
+def overwrite(spark, config: CodemillConfig, name: str, df, user_metadata: str | None = None) -> int:
+    """Replace the table's rows in one new version (older versions stay readable).
+
+    ``user_metadata`` is stored in the commit (``DESCRIBE HISTORY``'s userMetadata), in the
+    same atomic write as the rows: e.g. which input version a derived table was built from.
+    """
     path = ensure_table(spark, config, name)
-    conform(df, name).write.format("delta").mode("overwrite").save(str(path))
+    writer = conform(df, name).write.format("delta").mode("overwrite")
+    if user_metadata is not None:
+        writer = writer.option("userMetadata", user_metadata)
+    writer.save(str(path))
     return table_version(path)
 
 

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from data_platform import lake
 from data_platform.dedup.exact import exact_dup_key_column
 from data_platform.filters import DROP_REASONS
+from data_platform.ingest.crashpoints import crash_point
+from data_platform.ingest.freshness import built_from_metadata
 from data_platform.settings.refine import refine_sections
 
 DECISION_COLUMNS = (
@@ -188,12 +190,13 @@ def refine(spark, config, run_id: str) -> RefineSummary:
         )
         summary.table_versions["silver.files"] = version
         lap("merge silver")
+        crash_point("refine")
 
         _summarise_decisions(decided, summary)
         gold = gold_rows(decided.where(F.col("drop_reason").isNull()), settings.gold, run_id).persist()
         try:
             summary.table_versions["gold.training_corpus"] = lake.overwrite(
-                spark, config, "gold.training_corpus", gold
+                spark, config, "gold.training_corpus", gold, user_metadata=built_from_metadata(version)
             )
             splits = (
                 gold.groupBy("split").agg(F.count("*").alias("n"), F.sum("token_count").alias("t")).collect()

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from data_platform.config import CodemillConfig
+from data_platform.lake import register_lake_tables
 
 log = logging.getLogger(__name__)
 
@@ -117,23 +118,13 @@ def _build(config: CodemillConfig, catalog: str, verbose: bool):
     return session
 
 
-def _register_lake_tables(session, config: CodemillConfig) -> None:
-    """In a temporary catalog, name every contract table that exists in the lake."""
-    from data_platform.contracts import all_contracts
-    from data_platform.lake import is_delta_table, register_in_catalog
-
-    for name, table in all_contracts().items():
-        path = config.lake.table_path(name)
-        if is_delta_table(path):
-            register_in_catalog(session, table, path)
-
-
 def get_spark(config: CodemillConfig, verbose: bool = False):
     """Start (or reuse) the Spark session described by ``config``.
 
-    The embedded Derby metastore allows one process at a time. When another codemill
-    process holds it, this session falls back to an in-memory catalog in which every
-    lake table is registered by location, so queries by name still work.
+    Every contract table the lake holds is named in the catalog on start, whichever engine
+    wrote it (:func:`data_platform.lake.register_lake_tables`). The embedded Derby metastore
+    allows one process at a time. When another codemill process holds it, this session
+    falls back to an in-memory catalog, in which the same registration names every table.
     """
     _check_java()
     try:
@@ -141,9 +132,11 @@ def get_spark(config: CodemillConfig, verbose: bool = False):
     except Exception as err:  # py4j and JVM launch errors carry no useful type
         raise SparkUnavailableError(f"Spark failed to start: {str(err).splitlines()[0]}") from err
     if config.lake.metastore != "embedded":
+        register_lake_tables(session, config)
         return session
     try:
         session.sql("SHOW DATABASES").collect()
+        register_lake_tables(session, config)
         return session
     except Exception as err:
         # Hive wraps Derby's "already booted" error in a generic client-instantiation
@@ -154,7 +147,7 @@ def get_spark(config: CodemillConfig, verbose: bool = False):
     log.warning("metastore at %s is in use by another process; using a temporary catalog", config.lake.metastore_dir)
     session.stop()
     session = _build(config, "in-memory", verbose)
-    _register_lake_tables(session, config)
+    register_lake_tables(session, config)
     return session
 
 

@@ -270,7 +270,9 @@ def train_loop_per_worker(job: dict[str, Any]) -> None:
             if step >= settings["max_steps"]:
                 break
         else:
-            if not got_any:
+            # A resumed epoch may have nothing left (the checkpoint fell on its last step): go on
+            # with the next one. A fresh epoch without a single micro-batch is an empty split.
+            if not got_any and not resuming_epoch:
                 raise RuntimeError(
                     "the train split gives no full micro-batch: add data or lower seq_len/micro_batch_size"
                 )

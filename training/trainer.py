@@ -43,6 +43,7 @@ class TrainingResult:
     export_dir: Path | None
     loss_curve: Path | None
     table: TableChoice
+    warnings: tuple[str, ...] = ()  # e.g. a corpus smaller than one global batch was padded and repeated
 
 
 def new_run_id() -> str:
@@ -135,6 +136,7 @@ def _datasets(config: CodemillConfig, table: TableChoice, base_model: Path, posi
 
     from training.data import DataSpec, packed_dataset, preserve_order
     from training.model import document_separator_id
+    from training.small_corpus import small_split
 
     train = config.train
     preserve_order()
@@ -151,15 +153,26 @@ def _datasets(config: CodemillConfig, table: TableChoice, base_model: Path, posi
     )
     if not _split_has_rows(table, "train"):
         raise TrainingError(f"{table.table_name} version {table.table_version} has no train rows")
-    datasets = {"train": packed_dataset(spec, "train", eos_id)}
+    warnings = []
+    # A split smaller than one optimizer step trains padded and repeated (see training.small_corpus).
+    small = small_split(spec, "train", eos_id, train.micro_batch_size * train.workers * train.grad_accum)
+    if small is not None:
+        warnings.append(small.warning())
+    datasets = {"train": small.dataset() if small else packed_dataset(spec, "train", eos_id)}
     resume_epoch, resume_skip = 0, 0
     if position and position["blocks_in_epoch"]:
         resume_epoch, resume_skip = position["epoch"], position["blocks_in_epoch"]
-        datasets["train_resume"] = packed_dataset(spec, "train", eos_id, skip_blocks=resume_skip)
+        datasets["train_resume"] = (small.dataset(resume_skip) if small
+                                    else packed_dataset(spec, "train", eos_id, skip_blocks=resume_skip))
     if train.eval_every and _split_has_rows(table, "valid"):
         blocks = train.eval_batches * train.micro_batch_size * train.workers
-        datasets["valid"] = packed_dataset(spec, "valid", eos_id).limit(blocks)
-    return datasets, spec, resume_epoch, resume_skip
+        small_valid = small_split(spec, "valid", eos_id, train.micro_batch_size * train.workers)
+        if small_valid is not None:
+            warnings.append(small_valid.warning())
+        datasets["valid"] = small_valid.dataset() if small_valid else packed_dataset(spec, "valid", eos_id).limit(blocks)
+    for warning in warnings:
+        log.warning(warning)
+    return datasets, spec, resume_epoch, resume_skip, warnings
 
 
 def _trainer(config: CodemillConfig, run_id: str, job: dict[str, Any], datasets: dict):
@@ -269,7 +282,7 @@ def run_training(
         position_file = artifacts / DATA_STATE
         position = json.loads(position_file.read_text())["position"] if position_file.is_file() else None
         _init_ray(config)
-        datasets, spec, resume_epoch, resume_skip = _datasets(config, table, base_model, position)
+        datasets, spec, resume_epoch, resume_skip, warnings = _datasets(config, table, base_model, position)
         job = {
             "settings": config.train.model_dump(mode="json"),
             "data": spec.to_dict(),
@@ -316,7 +329,8 @@ def run_training(
             export_path=str(export_dir) if export_dir else None,
         ),
     )
-    return TrainingResult(run_id, run_dir, steps, final_loss, checkpoint_path, export_dir, loss_curve, table)
+    return TrainingResult(run_id, run_dir, steps, final_loss, checkpoint_path, export_dir, loss_curve, table,
+                          tuple(warnings))
 
 
 def checkpoint_lineage(checkpoint_dir: Path) -> dict[str, Any] | None:

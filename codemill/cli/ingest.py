@@ -17,6 +17,13 @@ and content columns (The Stack's layout). Prefix `git:`, `dir:`, `archive:` or `
 force a kind (e.g. `dataset:/data/the-stack/` for a folder of Parquet files)."""
 
 
+PRUNE_HELP = """Also remove every repository the lake holds that is not among this run's sources
+(from bronze.repos, bronze.files, silver.files, silver.functions; the next gold version is
+rebuilt without it; older Delta versions keep it). Without this flag a source left off the
+command line is untouched. Refused (recorded as prune_refused) when any source of the run
+cannot be read."""
+
+
 def ingest(
     source: Annotated[list[str] | None, typer.Option("--source", "-s", help=SOURCE_HELP, show_default=False)] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", help="Id of this run (default: time + random).")] = None,
@@ -26,12 +33,16 @@ def ingest(
                                          "changed (e.g. after changing filters.* thresholds).")] = False,
     curate_only: Annotated[bool, typer.Option("--curate-only", help="Stop after silver: no dedup, gold or "
                                               "quality gate.")] = False,
+    prune_missing: Annotated[bool, typer.Option("--prune-missing", help=PRUNE_HELP)] = False,
 ) -> None:
     """Crawl sources into bronze, curate into silver, dedup/redact/filter into a new gold version, gate it.
 
     Sources come from --source, else from the config's ingest.sources, else (with --demo)
     from the demo corpus. Re-running on unchanged sources changes no table; changed files
-    are re-curated alone. Every unreadable source or file becomes a row of
+    are re-curated alone, and files deleted upstream leave silver and the next gold version
+    (a source not given is left alone unless --prune-missing). A run killed at any point is
+    finished by the next one. Every unreadable source or file (down to one missing git
+    object, corrupt archive member or bad dataset row) becomes a row of
     ops.ingest_errors and the run goes on; the run itself is recorded in ops.ingest_runs.
     The new gold version is published only when its Great Expectations suite passes.
     Exits 1 when no source could be read or the gold version failed its quality gate.
@@ -44,10 +55,9 @@ def ingest(
         if not demo:
             fail("no sources: pass --source PATH_OR_URL, set ingest.sources in the config, or use --demo")
         sources = demo_sources()
-    from data_platform.ingest.finish import pipeline_stages
-    from data_platform.ingest.run import default_stages
+    from data_platform.ingest.finish import ingest_stages
 
-    stages = default_stages() if curate_only else pipeline_stages(force_refine=refine)
+    stages = ingest_stages(curate_only=curate_only, force_refine=refine, prune_missing=prune_missing)
     summary = run_ingest(STATE.spark(), STATE.config, sources, run_id=run_id, stages=stages, echo=typer.echo)
     code = main_exit_code(summary)
     if code:

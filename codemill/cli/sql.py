@@ -31,7 +31,17 @@ def _emit(results, output_format: str, output: Path | None) -> None:
         typer.echo(text, nl=False)
 
 
+def _named_spark():
+    """The session, with every table the lake holds named (tables written since it started too)."""
+    from data_platform.lake import register_lake_tables
+
+    spark = STATE.spark()
+    register_lake_tables(spark, STATE.config)
+    return spark
+
+
 def _interactive(spark, output_format: str, max_rows: int | None) -> None:
+    from data_platform.lake import register_lake_tables
     from data_platform.sql import SqlError, run_script
 
     typer.echo("codemill SQL — end statements with ';', 'exit' or Ctrl-D to quit.")
@@ -46,6 +56,7 @@ def _interactive(spark, output_format: str, max_rows: int | None) -> None:
             return
         buffer.append(line)
         if line.rstrip().endswith(";"):
+            register_lake_tables(spark, STATE.config)  # another process may have written a table meanwhile
             try:
                 _emit(list(run_script(spark, "\n".join(buffer), max_rows)), output_format, None)
             except SqlError as err:
@@ -63,6 +74,10 @@ def sql(
 ) -> None:
     """Query lake tables by name (bronze.files, silver.files, gold.training_corpus, ops.*).
 
+    Every table of schemas/ answers by name as soon as any command has written it, whichever
+    engine wrote it (Spark jobs, or delta-rs for ops.* rows from training, evaluation and the
+    quality gate): the lake's tables are named in the catalog before the query runs.
+
     Delta time travel works: SELECT count(*) FROM gold.training_corpus VERSION AS OF 3.
     A table can also be read by path: SELECT * FROM delta.`/path/to/table`.
     """
@@ -72,11 +87,11 @@ def sql(
         fail(f"--format must be table, csv or json, not {output_format!r}")
     limit = None if max_rows == 0 else max_rows
     if query is None and file is None:
-        _interactive(STATE.spark(), output_format, limit)
+        _interactive(_named_spark(), output_format, limit)
         return
     text = file.read_text() if file else query
     try:
-        _emit(list(run_script(STATE.spark(), text, limit)), output_format, output)
+        _emit(list(run_script(_named_spark(), text, limit)), output_format, output)
     except SqlError as err:
         fail(f"SQL error: {err}", code=1)
 

@@ -66,6 +66,8 @@ def train(
         typer.echo(f"loss curve: {result.loss_curve}")
     typer.echo(f"checkpoint: {result.checkpoint_path}")
     typer.echo(f"export dir: {result.export_dir}")
+    for warning in result.warnings:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
 
 
 def register(app: typer.Typer) -> None:

@@ -24,10 +24,14 @@ SYMLINK = "symlink"
 SUBMODULE = "submodule"
 PATH_ESCAPE = "path_escape"
 UNREADABLE = "unreadable"
+MISSING_OBJECT = "missing_object"  # git: a listed blob or tree absent from (or unreadable in) the object store
+CORRUPT_MEMBER = "corrupt_member"  # archive: a member whose bytes cannot be decompressed or checked
 PARSE_TIMEOUT = "parse_timeout"
 PARSE_FAILED = "parse_failed"
 BAD_ROW = "bad_row"
 CURATE_FAILED = "curate_failed"
+# Run-level kinds.
+PRUNE_REFUSED = "prune_refused"  # --prune-missing not applied because a source could not be read
 
 ERROR_FIELDS = ("source", "path", "stage", "kind", "message")
 

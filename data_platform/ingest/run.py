@@ -1,7 +1,6 @@
 """`codemill ingest` as an ordered list of small stages sharing one run context.
 
-    ListSources → CrawlFiles → CurateFiles → RecordSnapshots  (→ the stages later issues append:
-                                                               dedup, publish, quality gate)
+    ListSources → CrawlFiles → PruneFiles → CurateFiles → [Refine → QualityGate] → RecordSnapshots
 
 A stage is an object with a ``name`` and ``run(ctx)``; it reads what earlier stages left in
 ``ctx.state``, records counts, table versions and errors on the context, and leaves its own
@@ -133,14 +132,16 @@ def rate(count: float, seconds: float, unit: str) -> str:
     return f"{count / seconds:,.0f} {unit}/s" if seconds > 0 else f"- {unit}/s"
 
 
-def default_stages(after_curate: Sequence[Stage] = ()) -> list[Stage]:
+def default_stages(after_curate: Sequence[Stage] = (), prune_missing: bool = False) -> list[Stage]:
     """The ingest stages in order; later stages (dedup, publish, gate) go in ``after_curate``.
 
-    RecordSnapshots stays last: a recorded snapshot tells the next run to skip the source.
+    RecordSnapshots stays last: a recorded snapshot tells the next run to skip the source, so
+    a run killed anywhere before it is redone by the next one. ``prune_missing`` also removes
+    repositories that are not among the run's sources (``codemill ingest --prune-missing``).
     """
-    from data_platform.ingest.stages import CrawlFiles, CurateFiles, ListSources, RecordSnapshots
+    from data_platform.ingest.stages import CrawlFiles, CurateFiles, ListSources, PruneFiles, RecordSnapshots
 
-    return [ListSources(), CrawlFiles(), CurateFiles(), *after_curate, RecordSnapshots()]
+    return [ListSources(), CrawlFiles(), PruneFiles(prune_missing), CurateFiles(), *after_curate, RecordSnapshots()]
 
 
 def new_run_id() -> str:

@@ -17,6 +17,7 @@ import time
 
 from data_platform import lake
 from data_platform.ingest import errors as E
+from data_platform.ingest.crashpoints import crash_point
 from data_platform.ingest.crawl import crawled_dataframe, plan_tasks
 from data_platform.ingest.curate import FUNCTION_FIELDS, SILVER_FIELDS, CurateLimits, curated_dataframe
 from data_platform.ingest.license import detect_license, license_class
@@ -102,6 +103,10 @@ class ListSources:
         ctx.state["listings"] = listings
         ctx.state["licenses"] = licenses
         ctx.state["repo_ids"] = {listing.info.repo_id for listing in listings}
+        # Every repository named by this run's sources, changed or not (--prune-missing keeps these).
+        ctx.state["listed_repo_ids"] = {item.info.repo_id for item in [*listings, *unchanged]
+                                        if not item.per_row_repos}
+        ctx.state["dataset_specs"] = [item.info.spec for item in listings if item.per_row_repos]
         ctx.state["per_row_repos"] = any(listing.per_row_repos for listing in listings)
         ctx.count("list.sources", len(listings) + len(unchanged))
         ctx.count("list.entries", sum(len(listing.entries) for listing in [*listings, *unchanged]))
@@ -125,6 +130,7 @@ class CrawlFiles:
                 ctx.count(key, 0)
             ctx.state["changed_files"] = None
             ctx.progress(self.name, "nothing to read")
+            crash_point("after_bronze")
             return
         crawled = ctx.persist(crawled_dataframe(ctx.spark, listings, tasks, limits_of(ctx)))
         totals = crawled.agg(
@@ -155,6 +161,7 @@ class CrawlFiles:
             ctx.wrote("bronze.files", version)
         ctx.progress(self.name, f"{n_changed:,} new or changed files merged into bronze.files")
         ctx.state["changed_files"] = changed
+        crash_point("after_bronze")
 
 
 class RecordSnapshots:
@@ -213,6 +220,50 @@ class RecordSnapshots:
             "license_spdx", permissive("license_spdx").alias("license_class"), "stars", "file_count")
 
 
+class PruneFiles:
+    """Files gone from a re-crawled snapshot leave bronze and silver; optionally, whole repositories.
+
+    See :mod:`data_platform.ingest.prune`. Runs after the crawl and before curation, and
+    before RecordSnapshots, so a run killed after it is redone (idempotently) next time.
+    """
+
+    name = "prune"
+
+    def __init__(self, prune_missing: bool = False):
+        self.prune_missing = prune_missing
+
+    def run(self, ctx: RunContext) -> None:
+        from data_platform.ingest.prune import delete_gone_files, prunable_snapshots
+
+        snapshots = prunable_snapshots(ctx.state["listings"])
+        deleted = delete_gone_files(ctx, snapshots)
+        ctx.count("prune.deleted_files", deleted)
+        if deleted:
+            ctx.progress(self.name, f"{deleted:,} files no longer in their re-crawled snapshot removed from "
+                                    "bronze.files, silver.files and silver.functions")
+        if self.prune_missing:
+            self._prune_missing_repos(ctx)
+
+    @staticmethod
+    def _prune_missing_repos(ctx: RunContext) -> None:
+        from pyspark.sql import functions as F
+
+        from data_platform.ingest.prune import delete_missing_repos
+
+        if ctx.failed_sources:
+            message = (f"--prune-missing not applied: {len(ctx.failed_sources)} source(s) could not be read this "
+                       "run, and an unreadable source is not a removed one; fix or drop them and rerun")
+            ctx.record_errors([E.IngestError("", "", "prune", E.PRUNE_REFUSED, message)])
+            ctx.progress("prune", message)
+            ctx.count("prune.removed_repositories", 0)
+            return
+        present = ctx.spark.createDataFrame([(r,) for r in sorted(ctx.state["listed_repo_ids"])], "repo_id STRING")
+        crawled, specs = ctx.state.get("crawled"), ctx.state.get("dataset_specs")
+        if specs and crawled is not None:  # datasets name their repositories per row
+            present = present.unionByName(crawled.where(F.col("source").isin(specs)).select("repo_id"))
+        ctx.count("prune.removed_repositories", delete_missing_repos(ctx, present))
+
+
 class CurateFiles:
     """Executors decode, measure, redact and parse files whose blob silver has not seen yet."""
 
@@ -249,15 +300,25 @@ class CurateFiles:
                 "source", "e.path", "e.stage", "e.kind", "e.message")
         )
         ctx.state["curated"] = curated
-        if not totals["files"]:
-            return
-        rows = curated.where(F.col("file_id").isNotNull())
+        if totals["files"]:
+            self._write(ctx, curated.where(F.col("file_id").isNotNull()))
+
+    def _write(self, ctx: RunContext, rows) -> None:
+        """Functions first, silver.files last: a file's blob_sha in silver.files marks it curated.
+
+        A run killed between the two writes leaves silver.files without the new blob, so the
+        next run curates the file again and rewrites its functions (the MERGE is idempotent);
+        the other order would leave the functions of the old blob in place for good.
+        """
+        from pyspark.sql import functions as F
+
+        self._write_functions(ctx, rows)
+        crash_point("after_functions")
         silver_rows = rows.select(*[name for name, _ in SILVER_FIELDS]).withColumn(
             "run_id", F.lit(ctx.run_id)).withColumn("updated_at", F.lit(ctx.started_at))
         ctx.wrote("silver.files", lake.merge(ctx.spark, ctx.config, "silver.files", silver_rows,
                                              changed_when="target.blob_sha <> source.blob_sha"))
         ctx.state["curated_file_ids"] = rows.select("file_id")
-        self._write_functions(ctx, rows)
 
     @staticmethod
     def _write_functions(ctx: RunContext, rows) -> None:

@@ -1,7 +1,8 @@
 """`codemill ingest` end to end on real Spark + Delta with fixture repositories built by git.
 
 One scenario, run in order to keep Spark time down: crawl everything, re-crawl (no table
-changes), modify one file (only its rows change), then a run in which every source fails.
+changes), modify one file and delete two (only their rows change), `--prune-missing` refused
+then applied, then a run in which every source fails.
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ def _rows(config, table: str) -> list[dict]:
     return DeltaTable(str(config.lake.table_path(table))).to_pyarrow_table().to_pylist()
 
 
+def codemill_main_ok(argv: list[str]) -> None:
+    """`codemill …` in this process (it reuses the session's Spark); success exits 0 or returns."""
+    try:
+        codemill_main(argv)
+    except SystemExit as done:
+        assert done.code in (0, None), done.code
+
+
 def _versions(config) -> dict[str, int]:
     return {table: DeltaTable(str(config.lake.table_path(table))).version() for table in TABLES}
 
@@ -45,7 +54,11 @@ def test_crawl_curate_recrawl_modify(spark, tmp_path):
                     "max_stars_repo_licenses": ["Apache-2.0"], "content": "def util():\n    return 0\n"})
         + "\n{broken json\n"
     )
-    sources = [str(code), f"file://{gpl}", str(bare), str(slip), str(stack), str(tmp_path / "missing")]
+    plain = tmp_path / "plain-dir"
+    (plain / "lib").mkdir(parents=True)
+    (plain / "lib" / "keep.py").write_text("def keep():\n    return 1\n")
+    (plain / "lib" / "gone.py").write_text("def gone():\n    return 2\n")
+    sources = [str(code), f"file://{gpl}", str(bare), str(slip), str(stack), str(plain), str(tmp_path / "missing")]
     config = make_config(tmp_path / "lake", "ingest.max_file_bytes=50000", f"ingest.cache_dir={tmp_path}/cache")
     lines: list[str] = []
 
@@ -60,6 +73,7 @@ def test_crawl_curate_recrawl_modify(spark, tmp_path):
         "plain": ("git", None, "none"),
         "slip": ("archive", None, "none"),
         "octo/kit": ("dataset", "Apache-2.0", "permissive"),
+        "plain-dir": ("directory", None, "none"),
     }
     assert repos["octo/kit"]["stars"] == 42 and repos["octo/kit"]["repo_url"] == "https://github.com/octo/kit"
     bronze = {r["path"]: r for r in _rows(config, "bronze.files") if r["repo_id"] == repos["code"]["repo_id"]}
@@ -101,20 +115,46 @@ def test_crawl_curate_recrawl_modify(spark, tmp_path):
     before = _versions(config)
     second = run_ingest(spark, config, sources, run_id="run-2", echo=lines.append)
     assert _versions(config) == before
-    assert second.counts["list.unchanged_sources"] == 4  # every snapshot already recorded: not even read
+    assert second.counts["list.unchanged_sources"] == 5  # every snapshot already recorded: not even read
     assert second.counts["crawl.changed_files"] == 0 and second.counts.get("curate.files", 0) == 0
 
-    # Modify one file: only its bronze/silver rows (and its functions) change.
+    # Modify one file and delete another upstream, and delete a file of the plain directory:
+    # only the modified file's bronze/silver rows (and its functions) change, the deleted ones leave.
     core = code / "src" / "pkg" / "core.py"
     core.write_text(core.read_text().replace("def add(a, b):", "def add_numbers(a, b):"))
-    commit_all(code, "rename add")
-    run_ingest(spark, config, sources, run_id="run-3", echo=lines.append)
+    (code / "scripts" / "build.sh").unlink()
+    commit_all(code, "rename add, drop build.sh")
+    (plain / "lib" / "gone.py").unlink()
+    silver_before = _versions(config)["silver.files"]
+    third = run_ingest(spark, config, sources, run_id="run-3", echo=lines.append)
+    assert third.counts["prune.deleted_files"] == 2
     changed = {(r["path"], r["run_id"]) for r in _rows(config, "silver.files") if r["run_id"] == "run-3"}
     assert changed == {("src/pkg/core.py", "run-3")}
     assert {r["path"] for r in _rows(config, "bronze.files") if r["run_id"] == "run-3"} == {"src/pkg/core.py"}
     names = {f["name"] for f in _rows(config, "silver.functions") if f["path"] == "src/pkg/core.py"}
     assert names == {"add_numbers", "Greeter", "greet"}
     assert len([r for r in _rows(config, "bronze.repos") if r["repo_name"] == "code"]) == 2  # two snapshots
+    for table in TABLES[1:]:
+        paths = {r["path"] for r in _rows(config, table)}
+        assert not paths & {"scripts/build.sh", "lib/gone.py"}, table
+    assert "lib/keep.py" in {r["path"] for r in _rows(config, "silver.files")}
+    old_silver = DeltaTable(str(config.lake.table_path("silver.files")), version=silver_before).to_pyarrow_table()
+    assert {"scripts/build.sh", "lib/gone.py"} <= set(old_silver.column("path").to_pylist())  # time travel
+
+    # --prune-missing with a source that cannot be read: refused, nothing removed.
+    kept = sorted(r["repo_name"] for r in _rows(config, "bronze.repos"))
+    codemill_main_ok(["ingest", "--source", str(code), "--source", str(tmp_path / "gone"), "--run-id", "run-p1",
+                      "--curate-only", "--prune-missing", f"lake.root={config.lake.root}"])  # partial: exit 0
+    assert sorted(r["repo_name"] for r in _rows(config, "bronze.repos")) == kept
+    assert ("", "prune_refused") in {(e["path"], e["kind"]) for e in _rows(config, "ops.ingest_errors")
+                                     if e["run_id"] == "run-p1"}
+    # --prune-missing with every source readable: repositories not named this run leave every table.
+    codemill_main_ok(["ingest", "--source", str(code), "--source", str(stack), "--run-id", "run-p2", "--curate-only",
+                      "--prune-missing", f"lake.root={config.lake.root}"])
+    left = {r["repo_id"] for r in _rows(config, "bronze.repos")}
+    assert {r["repo_name"] for r in _rows(config, "bronze.repos")} == {"code", "octo/kit"}
+    for table in TABLES[1:]:
+        assert {r["repo_id"] for r in _rows(config, table)} <= left, table
 
     # Every source failing: status failed, `codemill ingest` exits 1 with one summary line.
     with pytest.raises(SystemExit) as exit_info:  # the CLI reuses this process's Spark session

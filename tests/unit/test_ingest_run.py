@@ -42,4 +42,4 @@ def test_summary_lines_and_exit_code():
 
 
 def test_default_stages_are_ordered_and_named():
-    assert [stage.name for stage in default_stages()] == ["list", "crawl", "curate", "snapshots"]
+    assert [stage.name for stage in default_stages()] == ["list", "crawl", "prune", "curate", "snapshots"]

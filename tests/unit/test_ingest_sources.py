@@ -87,12 +87,12 @@ def test_corrupt_and_missing_sources_raise_source_errors(tmp_path):
     assert unreachable.value.kind == E.UNREACHABLE
 
 
-def test_missing_blob_is_an_unreadable_file(tmp_path):
+def test_blob_missing_at_read_time_is_a_missing_object_file(tmp_path):
     repo = init_repo(tmp_path / "r", {"a.py": "x = 1\n", "b.py": "y = 2\n"})
     listing = list_source(str(repo), LIMITS)
     blob = next(e for e in listing.entries if e.path == "b.py").blob_sha
     os.remove(repo / ".git" / "objects" / blob[:2] / blob[2:])
-    assert _read_all(listing) == {"a.py": b"x = 1\n", "b.py": E.UNREADABLE}
+    assert _read_all(listing) == {"a.py": b"x = 1\n", "b.py": E.MISSING_OBJECT}
 
 
 def test_remote_git_over_file_url_is_cloned_into_the_cache(tmp_path):

@@ -13,6 +13,7 @@ import hashlib
 import stat
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,10 +107,27 @@ def _list_zip(info: SourceInfo, path: Path, limits: Limits) -> Listing:
     return listing
 
 
+def _tar_members(info: SourceInfo, path: Path, listing: Listing) -> list[tarfile.TarInfo]:
+    """Members up to the first unreadable header: a truncated or damaged stream keeps what came before."""
+    members: list[tarfile.TarInfo] = []
+    with tarfile.open(path, "r:*") as archive:
+        try:
+            for member in archive:
+                members.append(member)
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
+            if not members:
+                raise
+            after = members[-1].name
+            listing.errors.append(E.IngestError(info.spec, "", "crawl", E.CORRUPT_ARCHIVE,
+                                                f"archive is corrupt or truncated after member {after!r} "
+                                                f"({type(err).__name__}: {err}); the {len(members)} members "
+                                                "before it are read"))
+    return members
+
+
 def _list_tar(info: SourceInfo, path: Path, limits: Limits) -> Listing:
     listing = Listing(info)
-    with tarfile.open(path, "r:*") as archive:
-        members = archive.getmembers()
+    members = _tar_members(info, path, listing)
     total = sum(m.size for m in members if m.isreg())
     bomb = _bomb(total, path.stat().st_size, limits)
     if bomb:
@@ -128,30 +146,58 @@ def _list_tar(info: SourceInfo, path: Path, limits: Limits) -> Listing:
 
 def read_entries(info: SourceInfo, entries: list[Entry], limits: Limits) -> Iterator[FileRecord]:
     path = Path(info.location)
-    wanted = {entry.locator: entry for entry in entries}
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            for entry in entries:
-                try:
-                    with archive.open(entry.locator) as handle:
-                        content = handle.read(limits.max_file_bytes + 1)
-                except (zipfile.BadZipFile, OSError, KeyError, RuntimeError) as err:
-                    yield FileRecord(entry.path, error_kind=E.UNREADABLE, error_message=str(err))
-                    continue
-                yield _checked(entry, content, limits)
-        return
-    found = set()
-    with tarfile.open(path, "r:*") as archive:
-        for member in archive:
-            entry = wanted.get(member.name)
-            if entry is None or not member.isreg():
+        yield from _read_zip(path, entries, limits)
+    else:
+        yield from _read_tar(path, entries, limits)
+
+
+def _read_zip(path: Path, entries: list[Entry], limits: Limits) -> Iterator[FileRecord]:
+    """Members are independent in a zip: a corrupt one (bad CRC, broken deflate data) costs itself."""
+    with zipfile.ZipFile(path) as archive:
+        for entry in entries:
+            try:
+                with archive.open(entry.locator) as handle:
+                    content = handle.read(limits.max_file_bytes + 1)
+            except KeyError as err:
+                yield FileRecord(entry.path, error_kind=E.UNREADABLE, error_message=f"member vanished: {err}")
                 continue
-            handle = archive.extractfile(member)
-            content = handle.read(limits.max_file_bytes + 1) if handle else b""
-            found.add(member.name)
+            except Exception as err:  # zlib.error, BadZipFile (CRC), EOFError, encrypted or unknown method
+                yield FileRecord(entry.path, error_kind=E.CORRUPT_MEMBER,
+                                 error_message=f"{type(err).__name__}: {err}")
+                continue
             yield _checked(entry, content, limits)
+
+
+def _read_tar(path: Path, entries: list[Entry], limits: Limits) -> Iterator[FileRecord]:
+    """A tar is one stream: a broken member ends it, and members after it get one error each."""
+    wanted = {entry.locator: entry for entry in entries}
+    done: set[str] = set()
+    broken: str | None = None
+    try:
+        with tarfile.open(path, "r:*") as archive:
+            for member in archive:
+                entry = wanted.get(member.name)
+                if entry is None or not member.isreg():
+                    continue
+                done.add(member.name)
+                try:
+                    handle = archive.extractfile(member)
+                    content = handle.read(limits.max_file_bytes + 1) if handle else b""
+                except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
+                    broken = f"{type(err).__name__}: {err}"
+                    yield FileRecord(entry.path, error_kind=E.CORRUPT_MEMBER, error_message=broken)
+                    break
+                yield _checked(entry, content, limits)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
+        broken = f"{type(err).__name__}: {err}"
     for locator, entry in wanted.items():
-        if locator not in found:
+        if locator in done:
+            continue
+        if broken:
+            yield FileRecord(entry.path, error_kind=E.CORRUPT_MEMBER,
+                             error_message=f"archive stream breaks before this member ({broken})")
+        else:
             yield FileRecord(entry.path, error_kind=E.UNREADABLE, error_message="member vanished from archive")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,47 +91,69 @@ def _record(row: dict, where: str, limits: Limits) -> FileRecord:
     repo = row.get(repo_col) if repo_col else None
     if content is None or not path or not repo:
         return FileRecord(where, error_kind=E.BAD_ROW, error_message="row lacks content, path or repository")
+    if not isinstance(content, str | bytes) or not isinstance(path, str) or not isinstance(repo, str):
+        kinds = f"content {type(content).__name__}, path {type(path).__name__}, repository {type(repo).__name__}"
+        return FileRecord(where, error_kind=E.BAD_ROW, error_message=f"expected text columns, got {kinds}")
     if isinstance(content, str):
         content = content.encode("utf-8", "surrogatepass")
     stars_col, license_col = _pick(names, "stars"), _pick(names, "license")
     if len(content) > limits.max_file_bytes:
-        return FileRecord(str(path), error_kind=E.TOO_LARGE, error_message=f"{len(content)} bytes", repo_name=str(repo))
+        return FileRecord(path, error_kind=E.TOO_LARGE, error_message=f"{len(content)} bytes", repo_name=repo)
     stars = row.get(stars_col) if stars_col else None
     return FileRecord(
-        str(path), bytes(content), repo_name=str(repo),
-        stars=int(stars) if isinstance(stars, int | float) else None,
+        path, bytes(content), repo_name=repo,
+        stars=int(stars) if isinstance(stars, int | float) and math.isfinite(stars) else None,
         license_spdx=_license(row.get(license_col)) if license_col else None,
     )
+
+
+def _checked_record(row, where: str, limits: Limits) -> FileRecord:
+    """One row → one record; a row that breaks the reader costs that row only."""
+    if not isinstance(row, dict):
+        return FileRecord(where, error_kind=E.BAD_ROW, error_message="not a JSON object")
+    try:
+        return _record(row, where, limits)
+    except Exception as err:  # odd values (surrogates, huge numbers): the row, not the file
+        return FileRecord(where, error_kind=E.BAD_ROW, error_message=f"{type(err).__name__}: {err}")
+
+
+def _parquet_rows(file: str, group: str, limits: Limits) -> Iterator[FileRecord]:
+    import pyarrow.parquet as pq
+
+    where = f"{Path(file).name}:group{group}"
+    try:
+        rows = pq.ParquetFile(file).read_row_group(int(group)).to_pylist()
+    except Exception as err:  # a corrupt page or row group: that row group, not the file
+        yield FileRecord(where, error_kind=E.BAD_DATASET, error_message=f"{type(err).__name__}: {err}")
+        return
+    for number, row in enumerate(rows):
+        yield _checked_record(row, f"{where}:row{number}", limits)
+
+
+def _jsonl_rows(file: str, limits: Limits) -> Iterator[FileRecord]:
+    opener = gzip.open if file.endswith(".gz") else open
+    number = 0
+    try:
+        with opener(file, "rt", encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                where = f"{Path(file).name}:line{number}"
+                try:
+                    row = json.loads(line)
+                except (json.JSONDecodeError, RecursionError) as err:
+                    yield FileRecord(where, error_kind=E.BAD_ROW, error_message=f"not JSON: {err}")
+                    continue
+                yield _checked_record(row, where, limits)
+    except Exception as err:  # a truncated .gz: the lines read so far stay
+        yield FileRecord(f"{Path(file).name}:line{number + 1}", error_kind=E.BAD_DATASET,
+                         error_message=f"file unreadable from here: {type(err).__name__}: {err}")
 
 
 def read_entries(info: SourceInfo, entries: list[Entry], limits: Limits) -> Iterator[FileRecord]:
     for entry in entries:
         file, _, group = entry.locator.partition("\t")
-        try:
-            if group:
-                import pyarrow.parquet as pq
-
-                table = pq.ParquetFile(file).read_row_group(int(group))
-                for number, row in enumerate(table.to_pylist()):
-                    yield _record(row, f"{Path(file).name}:group{group}:row{number}", limits)
-            else:
-                opener = gzip.open if file.endswith(".gz") else open
-                with opener(file, "rt", encoding="utf-8", errors="replace") as handle:
-                    for number, line in enumerate(handle, 1):
-                        if not line.strip():
-                            continue
-                        where = f"{Path(file).name}:line{number}"
-                        try:
-                            row = json.loads(line)
-                        except json.JSONDecodeError as err:
-                            yield FileRecord(where, error_kind=E.BAD_ROW, error_message=f"not JSON: {err}")
-                            continue
-                        if not isinstance(row, dict):
-                            yield FileRecord(where, error_kind=E.BAD_ROW, error_message="not a JSON object")
-                            continue
-                        yield _record(row, where, limits)
-        except Exception as err:  # a corrupt file must not kill the task
-            yield FileRecord(Path(file).name, error_kind=E.BAD_DATASET, error_message=str(err))
+        yield from _parquet_rows(file, group, limits) if group else _jsonl_rows(file, limits)
 
 
 def repo_url_for(repo_name: str) -> str:

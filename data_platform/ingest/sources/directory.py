@@ -29,8 +29,11 @@ def list_source(spec: str, root: Path, limits: Limits) -> Listing:
     digest = hashlib.sha1()
 
     def on_error(err: OSError) -> None:
-        rel = os.path.relpath(err.filename, root) if err.filename else ""
-        listing.errors.append(E.IngestError(spec, rel.replace(os.sep, "/"), "crawl", E.UNREADABLE, str(err)))
+        # A folder that cannot be listed is recorded as "folder/" ("" for the root): its files
+        # are not known to be deleted, so deletions leave them alone.
+        rel = os.path.relpath(err.filename, root).replace(os.sep, "/") if err.filename else "."
+        folder = "" if rel == "." else rel.rstrip("/") + "/"
+        listing.errors.append(E.IngestError(spec, folder, "crawl", E.UNREADABLE, str(err)))
 
     for folder, dirs, files in os.walk(root, onerror=on_error, followlinks=False):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)

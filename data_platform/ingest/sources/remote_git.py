@@ -47,31 +47,30 @@ def fetch(url: str, ref: str, cache_dir: Path) -> tuple[Path, str]:
 
 def list_source(spec: str, url: str, ref: str, cache_dir: Path, limits: Limits) -> Listing:
     clone, commit = fetch(url, ref, cache_dir)
-    date = git_source.git(clone, "show", "-s", "--format=%cI", commit).decode().strip() or None
+    date = git_source.commit_date(str(clone), commit)
     info = SourceInfo(spec, "remote_git", str(clone), stable_id(url), url, _name_from_url(url), commit, ref, date)
     # Sizes would make git fetch every blob at listing time; executors check sizes instead.
-    return git_source.list_tree(info, limits, with_sizes=False)
+    return git_source.list_tree(info, limits, check_objects=False)
 
 
-def prefetch_blobs(clone: str, commit: str, blob_ids: list[str]) -> None:
-    """Fetch a task's missing blobs in one request instead of one lazy fetch per blob.
+def prefetch_blobs(clone: str, commit: str, blob_ids: list[str]) -> set[str]:
+    """Fetch a task's absent blobs in one request instead of one lazy fetch per blob.
 
-    This is the request git's own partial-clone machinery makes, batched. Failure is not an
-    error: ``cat-file`` then falls back to fetching lazily, blob by blob.
+    Returns the blobs still absent afterwards (the remote lost them, or is unreachable):
+    each becomes a ``missing_object`` error instead of failing the task.
     """
-    # rev-list --missing=print names absent objects without fetching them (cat-file would fetch).
-    listed = git_source.git(clone, "rev-list", "--objects", "--missing=print", commit, check=False).decode()
-    absent = {line[1:].strip() for line in listed.splitlines() if line.startswith("?")}
-    missing = [blob for blob in blob_ids if blob in absent]
-    if not missing:
-        return
-    subprocess.run(
-        ["git", "-C", clone, "-c", "fetch.negotiationAlgorithm=noop", "fetch", "--quiet", "--no-tags",
-         "--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none", "--stdin", "origin"],
-        input=("\n".join(missing) + "\n").encode(), capture_output=True, env=git_source._ENV, timeout=900,
-    )
+    wanted = set(blob_ids)
+    absent = git_source.absent_objects(clone, commit) & wanted
+    if absent:
+        git_source.fetch_objects(clone, sorted(absent))
+        absent = git_source.absent_objects(clone, commit) & wanted
+    return absent
 
 
 def read_entries(info: SourceInfo, entries: list[Entry], limits: Limits) -> Iterator[FileRecord]:
-    prefetch_blobs(info.location, info.commit_sha, [entry.locator for entry in entries])
-    return git_source.read_entries(info, entries, limits)
+    absent = prefetch_blobs(info.location, info.commit_sha, [entry.locator for entry in entries])
+    for entry in entries:
+        if entry.locator in absent:
+            yield FileRecord(entry.path, error_kind=E.MISSING_OBJECT,
+                             error_message=f"blob {entry.locator} could not be fetched from {info.repo_url}")
+    yield from git_source.read_entries(info, [e for e in entries if e.locator not in absent], limits)

@@ -1,0 +1,138 @@
+"""Deletions: files gone upstream leave the lake, and (on request) repositories no longer crawled.
+
+A repository's rows in bronze.files, silver.files and silver.functions mirror its latest
+crawled snapshot. When a source is crawled at a new snapshot (a newer commit, a directory
+whose listing changed), every path of that repository the new snapshot no longer holds is
+deleted from those tables; the next gold version is rebuilt without it, and Delta time travel
+still shows it in older versions.
+
+A path the snapshot still names but could not read this time (a missing git object, an
+unreadable directory) is not a deletion: its last good version stays until a crawl reads or
+drops it. Dataset sources name repositories per row and are never pruned per file.
+
+``--prune-missing`` goes further: repositories in the lake that are not among this run's
+sources are removed from bronze.repos and the three file tables. It refuses to act when any
+source of the run could not be read (an unreachable source is not a deleted one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from data_platform import lake
+from data_platform.ingest import errors as E
+from data_platform.ingest.sources import Listing
+
+# Errors that say "this path exists but could not be read now", not "this path is gone".
+TRANSIENT_KINDS = frozenset({E.MISSING_OBJECT, E.UNREADABLE})
+FILE_TABLES = ("silver.functions", "silver.files", "bronze.files")  # dependants first
+MAX_PREFIXES = 200
+
+
+@dataclass
+class Snapshot:
+    """What one crawled snapshot holds: paths present, and folders it could not list."""
+
+    repo_id: str
+    paths: set[str] = field(default_factory=set)
+    kept_prefixes: list[str] = field(default_factory=list)  # "dir/" ("" keeps everything)
+
+
+def snapshot_of(listing: Listing) -> Snapshot:
+    """Paths of a listing that must stay in the lake: entries, and paths unreadable for now."""
+    snapshot = Snapshot(listing.info.repo_id, {entry.path for entry in listing.entries})
+    for error in listing.errors:
+        if error.kind not in TRANSIENT_KINDS:
+            continue  # a link, a submodule, an oversized file: no longer a file we keep
+        folder = error.path.strip("/")
+        if error.path.endswith("/") or not folder:  # a folder (or the root) that could not be listed
+            snapshot.kept_prefixes.append(folder + "/" if folder else "")
+        else:
+            snapshot.paths.add(error.path)
+    return snapshot
+
+
+def prunable_snapshots(listings: Iterable[Listing]) -> list[Snapshot]:
+    """Snapshots whose deletions can be applied: per-file sources, not hopelessly unlistable."""
+    snapshots = []
+    for listing in listings:
+        if listing.per_row_repos:
+            continue
+        snapshot = snapshot_of(listing)
+        if "" in snapshot.kept_prefixes or len(snapshot.kept_prefixes) > MAX_PREFIXES:
+            continue  # the root (or too much of it) could not be listed: delete nothing
+        snapshots.append(snapshot)
+    return snapshots
+
+
+def _gone_rows(spark, config, snapshots: list[Snapshot]):
+    """(repo_id, path) rows of the file tables that the new snapshots no longer hold."""
+    from pyspark.sql import functions as F
+
+    present = spark.createDataFrame(
+        [(s.repo_id, path) for s in snapshots for path in sorted(s.paths)], "repo_id STRING, path STRING")
+    repo_ids = [s.repo_id for s in snapshots]
+    known = None
+    for table in ("bronze.files", "silver.files"):
+        rows = lake.read_table(spark, config, table).where(F.col("repo_id").isin(repo_ids)).select("repo_id", "path")
+        known = rows if known is None else known.unionByName(rows)
+    gone = known.distinct().join(present, ["repo_id", "path"], "left_anti")
+    for snapshot in snapshots:
+        for prefix in snapshot.kept_prefixes:
+            gone = gone.where(~((F.col("repo_id") == snapshot.repo_id) & F.col("path").startswith(prefix)))
+    return gone
+
+
+def _delete_matching(spark, config, table: str, keys, on: str) -> int:
+    """Delete the rows of ``table`` matching ``keys`` in one MERGE; returns the new version."""
+    from delta.tables import DeltaTable
+
+    path = lake.ensure_table(spark, config, table)
+    DeltaTable.forPath(spark, str(path)).alias("target").merge(keys.alias("source"), on).whenMatchedDelete().execute()
+    return lake.table_version(path)
+
+
+def _holds_rows_of(config, table: str, repo_ids: list[str]) -> bool:
+    """Whether ``table`` has any row of these repositories (delta-rs, file statistics prune the scan)."""
+    import pyarrow.dataset as pads
+    from deltalake import DeltaTable
+
+    path = config.lake.table_path(table)
+    if not lake.is_delta_table(path):
+        return False
+    dataset = DeltaTable(str(path)).to_pyarrow_dataset()
+    return dataset.head(1, columns=["repo_id"], filter=pads.field("repo_id").isin(repo_ids)).num_rows > 0
+
+
+def delete_gone_files(ctx, snapshots: list[Snapshot]) -> int:
+    """Delete files the new snapshots lost from the file tables; returns how many paths went."""
+    repo_ids = sorted({s.repo_id for s in snapshots})
+    if not repo_ids or not any(_holds_rows_of(ctx.config, t, repo_ids) for t in ("bronze.files", "silver.files")):
+        return 0  # first crawl of these repositories: nothing to compare with, no Spark job
+    gone = ctx.materialize(_gone_rows(ctx.spark, ctx.config, snapshots))
+    count = gone.count()
+    if count:
+        on = "target.repo_id = source.repo_id AND target.path = source.path"
+        for table in FILE_TABLES:
+            ctx.wrote(table, _delete_matching(ctx.spark, ctx.config, table, gone, on))
+    return count
+
+
+def delete_missing_repos(ctx, present_repo_ids) -> int:
+    """--prune-missing: delete every repository not in ``present_repo_ids`` (a one-column DataFrame)."""
+    from pyspark.sql import functions as F
+
+    in_lake = lake.read_table(ctx.spark, ctx.config, "bronze.repos").select("repo_id")
+    for table in ("bronze.files", "silver.files"):
+        in_lake = in_lake.unionByName(lake.read_table(ctx.spark, ctx.config, table).select("repo_id"))
+    missing = ctx.materialize(in_lake.distinct().join(present_repo_ids.distinct(), "repo_id", "left_anti"))
+    count = missing.count()
+    if count:
+        names = [row["repo_id"] for row in missing.limit(5).collect()]
+        ctx.progress("prune", f"--prune-missing: removing {count} repositories not among this run's sources "
+                              f"(e.g. {', '.join(names)})")
+        for table in (*FILE_TABLES, "bronze.repos"):
+            ctx.wrote(table, _delete_matching(ctx.spark, ctx.config, table, missing.select(F.col("repo_id")),
+                                              "target.repo_id = source.repo_id"))
+    return count
