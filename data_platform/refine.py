@@ -45,6 +45,10 @@ class RefineSummary:
     gold_rows: int = 0
     gold_tokens: int = 0
     gold_splits: dict[str, int] = field(default_factory=dict)
+    split_by: str = "repository"
+    repositories: int = 0  # repositories with kept documents in the new gold version
+    new_repo_splits: dict[str, int] = field(default_factory=dict)
+    split_note: str | None = None
     silver_rows_changed: int = 0
     table_versions: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -64,6 +68,8 @@ class RefineSummary:
         counts.update({f"refine.dropped.{reason}": n for reason, n in self.drop_reasons.items()})
         counts.update({f"refine.pii.{kind}": n for kind, n in self.pii_counts.items()})
         counts.update({f"gold.split.{name}": n for name, n in self.gold_splits.items()})
+        counts["gold.repositories"] = self.repositories
+        counts.update({f"gold.new_repositories.{name}": n for name, n in self.new_repo_splits.items()})
         return counts
 
     def to_dict(self) -> dict:
@@ -86,6 +92,13 @@ class RefineSummary:
             f"{self.gold_rows} docs, {self.gold_tokens} tokens, "
             + ", ".join(f"{name} {n}" for name, n in self.gold_splits.items())
         )
+        assigned = ", ".join(f"{name} {n}" for name, n in sorted(self.new_repo_splits.items()))
+        lines.append(
+            f"  splits by {self.split_by}: {self.repositories} repositories with kept documents"
+            + (f"; newly assigned: {assigned}" if assigned else "")
+        )
+        if self.split_note:
+            lines.append(f"  WARNING: {self.split_note}")
         return "\n".join(lines)
 
 
@@ -190,7 +203,12 @@ def refine(spark, config, run_id: str) -> RefineSummary:
         lap("merge silver")
 
         _summarise_decisions(decided, summary)
-        gold = gold_rows(decided.where(F.col("drop_reason").isNull()), settings.gold, run_id).persist()
+        gold, assignment = gold_rows(spark, config, decided.where(F.col("drop_reason").isNull()), settings.gold, run_id)
+        gold = gold.persist()
+        summary.split_by, summary.repositories = assignment.split_by, assignment.repositories
+        summary.new_repo_splits, summary.split_note = assignment.new_repositories, assignment.note()
+        if assignment.new_repositories:
+            summary.table_versions["gold.repo_splits"] = lake.table_version(config.lake.table_path("gold.repo_splits"))
         try:
             summary.table_versions["gold.training_corpus"] = lake.overwrite(
                 spark, config, "gold.training_corpus", gold
