@@ -142,7 +142,8 @@ def test_block_mode_quarantines_nothing_and_blocks(scenario):
     assert all(outcome.unexpected_count == 1 for outcome in failures.values())
     pii = failures["check:no_pii_left(text)"].describe()
     assert "PII finding" in pii and "corp-mail" not in pii
-    assert blocked.version == scenario["rows_version"] and blocked.current_published.table_version == 1
+    assert blocked.version == scenario["rows_version"]
+    assert blocked.current_published.table_version == scenario["clean"].version
 
 
 def test_html_report_renders_offline_with_plots_and_quarantine(scenario):
