@@ -41,6 +41,7 @@ class RefineSummary:
     verified_pairs: int = 0
     lsh_bands: int = 0
     lsh_rows: int = 0
+    split_clusters: int = 0
     pii_counts: dict[str, int] = field(default_factory=dict)
     gold_rows: int = 0
     gold_tokens: int = 0
@@ -61,6 +62,7 @@ class RefineSummary:
             "refine.signatures_computed": self.signatures_computed,
             "refine.candidate_pairs": self.candidate_pairs,
             "refine.verified_pairs": self.verified_pairs,
+            "refine.split_clusters": self.split_clusters,
             "refine.duplicate_clusters": self.duplicate_clusters,
             "gold.rows": self.gold_rows,
             "gold.tokens": self.gold_tokens,
@@ -82,7 +84,7 @@ class RefineSummary:
             f"{self.distinct_contents} distinct contents",
             f"  dedup: {self.signatures_computed} new signatures, LSH {self.lsh_bands}x{self.lsh_rows}, "
             f"{self.candidate_pairs} candidate pairs, {self.verified_pairs} verified, "
-            f"{self.duplicate_clusters} clusters with copies",
+            f"{self.split_clusters} clusters split off chains, {self.duplicate_clusters} clusters with copies",
             "  redaction (curation): " + ", ".join(f"{n} {kind}" for kind, n in self.pii_counts.items()),
             "  dropped:",
         ]
@@ -134,7 +136,7 @@ def refine(spark, config, run_id: str) -> RefineSummary:
     from pyspark.sql import functions as F
 
     from data_platform.decontaminate import contamination_matches
-    from data_platform.dedup.keeper import file_clusters
+    from data_platform.dedup.keeper import content_priority, file_clusters, ranked_files
     from data_platform.dedup.near import content_clusters
     from data_platform.filters import filter_reasons
     from data_platform.gold import check_tokenizer, gold_rows
@@ -157,7 +159,7 @@ def refine(spark, config, run_id: str) -> RefineSummary:
         .agg(F.min_by("text", "file_id").alias("text"))
         .persist()
     )
-    files = decided = None
+    files = decided = ranked = None
     try:
         summary.distinct_contents = contents.count()
         lap("contents")
@@ -170,19 +172,20 @@ def refine(spark, config, run_id: str) -> RefineSummary:
         files.count()
         lap("decontaminate+filters")
 
-        clusters = content_clusters(spark, config, contents, settings.dedup, run_id)
+        repos = lake.read_table(spark, config, "bronze.repos")
+        ranked = ranked_files(
+            files.where(F.col("text").isNotNull()), repos, settings.dedup.keep_previous_keeper
+        ).persist()
+        clusters = content_clusters(
+            spark, config, contents, settings.dedup, run_id, content_priority(ranked)
+        )
         summary.signatures_computed = clusters.signatures_computed
         summary.candidate_pairs, summary.verified_pairs = clusters.candidate_pairs, clusters.verified_pairs
         summary.lsh_bands, summary.lsh_rows = clusters.bands, clusters.rows
+        summary.split_clusters = clusters.split_clusters
         if clusters.minhash_version is not None:
             summary.table_versions["silver.minhash"] = clusters.minhash_version
-        repos = lake.read_table(spark, config, "bronze.repos")
-        per_file = file_clusters(
-            files.where(F.col("text").isNotNull()),
-            clusters.clusters,
-            repos,
-            settings.dedup.keep_previous_keeper,
-        )
+        per_file = file_clusters(ranked, clusters.clusters)
         dup_reason = F.when(
             F.col("is_dup_keeper") == F.lit(False),
             F.when(F.col("duplicate_of_exact"), "exact_duplicate").otherwise("near_duplicate"),
@@ -225,7 +228,7 @@ def refine(spark, config, run_id: str) -> RefineSummary:
         summary.gold_tokens = sum(int(row["t"] or 0) for row in splits)
         lap("gold")
     finally:
-        for frame in (decided, files):
+        for frame in (decided, ranked, files):
             if frame is not None:
                 frame.unpersist()
         contents.unpersist()
