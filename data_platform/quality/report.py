@@ -102,10 +102,14 @@ def summary_lines(rows: list[dict[str, Any]], quarantined: list[dict[str, Any]] 
             if row.get("derived_from_version") is not None
             else ""
         )
+        checked = (
+            f"{row['evaluated_expectations']} row-level expectation(s) failed"
+            if row.get("quarantined_rows")
+            else f"{row['successful_expectations']}/{row['evaluated_expectations']} expectations"
+        )
         lines.append(
             f"{row['table_name']} v{row['table_version']}: {verdict}{published}{derived} "
-            f"({row['successful_expectations']}/{row['evaluated_expectations']} expectations, "
-            f"{row['row_count']} rows, run {row.get('run_id') or '-'})"
+            f"({checked}, {row['row_count']} rows, run {row.get('run_id') or '-'})"
         )
         lines += [f"  ✗ {failure}" for failure in row.get("failed_expectations") or []]
         if row.get("quarantined_rows") and quarantined is not None:

@@ -181,9 +181,14 @@ class ValidationOutcome:
             verdict = f"{self.quarantined_rows} row(s) QUARANTINED"
         passed = len(self.outcomes) - len(self.failures)
         derived = f", written from v{self.derived_from_version}" if self.derived_from_version is not None else ""
+        checked = (
+            f"{len(self.failures)} row-level expectation(s) failed"
+            if self.quarantined_rows
+            else f"{passed}/{len(self.outcomes)} expectations"
+        )
         lines = [
             f"{self.table_name} v{self.table_version}: {verdict} "
-            f"({passed}/{len(self.outcomes)} expectations, {self.row_count} rows{derived}, {self.seconds:.1f} s)"
+            f"({checked}, {self.row_count} rows{derived}, {self.seconds:.1f} s)"
         ]
         lines += [f"  ✗ {failure.describe()}" for failure in self.failures]
         lines += [f"  note: {note}" for note in self.notes]
