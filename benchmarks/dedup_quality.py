@@ -1,69 +1,121 @@
-"""Near-dedup quality on real code against exact all-pairs Jaccard, beside datasketch (and datatrove).
+"""Near-dedup quality on real vendored code: the platform's clusters against brute-force truth.
 
-Corpus: Python files of several CPython standard libraries installed side by side (pyenv),
-so the same module in different versions gives natural near-duplicates. Ground truth:
-exact Jaccard of every pair of 5-token shingle sets from a sparse document × shingle
-matrix product. Every method sees the same shingle sets, except datatrove, which runs its
-own text normalisation on whitespace-separated words (its whole pipeline, in a separate
-venv: datatrove 0.10.1 plus regex, tokenizers, orjson, which its MinHash pipeline imports but
-does not declare; sha1 shingle hashing, as its xxhash wrapper fails with xxhash 3.x).
+Corpus (real near-duplicates at different versions, never synthetic): every ``*.py`` file of
+two pip wheels and two setuptools versions, with the libraries they vendor
+(``pip/_vendor/requests``, ``setuptools/_vendor/packaging`` …), beside the standalone copies
+of those libraries installed in this environment (requests, urllib3, packaging, rich,
+pygments, idna, certifi, msgpack, …). Wheels missing from the cache are fetched once with
+``pip download`` (PyPI), into ``--cache`` (default ``~/.cache/codemill/bench-wheels``);
+after that the benchmark runs offline.
 
-    .venv/bin/python benchmarks/dedup_quality.py [--docs 5000] [--threshold 0.7] [--datatrove-python PATH]
+Truth: exact Jaccard over ALL pairs, in a tokenisation the platform does not use
+(lower-cased alphanumeric words, sets of word 5-grams), threshold 0.7, by a sparse
+document × 5-gram matrix product. The platform is the real refine stage on Spark (curated
+silver rows → exact + MinHash-LSH + verification + connected components + cluster
+verification); its prediction is every pair of documents that share ``dup_cluster_id``.
+The peer is datasketch ``MinHashLSH`` at the same threshold and permutations, in the same
+process, on the truth's own 5-gram sets (its candidate pairs). An empty prediction scores 0.
 
-Prints one JSON object: pair precision/recall/F1 and removed-document precision/recall/F1
-per method.
+    .venv/bin/python benchmarks/dedup_quality.py [--threshold 0.7] [--num-perm 256] [--master local[2]]
+
+Prints one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
-from collections import defaultdict
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from data_platform.dedup.jaccard import jaccard  # noqa: E402
-from data_platform.dedup.lsh import band_keys, bands_rows_for, optimal_bands_rows  # noqa: E402
-from data_platform.dedup.minhash import estimated_jaccard, signature  # noqa: E402
-from data_platform.dedup.shingles import shingle_hashes  # noqa: E402
+WHEELS = ("pip==25.3", "pip==24.0", "setuptools==70.3.0")
+# Standalone libraries of this environment that pip or setuptools vendor.
+STANDALONE = (
+    "setuptools", "requests", "urllib3", "packaging", "idna", "certifi", "charset_normalizer", "rich",
+    "pygments", "msgpack", "importlib_metadata", "zipp", "truststore", "typing_extensions.py",
+)
+WORD_RE = re.compile(r"[a-z0-9]+")
 
-STDLIB_GLOBS = ("/root/.pyenv/versions/3.*/lib/python3.*/**/*.py", f"{sys.prefix}/lib/python3.*/**/*.py")
+
+# --------------------------------------------------------------------------- corpus
 
 
-def load_corpus(count: int, min_bytes: int = 300, max_bytes: int = 100_000) -> list[tuple[str, str]]:
-    """(path, text) of ``count`` real code files, a deterministic pseudo-random sample."""
-    paths = sorted({p for pattern in STDLIB_GLOBS for p in glob.glob(pattern, recursive=True)})
-    paths = [p for p in paths if "site-packages" not in p and min_bytes <= os.path.getsize(p) <= max_bytes]
-    paths.sort(key=lambda p: hashlib.sha1(p.encode()).hexdigest())
-    docs = []
-    for path in paths:
+def _wheel(spec: str, cache: Path) -> Path:
+    """The cached wheel of ``spec`` (``name==version``), downloaded with pip when missing."""
+    name, version = spec.split("==")
+    found = sorted(cache.glob(f"{name}-{version}-*.whl"))
+    if found:
+        return found[0]
+    cache.mkdir(parents=True, exist_ok=True)
+    pip = [sys.executable, "-m", "pip"]
+    if subprocess.run([*pip, "--version"], capture_output=True).returncode != 0:
+        pip = [shutil.which("pip3") or shutil.which("pip") or "pip"]
+    subprocess.run([*pip, "download", spec, "--no-deps", "--only-binary=:all:", "-d", str(cache)], check=True,
+                   capture_output=True)
+    return sorted(cache.glob(f"{name}-{version}-*.whl"))[0]
+
+
+def _py_files(root: Path, prefix: str) -> list[tuple[str, str, str]]:
+    """(source, path, text) of every readable .py file under ``root``."""
+    files = []
+    for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
         try:
-            docs.append((path, Path(path).read_text(encoding="utf-8")))
+            text = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
             continue
-        if len(docs) == count:
-            break
-    return docs
+        relative = path.relative_to(root.parent).as_posix()
+        files.append((prefix, relative, text))
+    return files
 
 
-def true_pairs(shingles: list[np.ndarray], threshold: float) -> set[tuple[int, int]]:
-    """Every pair with exact Jaccard >= threshold, from a sparse doc x shingle product."""
+def load_corpus(cache: Path, work: Path, max_bytes: int = 1_000_000) -> list[tuple[str, str, str]]:
+    """(source, path, text) of the whole corpus, deterministic order."""
+    docs = []
+    for spec in WHEELS:
+        target = work / spec.replace("==", "-")
+        with zipfile.ZipFile(_wheel(spec, cache)) as archive:
+            archive.extractall(target)
+        package = target / spec.split("==")[0]
+        docs += _py_files(package, spec.replace("==", "-"))
+    site = Path(sysconfig.get_paths()["purelib"])
+    for name in STANDALONE:
+        if (site / name).exists():
+            docs += _py_files(site / name, f"site-{name.removesuffix('.py')}")
+    return [d for d in docs if 0 < len(d[2].encode()) <= max_bytes]
+
+
+# --------------------------------------------------------------------------- truth
+
+
+def word_shingles(text: str, k: int = 5) -> set[tuple[str, ...]]:
+    """Sets of k consecutive lower-cased alphanumeric words (one shingle when fewer words)."""
+    words = WORD_RE.findall(text.lower())
+    if len(words) < k:
+        return {tuple(words)} if words else set()
+    return {tuple(words[i : i + k]) for i in range(len(words) - k + 1)}
+
+
+def true_pairs(shingles: list[set], threshold: float) -> tuple[set[tuple[int, int]], dict]:
+    """Every pair with exact Jaccard >= threshold, by a sparse doc x shingle product; and all sims."""
     from scipy import sparse
 
-    vocabulary: dict[int, int] = {}
+    vocabulary: dict[tuple, int] = {}
     rows, cols = [], []
     for doc, values in enumerate(shingles):
-        ids = [vocabulary.setdefault(int(v), len(vocabulary)) for v in values]
+        ids = [vocabulary.setdefault(v, len(vocabulary)) for v in values]
         rows.extend([doc] * len(ids))
         cols.extend(ids)
     matrix = sparse.csr_matrix(
@@ -72,202 +124,138 @@ def true_pairs(shingles: list[np.ndarray], threshold: float) -> set[tuple[int, i
     sizes = np.array([len(s) for s in shingles], dtype=np.float64)
     inter = sparse.triu(matrix @ matrix.T, k=1).tocoo()
     sims = inter.data / (sizes[inter.row] + sizes[inter.col] - inter.data)
-    keep = sims >= threshold
-    return set(zip(inter.row[keep].tolist(), inter.col[keep].tolist(), strict=True))
+    similarity = dict(zip(zip(inter.row.tolist(), inter.col.tolist(), strict=True), sims.tolist(), strict=True))
+    keep = sims >= threshold - 1e-12
+    return set(zip(inter.row[keep].tolist(), inter.col[keep].tolist(), strict=True)), similarity
 
 
-def lsh_candidates(signatures: list[np.ndarray], bands: int, rows: int) -> set[tuple[int, int]]:
-    buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for doc, sig in enumerate(signatures):
-        for band, key in enumerate(band_keys(sig, bands, rows).tolist()):
-            buckets[(band, key)].append(doc)
-    pairs = set()
-    for members in buckets.values():
-        for i, a in enumerate(members):
-            for b in members[i + 1 :]:
-                pairs.add((a, b))
-    return pairs
-
-
-def removed_documents(pairs: set[tuple[int, int]], count: int) -> set[int]:
-    """Members of each connected component except its smallest (the keeper)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    if not pairs:
-        return set()
-    a, b = np.array(list(pairs)).T
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(count, count))
-    _, labels = connected_components(graph, directed=False)
-    first: dict[int, int] = {}
-    removed = set()
-    for doc, label in enumerate(labels.tolist()):
-        if label in first:
-            removed.add(doc)
-        else:
-            first[label] = doc
-    return removed
-
-
-def scores(predicted: set, truth: set) -> dict[str, float]:
+def scores(predicted: set, truth: set) -> dict:
     hits = len(predicted & truth)
-    precision = hits / len(predicted) if predicted else 1.0
-    recall = hits / len(truth) if truth else 1.0
+    precision = hits / len(predicted) if predicted else 0.0  # an empty answer scores 0
+    recall = hits / len(truth) if truth else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "f1": round(f1, 4),
-        "predicted": len(predicted),
-    }
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+            "predicted_pairs": len(predicted), "true_positive_pairs": hits}
 
 
-def datasketch_pairs(shingles: list[np.ndarray], num_perm: int, threshold: float) -> tuple[set, set, float]:
-    """datasketch MinHash (its default sha1 hashing of each shingle) + MinHashLSH; raw and estimate-checked."""
+def pairs_of_clusters(labels: list) -> set[tuple[int, int]]:
+    """Every pair of documents that share a (non-null) cluster label."""
+    members: dict = {}
+    for doc, label in enumerate(labels):
+        if label is not None:
+            members.setdefault(label, []).append(doc)
+    return {(a, b) for group in members.values() for i, a in enumerate(group) for b in group[i + 1 :]}
+
+
+# --------------------------------------------------------------------------- platform and peer
+
+
+def platform_clusters(docs, threshold: float, num_perm: int, master: str) -> tuple[list, list[str], float]:
+    """Curate the corpus into silver.files rows, run the refine stage, read dup_cluster_id per doc."""
+    from deltalake import DeltaTable
+
+    from data_platform import lake
+    from data_platform.config import load_config
+    from data_platform.ingest.curate import curate_file
+    from data_platform.refine import refine
+    from data_platform.spark import get_spark
+
+    root = tempfile.mkdtemp(prefix="codemill-dedup-bench-")
+    config = load_config(overrides=[f"lake.root={root}", f"spark.master={master}", "spark.shuffle_partitions=4",
+                                    f"dedup.threshold={threshold}", f"dedup.num_perm={num_perm}",
+                                    "decontamination.enabled=false", "quality.enabled=false"], environ={})
+    from datetime import UTC, datetime
+
+    from pyspark.sql import types as T
+
+    from data_platform.contracts import contract
+
+    rows, now = [], datetime.now(UTC)
+    for source, path, text in docs:
+        raw = text.encode()
+        curated = curate_file(source, source, f"{source}-head", path, raw, hashlib.sha1(raw).hexdigest(), "MIT")
+        rows.append({**curated.silver, "run_id": "bench", "updated_at": now})
+    spark = get_spark(config)
+    try:
+        fields = contract("silver.files").spark_schema().fields
+        schema = T.StructType([T.StructField(f.name, f.dataType, True) for f in fields])
+        frame = spark.createDataFrame([tuple(row.get(f.name) for f in fields) for row in rows], schema)
+        lake.append(spark, config, "silver.files", frame)
+        started = time.perf_counter()
+        summary = refine(spark, config, "bench")
+        seconds = time.perf_counter() - started
+    finally:
+        spark.stop()
+    silver = DeltaTable(str(config.lake.table_path("silver.files"))).to_pyarrow_table(
+        columns=["file_id", "text", "dup_cluster_id"])
+    by_id = {r["file_id"]: r for r in silver.to_pylist()}
+    ids = [row["file_id"] for row in rows]
+    return [by_id[i]["dup_cluster_id"] for i in ids], [by_id[i]["text"] for i in ids], seconds, summary
+
+
+def datasketch_pairs(shingles: list[set], threshold: float, num_perm: int) -> tuple[set, float]:
     from datasketch import MinHash, MinHashLSH
 
-    start = time.process_time()
-    minhashes = []
-    for values in shingles:
-        m = MinHash(num_perm=num_perm)
-        m.update_batch([v.to_bytes(4, "little") for v in values.tolist()])
-        minhashes.append(m)
+    started = time.perf_counter()
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    for doc, m in enumerate(minhashes):
+    minhashes = []
+    for doc, values in enumerate(shingles):
+        m = MinHash(num_perm=num_perm)
+        m.update_batch([" ".join(v).encode() for v in values])
+        minhashes.append(m)
         lsh.insert(doc, m)
-    raw = set()
+    pairs = set()
     for doc, m in enumerate(minhashes):
-        raw.update((min(doc, other), max(doc, other)) for other in lsh.query(m) if other != doc)
-    cpu = time.process_time() - start
-    checked = {(a, b) for a, b in raw if minhashes[a].jaccard(minhashes[b]) >= threshold}
-    return raw, checked, cpu
+        pairs.update((min(doc, other), max(doc, other)) for other in lsh.query(m) if other != doc)
+    return pairs, time.perf_counter() - started
 
 
-DATATROVE_RUNNER = r"""
-import json, struct, sys, glob, os, time
-from datatrove.executor import LocalPipelineExecutor
-from datatrove.pipeline.readers import JsonlReader
-from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupSignature, MinhashDedupBuckets,
-    MinhashDedupCluster)
-from datatrove.utils.hashing import HashConfig
-from datatrove.utils.word_tokenizers import WordTokenizer
-
-class WhitespaceTokenizer(WordTokenizer):
-    # datatrove's English default needs NLTK/spaCy data downloads; split on whitespace instead.
-    def word_tokenize(self, text):
-        return text.split()
-    def sent_tokenize(self, text):
-        return text.splitlines()
-    def span_tokenize(self, text):
-        raise NotImplementedError
-
-work, buckets, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-cfg = MinhashConfig(n_grams=5, num_buckets=buckets, hashes_per_bucket=rows, hash_config=HashConfig(precision=32, hash_fc="sha1"))
-start = time.process_time()
-for tasks, step in (
-    (1, [JsonlReader(f"{work}/input", text_key="text", id_key="id"),
-         MinhashDedupSignature(f"{work}/sigs", config=cfg, language=WhitespaceTokenizer())]),
-    (buckets, [MinhashDedupBuckets(f"{work}/sigs", f"{work}/buckets", config=cfg)]),  # one task per bucket
-    (1, [MinhashDedupCluster(f"{work}/buckets", f"{work}/remove", config=cfg)]),
-):
-    LocalPipelineExecutor(pipeline=step, tasks=tasks, workers=1, logging_dir=f"{work}/logs/{len(os.listdir(work))}",
-        skip_completed=False).run()
-cpu = time.process_time() - start
-pairs = []
-for path in glob.glob(f"{work}/buckets/*.dups"):
-    data = open(path, "rb").read()
-    for f1, d1, f2, d2 in struct.iter_unpack("<4I", data):
-        pairs.append((min(d1, d2), max(d1, d2)))
-removed = []
-for path in glob.glob(f"{work}/remove/*.remove"):
-    removed += [x[0] for x in struct.iter_unpack("<I", open(path, "rb").read())]
-print(json.dumps({"pairs": pairs, "removed": removed, "cpu_s": cpu}))
-"""
-
-
-def datatrove_result(docs: list[tuple[str, str]], python: str, bands: int, rows: int) -> dict | None:
-    """Run datatrove's MinHash pipeline (1 task) in its own interpreter; None when unavailable."""
-    if not python or not Path(python).exists():
-        return None
-    with tempfile.TemporaryDirectory() as work:
-        os.makedirs(f"{work}/input")
-        with open(f"{work}/input/docs.jsonl", "w") as handle:
-            for doc, (_, text) in enumerate(docs):
-                handle.write(json.dumps({"id": str(doc), "text": text}) + "\n")
-        runner = Path(work) / "runner.py"
-        runner.write_text(DATATROVE_RUNNER)
-        done = subprocess.run(
-            [python, str(runner), work, str(bands), str(rows)], capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
-        return json.loads(done.stdout.strip().splitlines()[-1])
+def _false_pair_profile(false_pairs: set, similarity: dict) -> dict:
+    values = np.array([similarity.get(p, 0.0) for p in false_pairs])
+    if not len(values):
+        return {}
+    return {"count": len(values), "true_jaccard_min": round(float(values.min()), 3),
+            "true_jaccard_median": round(float(np.median(values)), 3),
+            "true_jaccard_max": round(float(values.max()), 3)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--docs", type=int, default=5000)
     parser.add_argument("--threshold", type=float, default=0.7)
     parser.add_argument("--num-perm", type=int, default=256)
-    parser.add_argument("--datatrove-python", default="/tmp/dt-venv/bin/python")
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--cache", type=Path, default=Path("~/.cache/codemill/bench-wheels").expanduser())
     args = parser.parse_args()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
-    docs = load_corpus(args.docs)
-    shingles = [shingle_hashes(text, 5) for _, text in docs]
-    start = time.perf_counter()
-    truth = true_pairs(shingles, args.threshold)
-    truth_seconds = time.perf_counter() - start
-    truth_removed = removed_documents(truth, len(docs))
-
-    bands, rows = bands_rows_for(args.threshold, args.num_perm, "exact", None, None)
-    signatures = [signature(s, args.num_perm) for s in shingles]
-    candidates = lsh_candidates(signatures, bands, rows)
-    ours_exact = {(a, b) for a, b in candidates if jaccard(shingles[a], shingles[b]) >= args.threshold}
-    ours_estimate = {
-        (a, b) for a, b in candidates if estimated_jaccard(signatures[a], signatures[b]) >= args.threshold
-    }
-    ds_raw, ds_checked, _ = datasketch_pairs(shingles, args.num_perm, args.threshold)
-    ds_bands, ds_rows = optimal_bands_rows(args.threshold, args.num_perm)
-
-    methods = {
-        f"codemill (LSH {bands}x{rows}, exact verification)": ours_exact,
-        f"codemill (LSH {bands}x{rows}, MinHash-estimate verification)": ours_estimate,
-        f"datasketch MinHashLSH ({ds_bands}x{ds_rows})": ds_raw,
-        f"datasketch MinHashLSH ({ds_bands}x{ds_rows}) + estimated-Jaccard check": ds_checked,
-    }
+    with tempfile.TemporaryDirectory() as work:
+        docs = load_corpus(args.cache, Path(work))
+    labels, texts, refine_seconds, summary = platform_clusters(docs, args.threshold, args.num_perm, args.master)
+    # Truth on exactly the texts the platform clustered (curation redacts PII in a few files).
+    shingles = [word_shingles(text or "") for text in texts]
+    started = time.perf_counter()
+    truth, similarity = true_pairs(shingles, args.threshold)
+    truth_seconds = time.perf_counter() - started
+    predicted = pairs_of_clusters(labels)
+    peer, peer_seconds = datasketch_pairs(shingles, args.threshold, args.num_perm)
     result = {
+        "benchmark": "dedup_quality",
         "corpus": {
             "documents": len(docs),
-            "source": "CPython standard libraries (pyenv versions), *.py 300 B-100 KB",
-            "mean_shingles": round(float(np.mean([len(s) for s in shingles])), 1),
+            "megabytes": round(sum(len(t.encode()) for _, _, t in docs) / 1e6, 2),
+            "sources": sorted({s for s, _, _ in docs}),
+            "description": "pip 25.3 + pip 24.0 + setuptools 70.3.0 wheels (with _vendor) and this environment's "
+                           "setuptools and standalone copies of the vendored libraries, *.py",
         },
-        "threshold": args.threshold,
+        "truth": {"tokenisation": "lower-cased [a-z0-9]+ words, 5-gram sets", "threshold": args.threshold,
+                  "pairs": len(truth), "seconds": round(truth_seconds, 2)},
         "num_perm": args.num_perm,
-        "ground_truth": {
-            "pairs": len(truth),
-            "removed_documents": len(truth_removed),
-            "seconds": round(truth_seconds, 2),
-        },
-        "candidates_codemill": len(candidates),
-        "methods": {
-            name: {
-                "pairs": scores(pairs, truth),
-                "removed_documents": scores(removed_documents(pairs, len(docs)), truth_removed),
-            }
-            for name, pairs in methods.items()
-        },
+        "codemill": {**scores(predicted, truth), "clusters_with_copies": summary.duplicate_clusters,
+                     "refine_seconds": round(refine_seconds, 1),
+                     "false_pairs": _false_pair_profile(predicted - truth, similarity)},
+        "datasketch_minhashlsh": {**scores(peer, truth), "seconds": round(peer_seconds, 1),
+                                  "false_pairs": _false_pair_profile(peer - truth, similarity)},
     }
-    dt = datatrove_result(docs, args.datatrove_python, ds_bands, ds_rows)
-    if dt is None:
-        result["datatrove"] = "not available (no interpreter with datatrove at --datatrove-python)"
-    elif "error" in dt:
-        result["datatrove"] = f"failed: {dt['error']}"
-    else:
-        dt_pairs = set(map(tuple, dt["pairs"]))
-        result["methods"][f"datatrove MinHash pipeline ({ds_bands}x{ds_rows}, whitespace words)"] = {
-            "pairs": scores(dt_pairs, truth),
-            "removed_documents": scores(set(dt["removed"]), truth_removed),
-        }
     print(json.dumps(result, indent=2))
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dedup_quality import datatrove_result, load_corpus, lsh_candidates, removed_documents  # noqa: E402
+from bench_corpus import datatrove_result, load_corpus, lsh_candidates, removed_documents  # noqa: E402
 
 from data_platform.dedup.jaccard import jaccard  # noqa: E402
 from data_platform.dedup.lsh import bands_rows_for, optimal_bands_rows  # noqa: E402

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dedup_quality import load_corpus  # noqa: E402
+from bench_corpus import load_corpus  # noqa: E402
 
 from data_platform.pii import redact  # noqa: E402
 

@@ -43,10 +43,15 @@ class RefineSummary:
     verified_pairs: int = 0
     lsh_bands: int = 0
     lsh_rows: int = 0
+    split_clusters: int = 0
     pii_counts: dict[str, int] = field(default_factory=dict)
     gold_rows: int = 0
     gold_tokens: int = 0
     gold_splits: dict[str, int] = field(default_factory=dict)
+    split_by: str = "repository"
+    repositories: int = 0  # repositories with kept documents in the new gold version
+    new_repo_splits: dict[str, int] = field(default_factory=dict)
+    split_note: str | None = None
     silver_rows_changed: int = 0
     table_versions: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -59,6 +64,7 @@ class RefineSummary:
             "refine.signatures_computed": self.signatures_computed,
             "refine.candidate_pairs": self.candidate_pairs,
             "refine.verified_pairs": self.verified_pairs,
+            "refine.split_clusters": self.split_clusters,
             "refine.duplicate_clusters": self.duplicate_clusters,
             "gold.rows": self.gold_rows,
             "gold.tokens": self.gold_tokens,
@@ -66,6 +72,8 @@ class RefineSummary:
         counts.update({f"refine.dropped.{reason}": n for reason, n in self.drop_reasons.items()})
         counts.update({f"refine.pii.{kind}": n for kind, n in self.pii_counts.items()})
         counts.update({f"gold.split.{name}": n for name, n in self.gold_splits.items()})
+        counts["gold.repositories"] = self.repositories
+        counts.update({f"gold.new_repositories.{name}": n for name, n in self.new_repo_splits.items()})
         return counts
 
     def to_dict(self) -> dict:
@@ -78,7 +86,7 @@ class RefineSummary:
             f"{self.distinct_contents} distinct contents",
             f"  dedup: {self.signatures_computed} new signatures, LSH {self.lsh_bands}x{self.lsh_rows}, "
             f"{self.candidate_pairs} candidate pairs, {self.verified_pairs} verified, "
-            f"{self.duplicate_clusters} clusters with copies",
+            f"{self.split_clusters} clusters split off chains, {self.duplicate_clusters} clusters with copies",
             "  redaction (curation): " + ", ".join(f"{n} {kind}" for kind, n in self.pii_counts.items()),
             "  dropped:",
         ]
@@ -88,6 +96,13 @@ class RefineSummary:
             f"{self.gold_rows} docs, {self.gold_tokens} tokens, "
             + ", ".join(f"{name} {n}" for name, n in self.gold_splits.items())
         )
+        assigned = ", ".join(f"{name} {n}" for name, n in sorted(self.new_repo_splits.items()))
+        lines.append(
+            f"  splits by {self.split_by}: {self.repositories} repositories with kept documents"
+            + (f"; newly assigned: {assigned}" if assigned else "")
+        )
+        if self.split_note:
+            lines.append(f"  WARNING: {self.split_note}")
         return "\n".join(lines)
 
 
@@ -123,7 +138,7 @@ def refine(spark, config, run_id: str) -> RefineSummary:
     from pyspark.sql import functions as F
 
     from data_platform.decontaminate import contamination_matches
-    from data_platform.dedup.keeper import file_clusters
+    from data_platform.dedup.keeper import content_priority, file_clusters, ranked_files
     from data_platform.dedup.near import content_clusters
     from data_platform.filters import filter_reasons
     from data_platform.gold import check_tokenizer, gold_rows
@@ -146,7 +161,7 @@ def refine(spark, config, run_id: str) -> RefineSummary:
         .agg(F.min_by("text", "file_id").alias("text"))
         .persist()
     )
-    files = decided = None
+    files = decided = ranked = None
     try:
         summary.distinct_contents = contents.count()
         lap("contents")
@@ -159,19 +174,20 @@ def refine(spark, config, run_id: str) -> RefineSummary:
         files.count()
         lap("decontaminate+filters")
 
-        clusters = content_clusters(spark, config, contents, settings.dedup, run_id)
+        repos = lake.read_table(spark, config, "bronze.repos")
+        ranked = ranked_files(
+            files.where(F.col("text").isNotNull()), repos, settings.dedup.keep_previous_keeper
+        ).persist()
+        clusters = content_clusters(
+            spark, config, contents, settings.dedup, run_id, content_priority(ranked)
+        )
         summary.signatures_computed = clusters.signatures_computed
         summary.candidate_pairs, summary.verified_pairs = clusters.candidate_pairs, clusters.verified_pairs
         summary.lsh_bands, summary.lsh_rows = clusters.bands, clusters.rows
+        summary.split_clusters = clusters.split_clusters
         if clusters.minhash_version is not None:
             summary.table_versions["silver.minhash"] = clusters.minhash_version
-        repos = lake.read_table(spark, config, "bronze.repos")
-        per_file = file_clusters(
-            files.where(F.col("text").isNotNull()),
-            clusters.clusters,
-            repos,
-            settings.dedup.keep_previous_keeper,
-        )
+        per_file = file_clusters(ranked, clusters.clusters)
         dup_reason = F.when(
             F.col("is_dup_keeper") == F.lit(False),
             F.when(F.col("duplicate_of_exact"), "exact_duplicate").otherwise("near_duplicate"),
@@ -193,7 +209,12 @@ def refine(spark, config, run_id: str) -> RefineSummary:
         crash_point("refine")
 
         _summarise_decisions(decided, summary)
-        gold = gold_rows(decided.where(F.col("drop_reason").isNull()), settings.gold, run_id).persist()
+        gold, assignment = gold_rows(spark, config, decided.where(F.col("drop_reason").isNull()), settings.gold, run_id)
+        gold = gold.persist()
+        summary.split_by, summary.repositories = assignment.split_by, assignment.repositories
+        summary.new_repo_splits, summary.split_note = assignment.new_repositories, assignment.note()
+        if assignment.new_repositories:
+            summary.table_versions["gold.repo_splits"] = lake.table_version(config.lake.table_path("gold.repo_splits"))
         try:
             summary.table_versions["gold.training_corpus"] = lake.overwrite(
                 spark, config, "gold.training_corpus", gold, user_metadata=built_from_metadata(version)
@@ -210,7 +231,7 @@ def refine(spark, config, run_id: str) -> RefineSummary:
         summary.gold_tokens = sum(int(row["t"] or 0) for row in splits)
         lap("gold")
     finally:
-        for frame in (decided, files):
+        for frame in (decided, ranked, files):
             if frame is not None:
                 frame.unpersist()
         contents.unpersist()

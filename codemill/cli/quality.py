@@ -77,18 +77,29 @@ def report(
         True, "--profile/--no-profile", help="Include the data profile plots (needs Spark)."
     ),
 ) -> None:
-    """Print a summary of validation results and write the offline HTML report (with plots)."""
+    """Print a summary of validation results and write the offline HTML report (with plots).
+
+    Lists the rows quarantined by row-level failures (gold.quarantine: path, expectation,
+    masked reason) next to the versions they were held back from.
+    """
     from data_platform.ops_log import read_rows
     from data_platform.quality import build_report
-    from data_platform.quality.report import ReportError, select_results, summary_lines
+    from data_platform.quality.report import (
+        ReportError,
+        report_quarantine,
+        select_results,
+        summary_lines,
+        with_quarantine_sources,
+    )
     from data_platform.quality.results import OPS_TABLE
 
     config = STATE.config
     try:
-        rows = select_results(read_rows(config, OPS_TABLE), run)
+        all_rows = read_rows(config, OPS_TABLE)
+        rows = with_quarantine_sources(select_results(all_rows, run), all_rows)
     except ReportError as err:
         fail(str(err))
-    for line in summary_lines(rows):
+    for line in summary_lines(rows, report_quarantine(config, rows)):
         typer.echo(line)
     if not profile:
         config = config.model_copy(

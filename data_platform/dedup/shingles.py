@@ -1,8 +1,17 @@
-"""Code tokens and their k-token shingles, hashed to 32 bits without a per-token Python loop.
+"""Code tokens, dedup words and their k-token shingles, hashed to 32 bits without a per-token loop.
 
-A token is a maximal run of word characters (letters, digits, ``_``, any non-ASCII
-character) or a single ASCII punctuation character; whitespace only separates tokens, so
-reformatting never changes a file's shingles. Everything runs on the UTF-8 bytes as numpy
+Two tokenisations share the machinery:
+
+* code tokens (``token_hashes``, ``count_code_tokens``: decontamination n-grams, gold token
+  counts): a maximal run of word characters (letters, digits, ``_``, any non-ASCII
+  character) or a single ASCII punctuation character;
+* dedup words (``word_hashes``, ``shingle_hashes``: near-dedup shingles): BigCode's tokens,
+  the runs of word characters only, with ASCII letters case-folded. Punctuation tokens make
+  5-grams span fewer words, which inflated the similarity of punctuation-dense files (data
+  tables, mappings) well above what their words say; case-folding keeps
+  ``List[int]``/``list[int]`` modernisations near-duplicates (docs/decisions/0116).
+
+Whitespace only separates tokens, so reformatting never changes a file's shingles. Everything runs on the UTF-8 bytes as numpy
 arrays: a byte-class lookup finds token boundaries, a prefix sum of ``byte * P^i`` gives
 every token's polynomial hash in O(1) (``(S[end] - S[start]) * P^-start``, all mod 2^64), and
 shingles combine k consecutive token hashes with vectorised multiply-add and one final mix.
@@ -75,9 +84,36 @@ def _powers(base: int, count: int) -> np.ndarray:
     return np.cumprod(values)  # wraps mod 2^64, which is the arithmetic wanted
 
 
+_UPPER = np.zeros(256, dtype=np.uint8)
+_UPPER[ord("A") : ord("Z") + 1] = 32
+
+
+def word_spans(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(case-folded utf-8 bytes, word start offsets, word end offsets): word runs only."""
+    data = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    if not len(data):
+        empty = np.zeros(0, dtype=np.int64)
+        return data, empty, empty
+    word = _CLASSES[data] == 1
+    before = np.zeros_like(word)
+    before[1:] = word[:-1]
+    after = np.zeros_like(word)
+    after[:-1] = word[1:]
+    folded = data + _UPPER[data]  # ASCII A-Z to a-z; UTF-8 continuation bytes are >= 0x80
+    return folded, np.flatnonzero(word & ~before), np.flatnonzero(word & ~after) + 1
+
+
 def token_hashes(text: str) -> np.ndarray:
-    """A deterministic 64-bit hash per token of ``text`` (independent of PYTHONHASHSEED)."""
-    data, starts, ends = token_spans(text)
+    """A deterministic 64-bit hash per code token of ``text`` (independent of PYTHONHASHSEED)."""
+    return _span_hashes(*token_spans(text))
+
+
+def word_hashes(text: str) -> np.ndarray:
+    """A deterministic 64-bit hash per dedup word (case-folded word run) of ``text``."""
+    return _span_hashes(*word_spans(text))
+
+
+def _span_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     if not len(starts):
         return np.zeros(0, dtype=np.uint64)
     size = len(data)
@@ -109,5 +145,5 @@ def shingle_hashes_from_tokens(hashes: np.ndarray, k: int) -> np.ndarray:
 
 
 def shingle_hashes(text: str, k: int = 5) -> np.ndarray:
-    """The set (sorted unique array) of 32-bit k-token shingle hashes of ``text``."""
-    return shingle_hashes_from_tokens(token_hashes(text), k)
+    """The near-dedup shingle set of ``text``: sorted unique 32-bit hashes of its k-word shingles."""
+    return shingle_hashes_from_tokens(word_hashes(text), k)

@@ -73,6 +73,9 @@ class QualityGate:
         for line in quality.summary_lines():
             ctx.progress(self.name, line)
         ctx.counts.update(quality.stage_counts())
+        held = quality.gate.quarantine if quality.gate else None
+        if held is not None and held.clean_version is not None:  # the gate wrote gold without quarantined rows
+            ctx.table_versions["gold.training_corpus"] = held.clean_version
         if not quality.ok:
             ctx.state["gate_failed"] = True
 

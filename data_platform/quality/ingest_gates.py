@@ -37,6 +37,7 @@ class QualityStageResult:
         if self.gate is not None:
             counts["quality.gold.failed"] = len(self.gate.validation.failures)
             counts["quality.gold.published"] = int(self.gate.published)
+            counts["quality.gold.quarantined"] = self.gate.quarantined_rows
         return counts
 
     def summary_lines(self) -> list[str]:

@@ -64,18 +64,56 @@ def select_results(rows: list[dict[str, Any]], run_id: str | None) -> list[dict[
     return sorted(chosen, key=lambda r: (r["table_name"], r["validated_at"]))
 
 
-def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """Terminal summary of ops.quality_results rows: one line per result, then its failures."""
+def with_quarantine_sources(rows: list[dict[str, Any]], all_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` plus, for a version written without quarantined rows, the result of its source."""
+    wanted = {
+        (row["table_name"], row["derived_from_version"])
+        for row in rows
+        if row.get("derived_from_version") is not None
+    }
+    have = {(row["table_name"], row["table_version"]) for row in rows}
+    extra = [
+        row
+        for row in all_rows
+        if (row["table_name"], row["table_version"]) in wanted - have and row.get("quarantined_rows")
+    ]
+    return sorted(rows + extra, key=lambda r: (r["table_name"], r["validated_at"]))
+
+
+def quarantine_lines(quarantined: list[dict[str, Any]]) -> list[str]:
+    """Terminal lines listing quarantined rows (path, expectation, masked reason)."""
+    return [
+        f"  quarantined from v{row['source_version']}: {row['path']} ({str(row['doc_id'])[:12]}): "
+        f"{row['expectation']}: {row['reason']}"
+        for row in quarantined
+    ]
+
+
+def summary_lines(rows: list[dict[str, Any]], quarantined: list[dict[str, Any]] | None = None) -> list[str]:
+    """Terminal summary of ops.quality_results rows: one line per result, its failures, quarantined rows."""
     lines = []
     for row in rows:
         verdict = "PASSED" if row["success"] else "FAILED"
+        if row.get("quarantined_rows"):
+            verdict = f"{row['quarantined_rows']} row(s) QUARANTINED"
         published = ", published" if row["published"] else ""
+        derived = (
+            f", written from v{row['derived_from_version']} without quarantined rows"
+            if row.get("derived_from_version") is not None
+            else ""
+        )
+        checked = (
+            f"{row['evaluated_expectations']} row-level expectation(s) failed"
+            if row.get("quarantined_rows")
+            else f"{row['successful_expectations']}/{row['evaluated_expectations']} expectations"
+        )
         lines.append(
-            f"{row['table_name']} v{row['table_version']}: {verdict}{published} "
-            f"({row['successful_expectations']}/{row['evaluated_expectations']} expectations, "
-            f"{row['row_count']} rows, run {row.get('run_id') or '-'})"
+            f"{row['table_name']} v{row['table_version']}: {verdict}{published}{derived} "
+            f"({checked}, {row['row_count']} rows, run {row.get('run_id') or '-'})"
         )
         lines += [f"  ✗ {failure}" for failure in row.get("failed_expectations") or []]
+        if row.get("quarantined_rows") and quarantined is not None:
+            lines += quarantine_lines([q for q in quarantined if q["source_version"] == row["table_version"]])
     return lines
 
 
@@ -244,12 +282,31 @@ def _failures_html(rows: list[dict[str, Any]]) -> str:
     return "".join(parts) or '<p class="empty">No failing expectations.</p>'
 
 
+def _quarantine_html(quarantined: list[dict[str, Any]]) -> str:
+    if not quarantined:
+        return '<p class="empty">No rows quarantined.</p>'
+    head = (
+        "<tr><th>from version</th><th>published without it</th><th>path</th><th>doc_id</th>"
+        "<th>expectation</th><th>reason</th></tr>"
+    )
+    body = "".join(
+        f"<tr><td>{_e(row['source_version'])}</td><td>{_e(row['clean_version'])}</td><td>{_e(row['path'])}</td>"
+        f"<td>{_e(str(row['doc_id'])[:16])}</td><td>{_e(row['expectation'])}</td><td>{_e(row['reason'])}</td></tr>"
+        for row in quarantined
+    )
+    return (
+        f"<p>Rows held back from publication (gold.quarantine; its text is restricted).</p>"
+        f"<table>{head}{body}</table>"
+    )
+
+
 def render_html(
     rows: list[dict[str, Any]],
     profile: Profile | None,
     title: str,
     data_docs_index: Path | None = None,
     generated_at: datetime | None = None,
+    quarantined: list[dict[str, Any]] | None = None,
 ) -> str:
     """The whole report as one HTML string (no network resources)."""
     generated_at = generated_at or datetime.now(UTC)
@@ -276,6 +333,7 @@ def render_html(
         f'<h1>{_e(title)}</h1><p class="meta">generated {_e(generated_at.strftime("%Y-%m-%d %H:%M:%S UTC"))}</p>'
         f"<h2>Validation results</h2>{_result_rows_html(rows)}"
         f"<h2>Failing expectations</h2>{_failures_html(rows)}"
+        f"<h2>Quarantined rows</h2>{_quarantine_html(quarantined or [])}"
         f"{profile_html}{docs}</body></html>"
     )
 
@@ -289,9 +347,22 @@ def data_docs_index(config: CodemillConfig) -> Path:
     return quality_root(config) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
+def report_quarantine(config: CodemillConfig, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Quarantined rows of the gold versions these results quarantined from."""
+    from data_platform.quality.quarantine import quarantined_rows
+
+    versions = [
+        row["table_version"]
+        for row in rows
+        if row["table_name"] == "gold.training_corpus" and row.get("quarantined_rows")
+    ]
+    return quarantined_rows(config, versions, max(config.quality.quarantine_examples, 1) * 10)
+
+
 def build_report(spark, config: CodemillConfig, run_id: str | None = None) -> Path:
     """Write the report of a run (default: the latest result per table); returns its path."""
-    rows = select_results(read_rows(config, OPS_TABLE), run_id)
+    all_rows = read_rows(config, OPS_TABLE)
+    rows = with_quarantine_sources(select_results(all_rows, run_id), all_rows)
     profile = None
     if config.quality.report_profile and spark is not None:
         gold = [row for row in rows if row["table_name"] == "gold.training_corpus"]
@@ -299,5 +370,5 @@ def build_report(spark, config: CodemillConfig, run_id: str | None = None) -> Pa
     title = f"codemill data quality: run {run_id}" if run_id else "codemill data quality: latest results"
     path = report_path(config, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(rows, profile, title, data_docs_index(config)))
+    path.write_text(render_html(rows, profile, title, data_docs_index(config), None, report_quarantine(config, rows)))
     return path

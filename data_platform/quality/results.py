@@ -144,6 +144,8 @@ class ValidationOutcome:
     published: bool = False
     notes: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    quarantined_rows: int | None = None  # rows of this version moved to gold.quarantine
+    derived_from_version: int | None = None  # this version was written without another's failing rows
 
     @property
     def success(self) -> bool:
@@ -169,14 +171,24 @@ class ValidationOutcome:
             "row_count": self.row_count,
             "report_path": self.data_docs_path,
             "validated_at": self.validated_at,
+            "quarantined_rows": self.quarantined_rows,
+            "derived_from_version": self.derived_from_version,
         }
 
     def summary_lines(self) -> list[str]:
         verdict = "PASSED" if self.success else "FAILED"
+        if self.quarantined_rows:
+            verdict = f"{self.quarantined_rows} row(s) QUARANTINED"
         passed = len(self.outcomes) - len(self.failures)
+        derived = f", written from v{self.derived_from_version}" if self.derived_from_version is not None else ""
+        checked = (
+            f"{len(self.failures)} row-level expectation(s) failed"
+            if self.quarantined_rows
+            else f"{passed}/{len(self.outcomes)} expectations"
+        )
         lines = [
             f"{self.table_name} v{self.table_version}: {verdict} "
-            f"({passed}/{len(self.outcomes)} expectations, {self.row_count} rows, {self.seconds:.1f} s)"
+            f"({checked}, {self.row_count} rows{derived}, {self.seconds:.1f} s)"
         ]
         lines += [f"  ✗ {failure.describe()}" for failure in self.failures]
         lines += [f"  note: {note}" for note in self.notes]

@@ -42,7 +42,33 @@ _SPARK_TYPE_CLASS = {
     "timestamp": "TimestampType",
 }
 DEFAULT_SPLIT_FRACTIONS = {"train": 0.9, "valid": 0.05, "test": 0.05}
-KNOWN_CHECKS = ("one_split_per_repo", "split_fractions_near_config")
+
+# Row-level: a failure names rows, and those rows can be quarantined while the rest publishes.
+# Table-level (schema, types, uniqueness, row counts, splits): a failure is about the whole
+# version and blocks publication.
+ROW_LEVEL_TYPES = frozenset(
+    {
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_not_be_in_set",
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_not_be_null",
+        "expect_column_values_to_match_regex",
+        "expect_column_values_to_not_match_regex",
+        "expect_column_values_to_match_regex_list",
+        "expect_column_values_to_not_match_regex_list",
+        "expect_column_value_lengths_to_be_between",
+        "expect_column_pair_values_a_to_be_greater_than_b",
+    }
+)
+ROW, TABLE = "row", "table"
+# Cross-row checks computed with Spark (checks.py, row_checks.py) and their scope.
+KNOWN_CHECKS = {
+    "no_pii_left": ROW,
+    "no_benchmark_contamination": ROW,
+    "one_split_per_repo": TABLE,
+    "split_fractions_near_config": TABLE,
+    "splits_not_empty": TABLE,
+}
 
 
 class SuiteError(ValueError):
@@ -67,13 +93,39 @@ class ExpectationSpec:
         """Short name used in summaries and ops.quality_results."""
         return expectation_label(self.type, self.kwargs)
 
+    @property
+    def scope(self) -> str:
+        return ROW if self.type in ROW_LEVEL_TYPES else TABLE
+
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """A cross-row check computed with Spark (see checks.py)."""
+    """A check computed with Spark (see checks.py and row_checks.py)."""
 
     name: str
     why: str = ""
+
+    @property
+    def label(self) -> str:
+        return check_label(self.name)
+
+    @property
+    def scope(self) -> str:
+        return KNOWN_CHECKS[self.name]
+
+
+CHECK_COLUMNS = {
+    "no_pii_left": "text",
+    "no_benchmark_contamination": "text",
+    "one_split_per_repo": "repo_id,split",
+    "split_fractions_near_config": "repo_id,split",
+    "splits_not_empty": "split",
+}
+
+
+def check_label(name: str) -> str:
+    """``check:one_split_per_repo(repo_id,split)``: the label outcomes and reports use."""
+    return f"check:{name}({CHECK_COLUMNS.get(name, '')})"
 
 
 @dataclass(frozen=True)
@@ -137,7 +189,9 @@ def contract_expectations(table: TableContract) -> list[ExpectationSpec]:
 
 
 def allowed_languages(config: CodemillConfig) -> list[str]:
-    """Languages gold may hold: quality.languages, else filters.allowed_languages, else every known id."""
+    """Languages gold may hold: quality.languages, else filters.allowed_languages, else every id
+    curation assigns (one canonical id per Pygments lexer: an alias such as 'py' or a
+    capitalised name such as 'Python' fails, as a writer that bypassed curation would)."""
     if config.quality.languages:
         return list(config.quality.languages)
     filters = refine_sections(config).filters
@@ -158,7 +212,8 @@ def suite_parameters(config: CodemillConfig) -> dict[str, Any]:
     """Values that semantic files refer to as ``{param: NAME}``."""
     return {
         "languages": allowed_languages(config),
-        "secret_patterns": list(config.quality.secret_patterns),
+        # Gold holds only what the license policy lets through; other classes mean a filter bug.
+        "license_classes": list(refine_sections(config).filters.allowed_license_classes),
         "splits": sorted(expected_split_fractions(config)),
     }
 

@@ -12,7 +12,7 @@ from data_platform.lake import is_delta_table, read_table, table_version
 from data_platform.ops_log import append_rows
 from data_platform.quality.checks import run_checks
 from data_platform.quality.gx_runner import run_suite
-from data_platform.quality.results import OPS_TABLE, ValidationOutcome
+from data_platform.quality.results import OPS_TABLE, ExpectationOutcome, ValidationOutcome
 from data_platform.quality.suites import build_suite
 
 
@@ -34,12 +34,19 @@ def resolve_version(config: CodemillConfig, table_name: str, version: int | None
 
 
 def validate_dataframe(
-    spark, config: CodemillConfig, table_name: str, df, version: int, run_id: str | None = None
+    spark,
+    config: CodemillConfig,
+    table_name: str,
+    df,
+    version: int,
+    run_id: str | None = None,
+    known_outcomes: dict[str, ExpectationOutcome] | None = None,
 ) -> ValidationOutcome:
-    """Run the table's suite (GE expectations + Spark cross-row checks) on a DataFrame.
+    """Run the table's suite (GE expectations + Spark checks) on a DataFrame.
 
     The DataFrame is cached for the duration: GE issues one Spark job per metric and the
-    table would otherwise be re-read from Delta each time.
+    table would otherwise be re-read from Delta each time. ``known_outcomes`` (check name →
+    outcome) stands in for checks already computed on exactly these rows.
     """
     started = time.perf_counter()
     suite = build_suite(table_name, config)
@@ -51,7 +58,7 @@ def validate_dataframe(
         run_name = f"{run_id or 'manual'}-{table_name}-v{version}"
         suite_run = run_suite(config, suite, cached, contract(table_name).keys, run_name)
         checked = time.perf_counter()
-        checks, notes = run_checks(cached, suite.checks, config)
+        checks, notes = run_checks(cached, suite.checks, config, known_outcomes)
     finally:
         cached.unpersist()
     done = time.perf_counter()

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
-from data_platform.pii import FILE_NAME_SUFFIXES
 from data_platform.settings.base import Section
-
-# Patterns that must never survive PII redaction into gold text (Java regex syntax: Spark's rlike).
-# "icon@2x.png" is a file name, not an address: the same suffixes the redactor skips.
-_NOT_EMAIL_SUFFIX = "|".join(sorted(FILE_NAME_SUFFIXES))
-DEFAULT_SECRET_PATTERNS = [
-    rf"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.(?!(?:{_NOT_EMAIL_SUFFIX})\b)[A-Za-z]{{2,}}\b",  # email
-    r"\b(AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key id
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----",  # PEM private key
-    r"\bgh[pousr]_[A-Za-z0-9]{36,}\b",  # GitHub token
-    r"\bxox[abpors]-[A-Za-z0-9-]{10,}",  # Slack token
-]
 
 
 class QualitySettings(Section):
@@ -24,7 +14,7 @@ class QualitySettings(Section):
     languages: list[str] = Field(
         default_factory=list,
         description="Languages gold may contain; empty: filters.allowed_languages, else every language id "
-        "curation can assign (Pygments lexer names)",
+        "curation can assign (the canonical id of each Pygments lexer, never an alias such as 'py')",
     )
     split_fractions: dict[str, float] = Field(
         default_factory=dict,
@@ -37,11 +27,17 @@ class QualitySettings(Section):
     min_repos_for_split_check: int = Field(
         20,
         ge=1,
-        description="Below this many repositories the split-fraction check is reported but not enforced",
+        description="Below this many repositories the split-fraction check is reported but not enforced "
+        "(splits must be non-empty as soon as there are as many repositories as splits)",
     )
-    secret_patterns: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_SECRET_PATTERNS),
-        description="Regexes (Java syntax) that must not match gold text: unredacted emails, keys, tokens",
+    on_row_failure: Literal["quarantine", "block"] = Field(
+        "quarantine",
+        description="What a failing row-level expectation of gold (PII left, benchmark overlap, a value "
+        "outside the contract) does: move those rows to gold.quarantine and publish the rest, or block "
+        "publication. Table-level expectations (row count, splits, schema, uniqueness) always block",
+    )
+    quarantine_examples: int = Field(
+        20, ge=0, le=1000, description="Quarantined rows listed by the run summary and `codemill quality report`"
     )
     example_count: int = Field(3, ge=1, le=20, description="Example values kept per failing expectation")
     example_chars: int = Field(80, ge=10, description="Example values are cut to this many characters")

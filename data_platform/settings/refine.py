@@ -133,10 +133,17 @@ class FilterSettings(Section):
 class GoldSettings(Section):
     split_ratios: dict[str, float] = Field(
         default_factory=lambda: {"train": 0.9, "valid": 0.05, "test": 0.05},
-        description="Fraction of repositories per split (by a hash of repo_id)",
+        description="Fraction of repositories per split (of files with split_by=file)",
+    )
+    split_by: Literal["repository", "file"] = Field(
+        "repository",
+        description="repository: every file of a repository in one split, assigned once and stored in "
+        "gold.repo_splits (no code leaks across splits); file: each file by a hash of repo_id and path, "
+        "for corpora with fewer repositories than splits",
     )
     split_salt: str = Field(
-        "codemill", description="Salt of the repository hash; changing it reshuffles splits"
+        "codemill",
+        description="Salt of the hash that orders new repositories (and places files with split_by=file)",
     )
     tokenizer: str = Field(
         "code-tokens",

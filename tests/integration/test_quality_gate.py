@@ -1,7 +1,16 @@
-"""The gold gate on real Spark + Delta + Great Expectations, and the offline report.
+"""The gold gate on real Spark + Delta + Great Expectations: quarantine, blocking, the report.
 
-GE on Spark costs ~10-20 s per validation here, so one module-scoped scenario validates
-twice (a clean version, then a corrupted one) and every test inspects its results.
+GE on Spark costs ~10-20 s per validation here, so one module-scoped scenario runs four
+gates on one lake and every test inspects the recorded results:
+
+1. a clean version: published;
+2. row-level defects only (null and alias language, a license class the policy drops, an
+   empty document, PII the old regex gate tripped on, a pasted HumanEval solution): those
+   rows go to gold.quarantine, a version without them is written, validated and published;
+   (before that, the same version with quality.on_row_failure=block: nothing quarantined,
+   not published);
+3. a table-level defect (a repository in two splits) beside the same row defects: the rows
+   are quarantined, but the version without them still fails and nothing new is published.
 """
 
 from __future__ import annotations
@@ -11,22 +20,23 @@ import re
 
 import pytest
 
-from data_platform.lake import init_tables
+from data_platform.lake import init_tables, read_table
 from data_platform.ops_log import read_rows
 from data_platform.publication import latest_published_version
 from data_platform.quality import build_report, gate_gold
 from tests.conftest import make_config
 from tests.fixtures.quality import (
+    ROW_DEFECTS,
     allow_nulls,
-    corrupt_gold_rows,
     gold_rows,
     silver_rows,
+    with_row_defects,
+    with_split_leak,
     write_gold,
     write_silver,
 )
 
 pytestmark = pytest.mark.integration
-
 
 SNAPSHOT_PARTITIONS = "spark.databricks.delta.snapshotPartitions"
 
@@ -46,75 +56,103 @@ def small_delta_snapshots(spark):
 
 @pytest.fixture(scope="module")
 def scenario(spark, small_delta_snapshots, tmp_path_factory):
-    config = make_config(tmp_path_factory.mktemp("quality-lake"), "quality.languages=[python,go]")
+    root = tmp_path_factory.mktemp("quality-lake")
+    config = make_config(root, "quality.languages=[python,go]")
     # As after `codemill tables init`: the ops table exists (Spark DDL) before the gate appends via delta-rs.
     init_tables(spark, config, ["ops.quality_results"])
     write_silver(spark, config, silver_rows())
-    clean_version = write_gold(spark, config, gold_rows())
-    clean = gate_gold(spark, config, run_id="run-clean", version=clean_version)
+    clean = gate_gold(spark, config, "run-clean", write_gold(spark, config, gold_rows()))
     allow_nulls(spark, config, "gold.training_corpus", "language")
-    bad_version = write_gold(spark, config, corrupt_gold_rows(gold_rows()))
-    bad = gate_gold(spark, config, run_id="run-corrupt", version=bad_version)
-    report = build_report(spark, config, run_id="run-corrupt")
-    return {"config": config, "clean": clean, "bad": bad, "report": report}
+    rows_version = write_gold(spark, config, with_row_defects(gold_rows()))
+    block_config = make_config(root, "quality.languages=[python,go]", "quality.on_row_failure=block")
+    blocked = gate_gold(spark, block_config, "run-block", rows_version)
+    rows = gate_gold(spark, config, "run-rows", rows_version)
+    published_after_rows = latest_published_version(config)
+    leak = gate_gold(spark, config, "run-leak", write_gold(spark, config, with_split_leak(gold_rows())))
+    report = build_report(spark, config, run_id="run-rows")
+    quarantine = read_table(spark, config, "gold.quarantine").collect()
+    return dict(
+        config=config, clean=clean, rows=rows, rows_version=rows_version, leak=leak, blocked=blocked,
+        published_after_rows=published_after_rows, report=report, quarantine=quarantine,
+        published_rows=read_table(spark, config, "gold.training_corpus", rows.version).collect(),
+    )
 
 
 def test_clean_version_passes_and_is_published(scenario):
     clean = scenario["clean"]
     assert clean.validation.success, clean.summary_lines()
-    assert clean.published
+    assert clean.published and clean.quarantined_rows == 0
     assert clean.validation.row_count == 48
-    # The suite is the contract-derived part plus the semantic file, plus both cross-row checks.
     labels = [outcome.label for outcome in clean.validation.outcomes]
     assert "expect_column_values_to_not_be_null(language)" in labels
-    assert "check:one_split_per_repo(repo_id,split)" in labels
-    assert any(label.startswith("expect_column_values_to_not_match_regex_list(text)") for label in labels)
+    for check in ("no_pii_left", "no_benchmark_contamination", "one_split_per_repo", "splits_not_empty"):
+        assert any(label.startswith(f"check:{check}") for label in labels), check
 
 
-def test_corrupted_version_fails_and_previous_stays_published(scenario):
-    clean, bad = scenario["clean"], scenario["bad"]
-    assert not bad.published
-    assert not bad.validation.success
-    published = latest_published_version(scenario["config"])
-    assert published is not None
-    assert published.table_version == clean.version
-    assert published.quality_result_id == clean.validation.result_id
-    assert bad.current_published == published
+def test_row_defects_are_quarantined_and_the_rest_is_published(scenario):
+    rows = scenario["rows"]
+    assert rows.published, rows.summary_lines()
+    assert rows.version == scenario["rows_version"] + 1  # the gate wrote the version without them
+    assert rows.quarantined_rows == len(ROW_DEFECTS)
+    assert set(rows.quarantine.by_expectation) == set(ROW_DEFECTS)
+    published = scenario["published_rows"]
+    assert len(published) == 48 - len(ROW_DEFECTS)
+    # documentation hosts stay in the text and do not trip the gate
+    assert any("user%3Aname:%23%40%5E@example.com" in row["text"] for row in published)
+    assert scenario["published_after_rows"].table_version == rows.version
+    assert rows.validation.derived_from_version == scenario["rows_version"]
 
 
-def test_failing_expectations_are_named_with_examples(scenario):
-    failures = scenario["bad"].failing_expectations
-    text = "\n".join(failures)
-    assert "expect_column_values_to_not_be_null(language)" in text
-    assert "check:one_split_per_repo(repo_id,split)" in text and "repo_id=repo-00 in test,train" in text
-    email = next(
-        line for line in failures if line.startswith("expect_column_values_to_not_match_regex_list(text)")
-    )
-    assert "jane.doe@example.com" in email and "doc_id=" in email
-    # Nothing else failed: the defects are exactly the three injected ones.
-    assert len(failures) == 3, failures
-    summary = "\n".join(scenario["bad"].summary_lines())
-    assert "NOT published" in summary and f"v{scenario['clean'].version} stays published" in summary
+def test_quarantine_table_holds_rows_expectations_and_masked_reasons(scenario):
+    held = [row for row in scenario["quarantine"] if row["source_version"] == scenario["rows_version"]]
+    assert {row["expectation"] for row in held} == set(ROW_DEFECTS)
+    pii = next(row for row in held if row["expectation"] == "check:no_pii_left(text)")
+    assert "%23%40%5E@corp-mail.io" in pii["text"]  # restricted table: the text as it was
+    assert "corp-mail" not in pii["reason"] and "PII finding" in pii["reason"]
+    contaminated = next(row for row in held if row["expectation"] == "check:no_benchmark_contamination(text)")
+    assert "HumanEval/12" in contaminated["reason"]
+    assert all(row["clean_version"] == scenario["rows"].version for row in held)
+    assert all(row["result_id"] == scenario["rows"].source_validation.result_id for row in held)
 
 
-def test_results_are_rows_in_ops_quality_results(scenario):
-    rows = {row["run_id"]: row for row in read_rows(scenario["config"], "ops.quality_results")}
-    assert rows["run-clean"]["published"] and rows["run-clean"]["success"]
-    bad = rows["run-corrupt"]
-    assert not bad["published"] and not bad["success"]
-    assert bad["table_version"] == scenario["bad"].version
-    assert bad["evaluated_expectations"] - bad["successful_expectations"] == 3
-    assert any("not_be_null(language)" in line for line in bad["failed_expectations"])
-    assert bad["report_path"] and bad["report_path"].endswith(".html")
+def test_ops_quality_results_records_both_versions(scenario):
+    results = [row for row in read_rows(scenario["config"], "ops.quality_results") if row["run_id"] == "run-rows"]
+    by_version = {row["table_version"]: row for row in results}
+    source, clean = by_version[scenario["rows_version"]], by_version[scenario["rows"].version]
+    assert source["quarantined_rows"] == len(ROW_DEFECTS) and not source["published"] and not source["success"]
+    assert clean["derived_from_version"] == scenario["rows_version"] and clean["published"] and clean["success"]
 
 
-def test_html_report_renders_offline_with_plots(scenario):
+def test_table_level_failure_blocks_even_after_quarantine(scenario):
+    leak = scenario["leak"]
+    assert leak.quarantined_rows == len(ROW_DEFECTS)
+    assert not leak.published
+    failures = "\n".join(leak.failing_expectations)
+    assert "check:one_split_per_repo(repo_id,split)" in failures and "repo_id=repo-00 in test,train" in failures
+    assert len(leak.failing_expectations) == 1, leak.failing_expectations
+    assert leak.current_published.table_version == scenario["rows"].version
+    assert f"v{scenario['rows'].version} stays published" in "\n".join(leak.summary_lines())
+
+
+def test_block_mode_quarantines_nothing_and_blocks(scenario):
+    blocked = scenario["blocked"]
+    assert not blocked.published and blocked.quarantine is None
+    failures = {outcome.label: outcome for outcome in blocked.validation.failures}
+    assert set(failures) == set(ROW_DEFECTS), list(failures)
+    assert all(outcome.unexpected_count == 1 for outcome in failures.values())
+    pii = failures["check:no_pii_left(text)"].describe()
+    assert "PII finding" in pii and "corp-mail" not in pii
+    assert blocked.version == scenario["rows_version"]
+    assert blocked.current_published.table_version == scenario["clean"].version
+
+
+def test_html_report_renders_offline_with_plots_and_quarantine(scenario):
     html = scenario["report"].read_text()
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert len(images) >= 6
     assert all(base64.b64decode(image).startswith(b"\x89PNG") for image in images)
-    # Offline: no scripts or stylesheets from the network.
     assert not re.search(r'(src|href)="https?://', html)
     for title in ("Rows per language and split", "Drop reasons", "Near-duplicate cluster sizes", "PII"):
         assert title in html
-    assert "expect_column_values_to_not_be_null(language)" in html
+    assert "Quarantined rows" in html and "check:no_pii_left(text)" in html
+    assert "expect_column_values_to_be_in_set(language)" in html

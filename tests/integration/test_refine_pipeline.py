@@ -103,9 +103,11 @@ def runs(spark, tmp_path_factory):
     first = refine(spark, config, "run-1")
     after_first = _snapshot(spark, config)
     gold_first = lake.read_table(spark, config, "gold.training_corpus").collect()
+    splits_first = _repo_splits(spark, config)
     write_rows(spark, config, "silver.files", [LATE_COPY])
     late = refine(spark, config, "run-2")
     after_late = _snapshot(spark, config)
+    splits_late = _repo_splits(spark, config)
     for summary in (first, late):
         print(summary.format(), summary.seconds, sep="\n")  # shown with -s or on failure
     return dict(
@@ -115,7 +117,13 @@ def runs(spark, tmp_path_factory):
         gold_first=gold_first,
         after_first=after_first,
         after_late=after_late,
+        splits_first=splits_first,
+        splits_late=splits_late,
     )
+
+
+def _repo_splits(spark, config) -> dict[str, str]:
+    return {r["repo_id"]: r["split"] for r in lake.read_table(spark, config, "gold.repo_splits").collect()}
 
 
 def _row(snapshot, repo_id, path):
@@ -233,3 +241,16 @@ def test_connected_components_of_a_long_chain(spark, runs):
     edges = spark.createDataFrame(chain, "src string, dst string")
     components = {r["node"]: r["component"] for r in connected_components(edges).collect()}
     assert {components[n] for n in nodes} == {"n00"} and components["x2"] == "x1" and len(components) == 32
+
+
+def test_repository_splits_are_stored_give_every_split_data_and_never_change(runs):
+    first, late = runs["splits_first"], runs["splits_late"]
+    kept_repos = {row["repo_id"] for row in runs["gold_first"]}
+    assert set(first) == kept_repos and len(kept_repos) == 4
+    # four repositories with kept documents, three splits: none is empty (a hash split left them empty)
+    assert set(first.values()) == {"train", "valid", "test"}
+    assert all(row["split"] == first[row["repo_id"]] for row in runs["gold_first"])
+    assert sum(runs["first"].new_repo_splits.values()) == 4 and runs["first"].split_note is None
+    # the second run kept nothing new from r-late: nothing assigned, nothing moved
+    assert late == first and runs["late"].new_repo_splits == {}
+    assert "splits by repository: 4 repositories" in runs["first"].format()

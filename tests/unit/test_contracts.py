@@ -40,6 +40,9 @@ def test_raw_bytes_only_in_bronze_and_bronze_files_is_restricted():
         if "content" in table.column_names:
             assert name.startswith("bronze.")
     assert all_contracts()["bronze.files"].restricted
+    # quarantined gold rows may still hold the PII that put them there
+    quarantine = all_contracts()["gold.quarantine"]
+    assert quarantine.restricted and "RESTRICTED" in quarantine.description
 
 
 def test_nested_types_translate_to_arrow_and_spark():

@@ -27,3 +27,11 @@ def test_rule_order():
     assert (
         keeper(("e", False, "permissive", 10**6, 9.0, True), gpl_famous) == "a"
     )  # filtered files never keep
+
+
+def test_centrality_breaks_ties_before_the_stable_key():
+    # (file_id, eligible, license_class, stars, commit_epoch, previous_keeper, centrality)
+    peripheral = ("a", True, "permissive", None, None, False, 1)
+    central = ("b", True, "permissive", None, None, False, 4)
+    assert keeper(peripheral, central) == "b"
+    assert keeper(("a", True, "permissive", 10, None, False, 1), central) == "a"  # stars come first

@@ -66,8 +66,21 @@ def test_planted_variants_stay_above_threshold_and_distinct_modules_below():
     ]
     base_set = shingle_hashes(base)
     for variant in variants:
-        assert jaccard(base_set, shingle_hashes(variant)) >= 0.85
+        assert jaccard(base_set, shingle_hashes(variant)) >= 0.8
     assert jaccard(base_set, shingle_hashes(stdlib_text("shlex.py"))) < 0.05
+
+
+def test_dedup_words_fold_case_and_skip_punctuation():
+    # typing modernisation (PEP 585) keeps a file a near-duplicate of itself
+    old = "def f(xs: List[int], d: Dict[str, Tuple[int, ...]]) -> Optional[List[str]]: ..."
+    new = "def f(xs: list[int], d: dict[str, tuple[int, ...]]) -> Optional[list[str]]: ..."
+    assert np.array_equal(shingle_hashes(old), shingle_hashes(new))
+    # punctuation carries no weight: a table and the same words in a list are one shingle set
+    assert np.array_equal(shingle_hashes("(0x1100, 0x115f, 2),\n(0x2e80, 0x303e, 2),"),
+                          shingle_hashes("0x1100 0x115f 2 0x2e80 0x303e 2"))
+    # identifiers stay whole (snake_case is one word), non-ASCII letters are word characters
+    assert len(shingle_hashes("a_b c d e f", 5)) == 1 and len(shingle_hashes("a b c d e f", 5)) == 2
+    assert not np.array_equal(shingle_hashes("café au lait noir sucré"), shingle_hashes("cafe au lait noir sucre"))
 
 
 def test_estimated_jaccard_tracks_exact_jaccard():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from data_platform.quality.checks import compare_split_fractions
+from data_platform.quality.checks import compare_split_fractions, empty_splits
 
 EXPECTED = {"train": 0.9, "valid": 0.05, "test": 0.05}
 
@@ -35,3 +35,11 @@ def test_missing_and_unexpected_splits_count():
 def test_empty_table_does_not_divide_by_zero():
     result = compare_split_fractions({}, EXPECTED, 0.1, 1)
     assert result.observed == {"train": 0.0, "valid": 0.0, "test": 0.0}
+
+
+def test_empty_splits_are_enforced_once_there_are_as_many_repositories_as_splits():
+    assert empty_splits({"train": 10}, EXPECTED, 10) == (True, ["valid", "test"])
+    assert empty_splits({"train": 1, "valid": 1}, EXPECTED, 2) == (False, ["test"])
+    assert empty_splits({"train": 2, "valid": 1, "test": 1}, EXPECTED, 4) == (True, [])
+    # a split with ratio 0 may stay empty
+    assert empty_splits({"train": 5, "valid": 1}, {"train": 0.8, "valid": 0.2, "test": 0.0}, 6) == (True, [])

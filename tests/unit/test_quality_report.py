@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 import pytest
 
 from data_platform.quality.profile import Profile, log2_bucket_label
-from data_platform.quality.report import ReportError, render_html, select_results, summary_lines
+from data_platform.quality.report import (
+    ReportError,
+    render_html,
+    select_results,
+    summary_lines,
+    with_quarantine_sources,
+)
 
 
 def _row(table, version, success, run_id, minute, failures=()):
@@ -109,3 +115,28 @@ def test_missing_tables_leave_placeholders_not_errors():
 
 def test_log2_bucket_labels():
     assert [log2_bucket_label(b) for b in (0, 1, 2, 3, 11)] == ["0", "1", "2-3", "4-7", "1Ki-2Ki"]
+
+
+def test_quarantined_rows_are_listed_in_summary_and_html():
+    source = {**_row("gold.training_corpus", 7, False, "run-3", 10, ["check:no_pii_left(text)"]), "quarantined_rows": 1}
+    clean = {**_row("gold.training_corpus", 8, True, "run-3", 11), "derived_from_version": 7}
+    quarantined = [
+        {
+            "source_version": 7,
+            "clean_version": 8,
+            "path": "tests/test_urls.py",
+            "doc_id": "d" * 32,
+            "expectation": "check:no_pii_left(text)",
+            "reason": "1 PII finding(s) left after redaction: email (email) at line 3: us…(22 chars)",
+        }
+    ]
+    # the latest gold result is the clean version; its source comes along
+    rows = with_quarantine_sources(select_results([*ROWS, source, clean], None), [*ROWS, source, clean])
+    assert [r["table_version"] for r in rows if r["table_name"] == "gold.training_corpus"] == [7, 8]
+    text = "\n".join(summary_lines(rows, quarantined))
+    assert "gold.training_corpus v7: 1 row(s) QUARANTINED" in text
+    assert "v8: PASSED, published, written from v7 without quarantined rows" in text
+    assert "quarantined from v7: tests/test_urls.py" in text and "us…(22 chars)" in text
+    html = render_html(rows, None, "q", quarantined=quarantined)
+    assert "Quarantined rows" in html and "tests/test_urls.py" in html and "restricted" in html
+    assert "No rows quarantined." in render_html(ROWS, None, "q")

@@ -166,9 +166,37 @@ def test_quality_stage_blocks_only_on_unpublished_gold():
         "quality.gold.training_corpus.failed": 0,
         "quality.gold.failed": 1,
         "quality.gold.published": 0,
+        "quality.gold.quarantined": 0,
     }
     assert any("NOT published" in line for line in stage.summary_lines())
     assert QualityStageResult().ok
     disabled = make_config(Path("/nonexistent-lake"), "quality.enabled=false")
     skipped = check_ingest_run(None, disabled, "run-1", {"gold.training_corpus": 3})
     assert skipped.skipped and skipped.ok and "skipped" in skipped.summary_lines()[0]
+
+
+def test_quarantine_is_reported_with_both_versions():
+    from data_platform.quality.gate import GateResult
+    from data_platform.quality.quarantine import QuarantineResult
+
+    held = QuarantineResult(
+        5,
+        rows=2,
+        by_expectation={"check:no_pii_left(text)": 1, "expect_column_values_to_be_in_set(language)": 1},
+        clean_version=6,
+        examples=["src/a.py (abc): check:no_pii_left(text): 1 PII finding(s) left after redaction: email …"],
+    )
+    clean = _validation([ExpectationOutcome("a", True)])
+    clean.table_version, clean.derived_from_version, clean.published = 6, 5, True
+    gate = GateResult(clean, None, None, held)
+    lines = "\n".join(gate.summary_lines())
+    assert "quarantined 2 row(s) of gold.training_corpus v5 to gold.quarantine" in lines
+    assert "v6 written without them" in lines and "quarantined: src/a.py" in lines
+    assert "1 more" in lines and "published gold.training_corpus v6" in lines
+    assert gate.quarantined_rows == 2
+    assert [o.label for o in held.outcomes()] == sorted(held.by_expectation)
+    assert not any(o.success for o in held.outcomes())
+    row = clean.to_row()
+    assert row["derived_from_version"] == 5 and row["quarantined_rows"] is None
+    assert held.clean_outcomes() is None
+    assert QuarantineResult(5, row_checks=("no_pii_left",)).clean_outcomes()["no_pii_left"].success

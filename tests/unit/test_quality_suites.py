@@ -69,14 +69,42 @@ def test_gold_semantics_resolve_config_parameters(tmp_path):
     suite = build_suite("gold.training_corpus", config)
     by_label = {spec.label: spec for spec in suite.expectations}
     assert by_label["expect_column_values_to_be_in_set(language)"].kwargs["value_set"] == ["python", "rust"]
-    regexes = by_label["expect_column_values_to_not_match_regex_list(text)"].kwargs["regex_list"]
-    assert regexes == config.quality.secret_patterns
+    # gold holds only what the license policy lets through (not every class silver knows)
+    assert by_label["expect_column_values_to_be_in_set(license_class)"].kwargs["value_set"] == ["permissive", "none"]
+    # PII is checked by the redactor's own detector (a check), not by a second regex set
+    assert not any(label.startswith("expect_column_values_to_not_match_regex_list(text)") for label in by_label)
     assert by_label["expect_column_values_to_be_unique(exact_dup_key)"].source == "semantic"
     assert by_label["expect_column_values_to_be_between(token_count)"].kwargs == {
         "column": "token_count",
         "min_value": 1,
     }
-    assert [check.name for check in suite.checks] == ["one_split_per_repo", "split_fractions_near_config"]
+    assert [check.name for check in suite.checks] == [
+        "no_pii_left",
+        "no_benchmark_contamination",
+        "one_split_per_repo",
+        "splits_not_empty",
+        "split_fractions_near_config",
+    ]
+
+
+def test_row_and_table_scopes(config):
+    suite = build_suite("gold.training_corpus", config)
+    scopes = {spec.label: spec.scope for spec in suite.expectations}
+    assert scopes["expect_column_values_to_be_in_set(language)"] == "row"
+    assert scopes["expect_column_values_to_not_be_null(text)"] == "row"
+    assert scopes["expect_column_values_to_be_unique(doc_id)"] == "table"
+    assert scopes["expect_table_row_count_to_be_between"] == "table"
+    assert scopes["expect_column_values_to_be_of_type(text)"] == "table"
+    checks = {check.name: check.scope for check in suite.checks}
+    assert checks["no_pii_left"] == checks["no_benchmark_contamination"] == "row"
+    assert checks["one_split_per_repo"] == checks["splits_not_empty"] == "table"
+
+
+def test_license_classes_follow_the_filter_policy(tmp_path):
+    config = make_config(tmp_path / "lake", "filters.allowed_license_classes=[permissive]")
+    suite = build_suite("gold.training_corpus", config)
+    by_label = {spec.label: spec for spec in suite.expectations}
+    assert by_label["expect_column_values_to_be_in_set(license_class)"].kwargs["value_set"] == ["permissive"]
 
 
 def test_silver_and_bronze_semantics(config):
@@ -103,22 +131,6 @@ def test_path_patterns_flag_absolute_and_escaping_paths(config):
 
     assert not any(flagged(p) for p in ["src/a.py", "a..b/c.py", ".github/x.yml", "__init__.py"])
     assert all(flagged(p) for p in ["/etc/passwd", "C:/x.py", "a/../../b", "..", "dir\\file.py"])
-
-
-def test_secret_patterns_catch_emails_and_keys_but_not_placeholders(config):
-    import re
-
-    patterns = config.quality.secret_patterns
-
-    def flagged(text):
-        return any(re.search(p, text) for p in patterns)
-
-    assert flagged("mail jane.doe@example.com now")
-    assert flagged("key = 'AKIAABCDEFGHIJKLMNOP'")
-    assert flagged("-----BEGIN RSA PRIVATE KEY-----")
-    assert flagged("token ghp_" + "a1" * 18)
-    assert not flagged("mail <EMAIL> key <KEY> ip <IP_ADDRESS>")
-    assert not flagged("x = a @ b  # matrix product")
 
 
 def test_semantic_file_errors_are_one_line(tmp_path):
@@ -150,6 +162,8 @@ def test_semantic_files_name_real_tables():
 def test_languages_and_split_fractions_come_from_config(tmp_path):
     default = make_config(tmp_path / "a")
     assert "python" in allowed_languages(default) and "cpp" in allowed_languages(default)
+    # canonical ids only: aliases curation never assigns are outside the set
+    assert not {"py", "Python", "python3", "c++"} & set(allowed_languages(default))
     assert expected_split_fractions(default) == {"train": 0.9, "valid": 0.05, "test": 0.05}
     custom = make_config(tmp_path / "b", "quality.split_fractions={train: 0.8, valid: 0.1, test: 0.1}")
     assert expected_split_fractions(custom)["train"] == 0.8

@@ -1,135 +1,23 @@
-"""PII and secret redaction: emails, public IP addresses, keys/tokens and passwords.
+"""Keys, tokens and passwords: detect-secrets' detectors applied to whole texts.
 
-``redact(text)`` replaces each finding with a typed placeholder (``<EMAIL>``, ``<IP_ADDRESS>``,
-``<KEY>``, ``<PASSWORD>``) and counts them per type. Keys and secrets come from
-detect-secrets' detectors (AWS, GitHub, GitLab, Slack, Stripe, npm, PyPI, OpenAI, SendGrid,
-Twilio, Mailchimp, Discord, Telegram, Square, Azure storage, Artifactory, private keys, JWT,
-basic-auth URLs, secret keywords, high-entropy strings) applied to the whole text rather than
-line by line: one pass of each compiled pattern over a file is what keeps this cheap enough to
-run on every file. The keyword and entropy detectors are noisy on real code, so their hits go
-through false-positive heuristics (placeholders, templates, UUIDs, hashes, lockfiles, ids).
-
-This runs in curation on every file, so it must not raise on odd input: any text is valid.
+Keys and secrets come from detect-secrets' detectors (AWS, GitHub, GitLab, Slack, Stripe,
+npm, PyPI, OpenAI, SendGrid, Twilio, Mailchimp, Discord, Telegram, Square, Azure storage,
+Artifactory, private keys, JWT, basic-auth URLs, secret keywords, high-entropy strings)
+applied to the whole text rather than line by line: one pass of each compiled pattern over a
+file is what keeps this cheap enough to run on every file. The keyword and entropy detectors
+are noisy on real code, so their hits go through false-positive heuristics (placeholders,
+templates, UUIDs, hashes, lockfiles, ids).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 
-EMAIL = "email"
-IP_ADDRESS = "ip_address"
-KEY = "key"
-PASSWORD = "password"
-PII_TYPES = (EMAIL, IP_ADDRESS, KEY, PASSWORD)
-PLACEHOLDERS = {EMAIL: "<EMAIL>", IP_ADDRESS: "<IP_ADDRESS>", KEY: "<KEY>", PASSWORD: "<PASSWORD>"}
-
-# When two findings overlap, the more specific/severe one wins.
-_PRIORITY = {KEY: 0, PASSWORD: 1, EMAIL: 2, IP_ADDRESS: 3}
-
-
-@dataclass(frozen=True)
-class PiiMatch:
-    kind: str
-    start: int
-    end: int
-    detector: str
-
-    def value(self, text: str) -> str:
-        return text[self.start : self.end]
-
-
-@dataclass(frozen=True)
-class Redaction:
-    text: str
-    counts: dict[str, int] = field(default_factory=dict)
-    matches: tuple[PiiMatch, ...] = ()
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-
-# --------------------------------------------------------------------------- emails
-
-_EMAIL_RE = re.compile(
-    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?\.)+"
-    r"[A-Za-z]{2,24}(?![\w-])"
-)
-# "icon@2x.png", "module@1.2.js": file names, not addresses.
-FILE_NAME_SUFFIXES = frozenset(
-    "png jpg jpeg gif svg webp ico bmp js mjs ts tsx jsx css scss less py pyc rb go rs java kt c h cc cpp hpp "
-    "json yaml yml toml xml html htm md txt lock zip gz tar whl so dll map wasm".split()
-)
-
-
-def _find_emails(text: str) -> list[PiiMatch]:
-    found = []
-    for m in _EMAIL_RE.finditer(text):
-        domain = m.group().rsplit("@", 1)[1]
-        if domain.rsplit(".", 1)[1].lower() in FILE_NAME_SUFFIXES:
-            continue
-        found.append(PiiMatch(EMAIL, m.start(), m.end(), "email"))
-    return found
-
-
-# --------------------------------------------------------------------------- IP addresses
-
-# Not preceded/followed by more dotted numbers (OIDs, 5-part versions) or word characters.
-_IPV4_RE = re.compile(r"(?<![\w.-])(?:\d{1,3}\.){3}\d{1,3}(?![\w-]|\.\d)")
-_IPV6_RE = re.compile(
-    r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:){2,7}(?::|[0-9A-Fa-f]{1,4})(?:(?<=:):?[0-9A-Fa-f]{1,4}){0,6}(?![\w:])"
-)
-# Words right before a dotted number that make it a version, not an address.
-_VERSION_CONTEXT_RE = re.compile(
-    r"(?:\b(?:version|release|ver|rev|build|v|python|sdk|api)|_version__|==|>=|<=|~=|!=|\^|~)[\s\"':=(,]{0,4}$",
-    re.IGNORECASE,
-)
-
-_ADDRESS_CONTEXT_RE = re.compile(
-    r"\bip|addr|host|server|dns|connect|socket|https?:|ping|route|gateway|proxy|bind|listen|remote|peer",
-    re.IGNORECASE,
-)
-
-
-def _is_public_ip(candidate: str) -> bool:
-    try:
-        address = ipaddress.ip_address(candidate)
-    except ValueError:
-        return False
-    # Private, loopback, link-local, reserved, documentation and shared ranges are not PII.
-    return address.is_global and not address.is_multicast
-
-
-def _find_ips(text: str) -> list[PiiMatch]:
-    found = []
-    for m in _IPV4_RE.finditer(text):
-        value = m.group()
-        if any(len(octet) > 1 and octet[0] == "0" for octet in value.split(".")):
-            continue  # "01.02.03.04" is a date or version, not an address
-        if _VERSION_CONTEXT_RE.search(text[max(0, m.start() - 16) : m.start()]):
-            continue
-        if all(len(octet) == 1 for octet in value.split(".")[:3]):
-            # "7.1.4.34" is far more often a version or a section number than an address:
-            # only an address-like context on the same line makes it one.
-            line_start, line_end = _line_bounds(text, m.start())
-            if not _ADDRESS_CONTEXT_RE.search(text[line_start:line_end]):
-                continue
-        if _is_public_ip(value):
-            found.append(PiiMatch(IP_ADDRESS, m.start(), m.end(), "ipv4"))
-    if text.count(":") >= 3:
-        for m in _IPV6_RE.finditer(text):
-            value = m.group()
-            # "a::b" in C++ or "12:30:45" times parse as IPv6 too; demand an address-like shape.
-            if value.count(":") < 4 or not any(c.isdigit() for c in value):
-                continue
-            if _is_public_ip(value):
-                found.append(PiiMatch(IP_ADDRESS, m.start(), m.end(), "ipv6"))
-    return found
-
+from data_platform.pii.allow import KEY, PASSWORD, is_documentation_host
+from data_platform.pii.match import PiiMatch
+from data_platform.pii.text import line_bounds
 
 # --------------------------------------------------------------------------- keys (detect-secrets)
 
@@ -194,10 +82,21 @@ def _spans_of(m: re.Match) -> list[tuple[int, int]]:
     return [m.span()]
 
 
+_HOST_RE = re.compile(r"[A-Za-z0-9.-]+")
+
+
+def _documentation_url(text: str, at: int) -> bool:
+    """True when the URL credentials ending at ``at`` (the "@") are for a documentation host."""
+    host = _HOST_RE.match(text, at + 1)
+    return bool(host) and is_documentation_host(host.group())
+
+
 def _find_detector_keys(text: str) -> list[PiiMatch]:
     found = []
     for name, kind, pattern in _regex_detectors():
         for m in pattern.finditer(text):
+            if kind == PASSWORD and _documentation_url(text, m.end() - 1):
+                continue  # "https://user:pass@example.com/": documentation, not a credential
             for start, end in _spans_of(m):
                 value = text[start:end]
                 if kind == PASSWORD and not _looks_like_password(value):
@@ -317,10 +216,6 @@ def _looks_like_password(value: str) -> bool:
     return classes >= 2 and len(set(value)) >= 5
 
 
-def _line_bounds(text: str, position: int) -> tuple[int, int]:
-    start = text.rfind("\n", 0, position) + 1
-    end = text.find("\n", position)
-    return start, len(text) if end < 0 else end
 
 
 def _find_keywords(text: str, path: str | None) -> list[PiiMatch]:
@@ -329,7 +224,7 @@ def _find_keywords(text: str, path: str | None) -> list[PiiMatch]:
     found = []
     seen_lines: set[int] = set()
     for hint in _KEYWORD_HINT_RE.finditer(text):
-        line_start, line_end = _line_bounds(text, hint.start())
+        line_start, line_end = line_bounds(text, hint.start())
         if line_start in seen_lines or line_end - line_start > 1000:
             continue
         seen_lines.add(line_start)
@@ -421,7 +316,7 @@ def _find_high_entropy(text: str, path: str | None) -> list[PiiMatch]:
             continue
         if _HEX_RE.fullmatch(value):
             # Bare hex is usually a hash (git ids, checksums); a key only when named like one.
-            line_start, _ = _line_bounds(text, start)
+            line_start, _ = line_bounds(text, start)
             if not _SECRET_CONTEXT_RE.search(text[line_start:start]):
                 continue
             if shannon_entropy(value) <= HEX_ENTROPY_LIMIT:
@@ -445,50 +340,30 @@ def _find_high_entropy(text: str, path: str | None) -> list[PiiMatch]:
     return found
 
 
-# --------------------------------------------------------------------------- redaction
 
 
-def find_pii(text: str, path: str | None = None) -> list[PiiMatch]:
-    """All findings in ``text``, overlaps resolved, sorted by position."""
-    if not text:
-        return []
-    candidates: list[PiiMatch] = []
-    candidates += _find_private_keys(text)
-    candidates += _find_jwts(text)
-    candidates += _find_detector_keys(text)
+def find_keys(text: str, path: str | None = None) -> list[PiiMatch]:
+    """Keys, tokens and passwords in ``text`` (overlapping findings are resolved by the caller)."""
+    found = _find_private_keys(text) + _find_jwts(text) + _find_detector_keys(text)
     if _KEYWORD_HINT_RE.search(text):
-        candidates += _find_keywords(text, path)
-    candidates += _find_high_entropy(text, path)
-    if "@" in text:
-        candidates += _find_emails(text)
-    candidates += _find_ips(text)
-    # Longest, highest-priority findings claim their characters first.
-    candidates.sort(key=lambda f: (_PRIORITY[f.kind], -(f.end - f.start), f.start))
-    chosen: list[PiiMatch] = []
-    for finding in candidates:
-        if all(finding.end <= other.start or finding.start >= other.end for other in chosen):
-            chosen.append(finding)
-    return sorted(chosen, key=lambda f: f.start)
+        found += _find_keywords(text, path)
+    return found + _find_high_entropy(text, path)
 
 
-def redact(text: str, path: str | None = None) -> Redaction:
-    """Replace PII in ``text`` with typed placeholders and count them per type.
+def find_keys_in_literal(line_prefix: str, literal: str, path: str | None = None) -> list[PiiMatch]:
+    """Keys in one (reassembled) string literal, seen as ``<line_prefix>"<literal>"``.
 
-    ``path`` is optional; when given it tunes detection (config-file keyword rules, no
-    entropy hits in lockfiles).
+    Positions are relative to ``literal``; findings outside it are dropped (the caller sees
+    them in the original text anyway). High-entropy hits are left out here: joining
+    unrelated literals makes random-looking strings too easily.
     """
-    counts = dict.fromkeys(PII_TYPES, 0)
-    if not text:
-        return Redaction(text, counts)
-    matches = find_pii(text, path)
-    if not matches:
-        return Redaction(text, counts)
-    pieces = []
-    cursor = 0
-    for finding in matches:
-        pieces.append(text[cursor : finding.start])
-        pieces.append(PLACEHOLDERS[finding.kind])
-        counts[finding.kind] += 1
-        cursor = finding.end
-    pieces.append(text[cursor:])
-    return Redaction("".join(pieces), counts, tuple(matches))
+    line = f'{line_prefix}"{literal}"'
+    offset = len(line_prefix) + 1
+    found = _find_jwts(line) + _find_detector_keys(line)
+    if _KEYWORD_HINT_RE.search(line):
+        found += _find_keywords(line, path)
+    return [
+        PiiMatch(m.kind, m.start - offset, m.end - offset, m.detector)
+        for m in found
+        if m.start >= offset and m.end <= offset + len(literal)
+    ]
