@@ -254,3 +254,25 @@ def test_repository_splits_are_stored_give_every_split_data_and_never_change(run
     # the second run kept nothing new from r-late: nothing assigned, nothing moved
     assert late == first and runs["late"].new_repo_splits == {}
     assert "splits by repository: 4 repositories" in runs["first"].format()
+
+
+def test_file_level_split_places_files_of_one_repository_in_several_splits(spark, tmp_path):
+    from data_platform.gold import gold_rows, repo_fraction
+    from data_platform.settings.refine import GoldSettings
+
+    config = make_config(tmp_path / "lake")
+    rows = [silver_row("r-one", f"pkg/m{i}.py", f"x_{i} = {i}\n") for i in range(60)]
+    kept = spark.createDataFrame(
+        [(r["file_id"], r["repo_id"], r["repo_url"], r["commit_sha"], r["path"], "python", r["text"], "MIT",
+          "permissive", exact_dup_key(r["text"])) for r in rows],
+        "file_id string, repo_id string, repo_url string, commit_sha string, path string, language string, "
+        "text string, license_spdx string, license_class string, exact_dup_key string",
+    )
+    settings = GoldSettings(split_by="file", split_ratios={"train": 0.6, "valid": 0.2, "test": 0.2})
+    gold, assignment = gold_rows(spark, config, kept, settings, "run-f")
+    splits = {r["doc_id"]: r["split"] for r in gold.select("doc_id", "split").collect()}
+    assert set(splits.values()) == {"train", "valid", "test"} and assignment.split_by == "file"
+    for doc_id, split in splits.items():  # the Spark hash is the Python one
+        fraction = repo_fraction(doc_id, settings.split_salt)
+        assert split == ("train" if fraction < 0.6 else "valid" if fraction < 0.8 else "test")
+    assert assignment.note() is None
