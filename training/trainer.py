@@ -12,15 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import uuid
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from data_platform.config import CodemillConfig
+from data_platform.ops.runs import code_version, new_run_id, now
 from training.fim import fim_lineage
-from training.lineage import TableChoice, choose_table_version, code_version, now, record_run
+from training.lineage import TableChoice, choose_table_version, record_run
 from training.loop import DATA_STATE, LINEAGE_FILE
 
 log = logging.getLogger(__name__)
@@ -44,10 +43,6 @@ class TrainingResult:
     loss_curve: Path | None
     table: TableChoice
     warnings: tuple[str, ...] = ()  # e.g. a corpus smaller than one global batch was padded and repeated
-
-
-def new_run_id() -> str:
-    return f"train-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
 def runs_root(config: CodemillConfig) -> Path:
@@ -248,7 +243,7 @@ def run_training(
     """Train (or resume) a run end to end; returns where its outputs are."""
     from training.metrics import plot_loss_curve, read_metrics
 
-    run_id = run_name or new_run_id()
+    run_id = run_name or new_run_id("train")
     run_dir, artifacts = run_paths(config, run_id)
     manifest_path = artifacts / MANIFEST
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None

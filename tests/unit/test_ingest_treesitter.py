@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from data_platform.ingest.language import PARSED_LANGUAGES
 from data_platform.ingest.treesitter import SPECS, parse_source, query_cursor
+from data_platform.languages import PARSED_LANGUAGES
 from tests.fixtures.ingest import (
     C_SOURCE,
     GO_MAIN,

@@ -1,7 +1,8 @@
-"""Append rows to ``ops.*`` tables without Spark, through delta-rs.
+"""Write and read ``ops.*`` rows without Spark, through delta-rs.
 
-Training and evaluation run on Ray workers and plain Python processes that never start a
-JVM; they still record lineage in the same contract tables the Spark jobs use.
+Training, evaluation and serving run on Ray workers and plain Python processes that never
+start a JVM; they still record runs in the same contract tables the Spark jobs use. Rows are
+checked against the table's contract in ``schemas/`` (an unknown column is an error).
 """
 
 from __future__ import annotations
@@ -34,6 +35,32 @@ def append_rows(config: CodemillConfig, table_name: str, rows: Sequence[dict[str
     data = rows_to_arrow(table_name, rows)
     write_deltalake(str(path), data, mode="append")
     return DeltaTable(str(path)).version()
+
+
+def upsert_rows(
+    config: CodemillConfig, table_name: str, rows: Sequence[dict[str, Any]], keys: Sequence[str] = ("run_id",)
+) -> int:
+    """Insert rows, or update those whose ``keys`` match (a run row moving running → succeeded).
+
+    The table is created on first use. Returns the new Delta version.
+    """
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    path = str(config.lake.table_path(table_name))
+    try:
+        table = DeltaTable(path)
+    except TableNotFoundError:
+        return append_rows(config, table_name, rows)
+    predicate = " AND ".join(f"target.{key} = source.{key}" for key in keys)
+    (
+        table.merge(rows_to_arrow(table_name, rows), predicate=predicate, source_alias="source",
+                    target_alias="target")
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .execute()
+    )
+    return DeltaTable(path).version()
 
 
 def read_rows(config: CodemillConfig, table_name: str) -> list[dict[str, Any]]:
