@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from data_platform.ops.logs import progress_print
+
 TEMPLATES_DIR = Path(__file__).resolve().parent
 CHECKPOINT_TAG = "zero"
 DATA_STATE = "data_state.json"
@@ -176,10 +178,7 @@ def train_loop_per_worker(job: dict[str, Any]) -> None:
             state = json.loads((Path(folder) / DATA_STATE).read_text())
         step, position = int(state["step"]), DataPosition.from_dict(state["position"])
         if rank == 0:
-            print(
-                f"resumed at step {step}, epoch {position.epoch}, block {position.blocks_in_epoch}",
-                flush=True,
-            )
+            progress_print(f"resumed at step {step}, epoch {position.epoch}, block {position.blocks_in_epoch}")
 
     peak = settings["peak_tflops"] or (
         gpu_peak_tflops(torch.cuda.get_device_name(device)) if on_gpu else None

@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     STATE.config_path = config_path
     STATE.overrides = overrides
     STATE.verbose = verbose
+    STATE.command = next((token for token in rest if not token.startswith("-")), "codemill")
     STATE._config = None
+    STATE.run_log = None
     STATE._spark = None
     configure_logging(verbose)
     _register_commands()
