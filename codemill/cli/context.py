@@ -51,8 +51,6 @@ STATE = CliContext()
 def fail(message: str, code: int = 2) -> None:
     """Print one clear line to stderr and exit; no traceback for expected problems."""
     typer.secho(message, fg=typer.colors.RED, err=True)
-    if STATE.run_log is not None and STATE.run_log.exists():
-        typer.secho(f"engine logs: {STATE.run_log} (or rerun with --verbose)", err=True)
     raise typer.Exit(code)
 
 

@@ -152,8 +152,8 @@ def test_the_walk_sees_the_imports_it_must_judge(edges):
     found = {(e.importer, e.imported) for e in edges}
     assert ("codemill.cli.main", "codemill.cli.context") in found
     assert ("jobs.train", "training.trainer") in found
-    # `from data_platform.ingest.demo_corpus import demo_sources` inside ingest()'s body
-    assert ("codemill.cli.ingest", "data_platform.ingest.demo_corpus") in found
+    # `from data_platform.ingest.entry import ...` inside the ingest command's body
+    assert ("codemill.cli.ingest", "data_platform.ingest.entry") in found
     assert len(found) > 300
 
 
