@@ -174,9 +174,13 @@ def attach_run_log(lake_root: Path, command: str) -> Path | None:
     store root): the console still shows our own warnings and errors.
     """
     root = logging.getLogger()
-    for handler in root.handlers:
-        if handler.get_name() == _FILE_HANDLER_NAME:
-            return Path(handler.baseFilename)  # type: ignore[attr-defined]
+    log_dir = Path(lake_root) / "_logs"
+    for handler in [h for h in root.handlers if h.get_name() == _FILE_HANDLER_NAME]:
+        current = Path(handler.baseFilename)  # type: ignore[attr-defined]
+        if current.parent == log_dir and current.name.startswith(f"{command}-"):
+            return current  # once per process and command
+        root.removeHandler(handler)  # another lake or command in the same process (tests, embedding)
+        handler.close()
     path = run_log_path(lake_root, command)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -43,7 +43,11 @@ def test_console_shows_our_warnings_and_engine_errors_only(capsys, quiet):
 def test_run_log_file_keeps_what_the_console_drops(capsys, tmp_path, quiet):
     path = logs.attach_run_log(tmp_path, "train")
     assert path is not None and path.parent == tmp_path / "_logs" and path.name.startswith("train-")
-    assert logs.attach_run_log(tmp_path, "train") == path  # once per process
+    assert logs.attach_run_log(tmp_path, "train") == path  # once per process and lake
+    other = logs.attach_run_log(tmp_path / "other-lake", "train")
+    assert other is not None and other.parent == tmp_path / "other-lake" / "_logs"
+    path = logs.attach_run_log(tmp_path, "train")  # back to the first lake: a file there again
+    assert path is not None and path.parent == tmp_path / "_logs"
     logging.getLogger("ray.train").warning("Failed to send resource request")
     with logs.engine_output_to_log("training.export"):
         print("Processing zero checkpoint 'step_000004/zero'")
