@@ -45,7 +45,8 @@ def root(
     """Curate source code into Delta Lake tables, fine-tune code models on them and serve them to editors.
 
     Global options, accepted anywhere on the line: --config FILE (YAML), --verbose
-    (engine logs), and section.key=value overrides (see `codemill config show`).
+    (engine logs on the console instead of the run log under <lake>/_logs/), and
+    section.key=value overrides (see `codemill config show`).
     """
 
 
