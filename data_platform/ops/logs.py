@@ -65,6 +65,25 @@ def quiet_engine_env(verbose: bool) -> dict[str, str]:
     }
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record, not at creation.
+
+    A handler bound to the stream of its day writes into a closed stream once that is swapped
+    (test capture, an embedding program), e.g. when a library logs from an exit handler.
+    """
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 class _EngineChatter(logging.Filter):
     """On the console, drop engine records below ERROR (they are in the run log file)."""
 
@@ -79,7 +98,7 @@ def configure_logging(verbose: bool) -> None:
     root = logging.getLogger()
     for handler in [h for h in root.handlers if getattr(h, "codemill_console", False)]:
         root.removeHandler(handler)
-    console = logging.StreamHandler(sys.stderr)
+    console = _CurrentStderr()
     console.codemill_console = True  # type: ignore[attr-defined]
     console.setFormatter(logging.Formatter(CONSOLE_FORMAT))
     console.setLevel(logging.INFO if verbose else logging.WARNING)
@@ -96,6 +115,7 @@ def configure_logging(verbose: bool) -> None:
     logging.captureWarnings(not verbose)  # library warnings become py.warnings records (run log)
     if not verbose:
         _quiet_libraries_already_imported()
+        route_engine_loggers_to_root()  # engines imported before us (Ray) brought their own handlers
 
 
 def route_engine_loggers_to_root() -> None:
