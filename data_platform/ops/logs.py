@@ -30,6 +30,10 @@ ENGINE_LOGGERS = (
     "py4j", "pyspark", "ray", "deepspeed", "DeepSpeed", "transformers", "torch", "accelerate",
     "great_expectations", "urllib3", "filelock", "httpx", "httpcore", "asyncio", "fsspec", "py.warnings",
 )
+# Engines whose INFO records are worth keeping in the run log. The others (torch, transformers,
+# DeepSpeed) keep their own levels: they install console handlers of their own at import, and
+# raising their level would make those print INFO lines (torch logs stats from exit handlers).
+INFO_TO_RUN_LOG = ("py4j", "pyspark", "ray", "great_expectations")
 # PySpark logs every failed query as a JSON record with the JVM stack trace before raising;
 # the CLI prints the error itself, in one line.
 QUERY_CONTEXT_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
@@ -106,7 +110,7 @@ def configure_logging(verbose: bool) -> None:
         console.addFilter(_EngineChatter())
     root.addHandler(console)
     root.setLevel(logging.INFO)  # records reach the run log file; the console handler filters
-    for name in ENGINE_LOGGERS:
+    for name in INFO_TO_RUN_LOG:
         logging.getLogger(name).setLevel(logging.INFO)
     for name in QUERY_CONTEXT_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.CRITICAL)
