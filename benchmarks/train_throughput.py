@@ -223,7 +223,7 @@ def run_ray(args, device, stage: int) -> dict:
     from deltalake import write_deltalake
 
     from data_platform.config import load_config
-    from data_platform.ops_log import rows_to_arrow
+    from data_platform.ops.records import rows_to_arrow
     from data_platform.publication import GOLD_TABLE
     from training.metrics import read_metrics
     from training.trainer import run_training

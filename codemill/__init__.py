@@ -1,8 +1,5 @@
-"""codemill's command-line front end; it wires the data platform and training sides."""
+"""codemill: the command-line package (``codemill`` console script)."""
 
-from importlib.metadata import PackageNotFoundError, version
+from data_platform.ops.runs import package_version
 
-try:
-    __version__ = version("codemill")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+source"
+__version__ = package_version()

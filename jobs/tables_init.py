@@ -9,7 +9,7 @@ from data_platform.spark import get_spark
 
 
 def main() -> None:
-    config, args = parse_job_args(__doc__)
+    config, args = parse_job_args(__doc__, job="tables_init")
     spark = get_spark(config, verbose=args.verbose)
     for result in init_tables(spark, config):
         state = "created" if result.created else "unchanged"

@@ -1,42 +1,47 @@
 """Cluster entry point for training: `ray job submit -- python jobs/train.py --config cluster.yaml`.
 
 Joins the Ray cluster it is submitted to (ray.address "local" becomes "auto" here) and runs the
-same code path as `codemill train`. Options mirror the CLI; anything else is a
-`section.key=value` override.
+same function as `codemill train` (training.entry.train) with the same options; anything else
+is a `section.key=value` override.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from data_platform.config import ConfigError, is_override, load_config
+from data_platform.job import parse_job_args
+from training.entry import TrainOptions, summary_lines, train
 from training.lineage import LineageError
-from training.trainer import TrainingError, run_training
+from training.model import ModelSpecError
+from training.trainer import TrainingError
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--model", help="tiny, smollm2, a local model directory or a hub id (train.model)")
+    parser.add_argument("--max-steps", type=int, help="optimizer steps to reach (train.max_steps)")
+    parser.add_argument("--workers", type=int, help="Ray Train workers, one DeepSpeed rank each (train.workers)")
+    parser.add_argument("--zero-stage", type=int, help="DeepSpeed ZeRO stage 1, 2 or 3 (train.zero_stage)")
+    parser.add_argument("--table-version", type=int, help="gold version to read (default: latest published)")
+    parser.add_argument("--allow-unvalidated", action="store_true",
+                        help="train on a version that never passed its quality gate (recorded)")
+    parser.add_argument("--run-name", help="run name; an existing name resumes from its last checkpoint")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--config", help="YAML config file (lake root on shared storage, train settings)")
-    parser.add_argument("--run-name", help="Run name; an existing name resumes from its last checkpoint")
-    parser.add_argument("--table-version", type=int, help="Gold version (default: latest published)")
-    parser.add_argument("--allow-unvalidated", action="store_true", help="Allow an unpublished version")
-    args, rest = parser.parse_known_args(argv)
-    unknown = [token for token in rest if not is_override(token)]
-    if unknown:
-        parser.error(f"unrecognised arguments: {' '.join(unknown)}")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config, args = parse_job_args(__doc__, add_arguments, argv, job="train")
+    if config.ray.address == "local" and not any(token.startswith("ray.address=") for token in argv):
+        config.ray.address = "auto"  # submitted with `ray job submit`: join that cluster
+    options = TrainOptions(args.model, args.max_steps, args.workers, args.zero_stage, args.table_version,
+                           args.allow_unvalidated, args.run_name)
     try:
-        config = load_config(args.config, rest)
-        if config.ray.address == "local" and not any(token.startswith("ray.address=") for token in rest):
-            config.ray.address = "auto"  # submitted with `ray job submit`: join that cluster
-        result = run_training(config, args.run_name, args.table_version, args.allow_unvalidated)
-    except (ConfigError, LineageError, TrainingError) as err:
+        result = train(config, options)
+    except (LineageError, TrainingError, ModelSpecError) as err:
         print(str(err).splitlines()[0], file=sys.stderr)
         return 2
-    print(f"run id: {result.run_id}")
-    print(f"export dir: {result.export_dir}")
+    print("\n".join(summary_lines(result)))
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from data_platform.config import CodemillConfig
-from data_platform.ops_log import append_rows, read_rows
+from data_platform.ops.records import append_rows, read_rows
 from training.lineage import read_run
 
 PROMOTIONS_TABLE = "ops.promotions"

@@ -8,21 +8,16 @@ row per run id, updated as the run moves from running to succeeded/failed.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from data_platform.config import CodemillConfig
-from data_platform.ops_log import append_rows, read_rows, rows_to_arrow
+from data_platform.ops.records import read_rows, upsert_rows
+from data_platform.ops.runs import LineageError
 from data_platform.publication import GOLD_TABLE, latest_published_version, publication_of
 
 RUNS_TABLE = "ops.training_runs"
-
-
-class LineageError(ValueError):
-    """A training run cannot start on the requested data; the message says why in one line."""
+__all__ = ["LineageError", "TableChoice", "choose_table_version", "quality_result", "read_run", "record_run"]
 
 
 @dataclass(frozen=True)
@@ -74,55 +69,9 @@ def choose_table_version(
     return TableChoice(table_name, str(path), requested, None, True)
 
 
-def code_version() -> str:
-    """codemill's version plus the git commit of the working tree (``+dirty`` when edited)."""
-    from codemill import __version__
-
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit, dirty = "", ""
-    return f"codemill {__version__} git {commit or 'unknown'}{'+dirty' if dirty else ''}"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 def record_run(config: CodemillConfig, row: dict[str, Any]) -> None:
     """Insert or update the run's row (one row per run id: the key of the contract)."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    path = str(config.lake.table_path(RUNS_TABLE))
-    try:
-        table = DeltaTable(path)
-    except TableNotFoundError:
-        append_rows(config, RUNS_TABLE, [row])
-        return
-    (
-        table.merge(
-            rows_to_arrow(RUNS_TABLE, [row]),
-            predicate="target.run_id = source.run_id",
-            source_alias="source",
-            target_alias="target",
-        )
-        .when_matched_update_all()
-        .when_not_matched_insert_all()
-        .execute()
-    )
+    upsert_rows(config, RUNS_TABLE, [row])
 
 
 def read_run(config: CodemillConfig, run_id: str) -> dict[str, Any] | None:

@@ -1,8 +1,10 @@
 """What every Ray Train worker runs: a DeepSpeed ZeRO training loop over its data shard.
 
-One function, ``train_loop_per_worker``, reads top to bottom like a recipe: environment,
-model, DeepSpeed engine, restore from the run's last checkpoint, then steps until
-``max_steps`` with periodic eval and checkpoints. Everything it needs arrives in one
+``train_loop_per_worker`` reads top to bottom like a recipe and fits a screen; each piece is
+named: ``join_run`` (rank, device), ``build_engine`` (model, optimizer, DeepSpeed),
+``restore`` (the run's last checkpoint), ``epoch_batches`` (data, resumable),
+``train_micro_batch`` (the step), ``step_metrics`` (eval, throughput, MFU) and
+``save_checkpoint``. Everything it needs arrives in one
 JSON-able ``job`` dict built by ``training.trainer``.
 
 Checkpoints hold each rank's DeepSpeed shard plus ``data_state.json`` (step and data
@@ -17,8 +19,11 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from data_platform.ops.logs import progress_print
 
 TEMPLATES_DIR = Path(__file__).resolve().parent
 CHECKPOINT_TAG = "zero"
@@ -111,34 +116,37 @@ def _evaluate(engine, shard, micro_batch: int, device) -> float | None:
     return summed_total / summed_count if summed_count else None
 
 
-def train_loop_per_worker(job: dict[str, Any]) -> None:
-    settings = job["settings"]
-    on_gpu = settings["use_gpu"]
-    _prepare_environment(settings, on_gpu)
+@dataclass
+class Worker:
+    """Who this worker is in the run: rank, world size, device, the run's artifacts folder."""
 
-    import deepspeed
+    rank: int
+    world: int
+    device: Any
+    artifacts: Path
+
+
+@dataclass
+class Progress:
+    """Where training stands: optimizer step, data position, and the micro-batches of this step."""
+
+    step: int
+    position: Any  # training.data.DataPosition
+    losses: list[float] = field(default_factory=list)
+    fingerprints: list[str] = field(default_factory=list)
+
+
+def join_run(job: dict[str, Any], on_gpu: bool) -> Worker:
+    """This worker's place in the run; writes ``workers/rank<N>.json`` (pid, node)."""
     import ray.train
     import torch
-    from transformers import AutoModelForCausalLM
-
-    from training.data import DataPosition
-    from training.metrics import (
-        MetricsSink,
-        StepClock,
-        StepMetrics,
-        block_fingerprints,
-        cpu_peak_tflops,
-        flops_per_token,
-        gpu_peak_tflops,
-    )
-    from training.metrics import mfu as compute_mfu
 
     context = ray.train.get_context()
-    rank, world = context.get_world_rank(), context.get_world_size()
-    artifacts = Path(job["artifacts_dir"])
+    rank = context.get_world_rank()
     device = torch.device(f"cuda:{context.get_local_rank()}") if on_gpu else torch.device("cpu")
     if on_gpu:
         torch.cuda.set_device(device)
+    artifacts = Path(job["artifacts_dir"])
     # Lets tests and operators find (and kill) a worker; also shows which node it ran on.
     workers_dir = artifacts / "workers"
     workers_dir.mkdir(parents=True, exist_ok=True)
@@ -146,7 +154,21 @@ def train_loop_per_worker(job: dict[str, Any]) -> None:
         workers_dir / f"rank{rank}.json",
         {"pid": os.getpid(), "node_id": ray.get_runtime_context().get_node_id(), "started_at": time.time()},
     )
+    return Worker(rank, context.get_world_size(), device, artifacts)
 
+
+def build_engine(job: dict[str, Any], on_gpu: bool):
+    """Model from the run's base folder, AdamW with warmup-cosine, wrapped by DeepSpeed ZeRO.
+
+    Returns ``(engine, scheduler, flops_per_token)``.
+    """
+    import deepspeed
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from training.metrics import flops_per_token
+
+    settings = job["settings"]
     torch.manual_seed(settings["seed"])
     model = AutoModelForCausalLM.from_pretrained(job["base_model_dir"], dtype=torch.float32)
     model.config.use_cache = False
@@ -163,120 +185,172 @@ def train_loop_per_worker(job: dict[str, Any]) -> None:
             step, settings["warmup_steps"], settings["max_steps"], settings["min_lr_ratio"]
         ),
     )
-    engine, optimizer, _, scheduler = deepspeed.initialize(
+    engine, _, _, scheduler = deepspeed.initialize(
         model=model, optimizer=optimizer, lr_scheduler=scheduler, config=deepspeed_config(settings, on_gpu)
     )
+    return engine, scheduler, flops_token
 
-    # Restore: the latest checkpoint of this run name (after a crash or a rerun).
-    step, position = 0, DataPosition()
+
+def restore(engine, worker: Worker) -> Progress:
+    """The run's latest checkpoint (after a crash or a rerun of the same name), else step 0."""
+    import ray.train
+
+    from training.data import DataPosition
+
     checkpoint = ray.train.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            engine.load_checkpoint(folder, tag=CHECKPOINT_TAG, load_module_strict=False)
-            state = json.loads((Path(folder) / DATA_STATE).read_text())
-        step, position = int(state["step"]), DataPosition.from_dict(state["position"])
-        if rank == 0:
-            print(
-                f"resumed at step {step}, epoch {position.epoch}, block {position.blocks_in_epoch}",
-                flush=True,
-            )
+    if checkpoint is None:
+        return Progress(0, DataPosition())
+    with checkpoint.as_directory() as folder:
+        engine.load_checkpoint(folder, tag=CHECKPOINT_TAG, load_module_strict=False)
+        state = json.loads((Path(folder) / DATA_STATE).read_text())
+    progress = Progress(int(state["step"]), DataPosition.from_dict(state["position"]))
+    if worker.rank == 0:
+        position = progress.position
+        progress_print(f"resumed at step {progress.step}, epoch {position.epoch}, block {position.blocks_in_epoch}")
+    return progress
 
-    peak = settings["peak_tflops"] or (
-        gpu_peak_tflops(torch.cuda.get_device_name(device)) if on_gpu else None
+
+def save_checkpoint(engine, job: dict[str, Any], worker: Worker, progress: Progress, metrics: dict) -> None:
+    """Every rank saves its ZeRO shard and reports it; Ray merges the ranks' files into one checkpoint."""
+    import ray.train
+
+    folder = Path(tempfile.mkdtemp(prefix=f"ckpt-r{worker.rank}-"))
+    engine.save_checkpoint(str(folder), tag=CHECKPOINT_TAG)
+    state = {"step": progress.step, "position": progress.position.to_dict()}
+    if worker.rank == 0:
+        _write_json(folder / DATA_STATE, state)
+        _write_json(folder / LINEAGE_FILE, job["lineage"])
+    ray.train.report(
+        metrics,
+        checkpoint=ray.train.Checkpoint.from_directory(str(folder)),
+        checkpoint_dir_name=f"step_{progress.step:06d}",
     )
-    peak = peak or cpu_peak_tflops()
-    sink = MetricsSink(artifacts, settings["max_steps"], settings["log_every"]) if rank == 0 else None
-    micro, accum, seq_len = settings["micro_batch_size"], settings["grad_accum"], settings["seq_len"]
-    global_tokens_per_step = micro * accum * world * seq_len
+    shutil.rmtree(folder, ignore_errors=True)
+    if worker.rank == 0:  # the driver reads this to build the next run's resume dataset
+        _write_json(worker.artifacts / DATA_STATE, state)
+
+
+def epoch_batches(job: dict[str, Any], worker: Worker, position) -> tuple[Any, int, bool]:
+    """This epoch's micro-batches, how many blocks this worker still skips, and whether it resumes.
+
+    The epoch the run stopped in continues from the driver's skip (the ``train_resume``
+    dataset), plus what this worker must drop itself if the checkpoint is newer than that skip.
+    """
+    import ray.train
+    import torch
+
     resume_skip = job["resume_skip_blocks"]
+    resuming = position.epoch == job["resume_epoch"] and resume_skip > 0 and "train_resume" in job["datasets"]
+    shard = ray.train.get_dataset_shard("train_resume" if resuming else "train")
+    local_skip = (position.blocks_in_epoch - (resume_skip if resuming else 0)) // worker.world
+    micro = job["settings"]["micro_batch_size"]
+    batches = shard.iter_torch_batches(batch_size=micro, drop_last=True, dtypes=torch.long, device=worker.device)
+    return iter(batches), local_skip, resuming
 
-    def save(metrics: dict[str, Any]) -> None:
-        folder = Path(tempfile.mkdtemp(prefix=f"ckpt-r{rank}-"))
-        engine.save_checkpoint(str(folder), tag=CHECKPOINT_TAG)
-        state = {"step": step, "position": position.to_dict()}
-        if rank == 0:
-            _write_json(folder / DATA_STATE, state)
-            _write_json(folder / LINEAGE_FILE, job["lineage"])
-        ray.train.report(
-            metrics,
-            checkpoint=ray.train.Checkpoint.from_directory(str(folder)),
-            checkpoint_dir_name=f"step_{step:06d}",
-        )
-        shutil.rmtree(folder, ignore_errors=True)
-        if rank == 0:  # the driver reads this to build the next run's resume dataset
-            _write_json(artifacts / DATA_STATE, state)
 
-    last_loss = math.nan
-    losses, micro_in_step, fingerprints = [], 0, []
-    while step < settings["max_steps"]:
-        # The epoch the run stopped in continues from the driver's skip, plus what this
-        # worker must drop itself if the checkpoint is newer than that skip.
-        resuming_epoch = (
-            position.epoch == job["resume_epoch"] and resume_skip > 0 and "train_resume" in job["datasets"]
-        )
-        shard = ray.train.get_dataset_shard("train_resume" if resuming_epoch else "train")
-        local_skip = (position.blocks_in_epoch - (resume_skip if resuming_epoch else 0)) // world
+def train_micro_batch(engine, batch, worker: Worker, progress: Progress) -> None:
+    """Forward, backward and (at the accumulation boundary, inside DeepSpeed) the optimizer step."""
+    from training.metrics import block_fingerprints
+
+    loss = engine(input_ids=batch["input_ids"], labels=batch["labels"]).loss
+    engine.backward(loss)
+    engine.step()
+    progress.losses.append(loss.detach().item())
+    if worker.rank == 0:
+        progress.fingerprints.extend(block_fingerprints(batch["input_ids"]))
+
+
+def step_metrics(job, engine, scheduler, worker: Worker, progress: Progress, step_time: float, wait: float,
+                 flops_token: float, peak_tflops: float):
+    """Close an optimizer step: loss averaged over ranks, eval when due, throughput and MFU."""
+    import ray.train
+
+    from training.metrics import StepMetrics, mfu
+
+    settings = job["settings"]
+    (loss,) = _all_reduce_mean([sum(progress.losses) / len(progress.losses)], worker.device)
+    eval_loss = None
+    due = settings["eval_every"] and (
+        progress.step % settings["eval_every"] == 0 or progress.step == settings["max_steps"])
+    if due and "valid" in job["datasets"]:
+        eval_loss = _evaluate(engine, ray.train.get_dataset_shard("valid"), settings["micro_batch_size"],
+                              worker.device)
+    tokens_per_s = _tokens_per_step(settings, worker.world) / step_time
+    metrics = StepMetrics(
+        step=progress.step,
+        loss=loss,
+        lr=scheduler.get_last_lr()[0],
+        tokens_per_s=tokens_per_s,
+        mfu=mfu(tokens_per_s, flops_token, peak_tflops * worker.world),
+        data_wait_fraction=wait / step_time if step_time else 0.0,
+        step_time_s=step_time,
+        tokens_seen=progress.position.tokens_seen,
+        epoch=progress.position.epoch,
+        eval_loss=eval_loss,
+        block_fingerprints=progress.fingerprints if worker.rank == 0 else None,
+    )
+    progress.losses, progress.fingerprints = [], []
+    return metrics
+
+
+def _tokens_per_step(settings: dict[str, Any], world: int) -> int:
+    return settings["micro_batch_size"] * settings["grad_accum"] * world * settings["seq_len"]
+
+
+def _peak_tflops(settings: dict[str, Any], worker: Worker, on_gpu: bool) -> float:
+    import torch
+
+    from training.metrics import cpu_peak_tflops, gpu_peak_tflops
+
+    peak = settings["peak_tflops"] or (gpu_peak_tflops(torch.cuda.get_device_name(worker.device)) if on_gpu else None)
+    return peak or cpu_peak_tflops()
+
+
+def train_loop_per_worker(job: dict[str, Any]) -> None:
+    """Set up, restore, then step through epochs until ``max_steps``, with eval and checkpoints."""
+    settings = job["settings"]
+    on_gpu = settings["use_gpu"]
+    _prepare_environment(settings, on_gpu)
+    from training.metrics import MetricsSink, StepClock
+
+    worker = join_run(job, on_gpu)
+    engine, scheduler, flops_token = build_engine(job, on_gpu)
+    progress = restore(engine, worker)
+    peak = _peak_tflops(settings, worker, on_gpu)
+    sink = MetricsSink(worker.artifacts, settings["max_steps"], settings["log_every"]) if worker.rank == 0 else None
+    micro, accum, max_steps = settings["micro_batch_size"], settings["grad_accum"], settings["max_steps"]
+    while progress.step < max_steps:
+        batches, local_skip, resuming = epoch_batches(job, worker, progress.position)
         clock, got_any = StepClock(), False
-        batches = iter(
-            shard.iter_torch_batches(batch_size=micro, drop_last=True, dtypes=torch.long, device=device)
-        )
         for batch in clock.timed(batches):
             got_any = True
-            if local_skip > 0:
+            if local_skip > 0:  # blocks this worker already trained on before the checkpoint
                 local_skip -= micro
                 clock.lap()
                 continue
-            loss = engine(input_ids=batch["input_ids"], labels=batch["labels"]).loss
-            engine.backward(loss)
-            engine.step()
-            losses.append(loss.detach().item())
-            if rank == 0:
-                fingerprints.extend(block_fingerprints(batch["input_ids"]))
-            micro_in_step += 1
-            if micro_in_step < accum:
+            train_micro_batch(engine, batch, worker, progress)
+            if len(progress.losses) < accum:
                 continue
-            step += 1
-            position.blocks_in_epoch += micro * accum * world
-            position.tokens_seen += global_tokens_per_step
-            (last_loss,) = _all_reduce_mean([sum(losses) / len(losses)], device)
-            losses, micro_in_step = [], 0
-            step_time, wait = clock.lap()
-            eval_loss = None
-            if settings["eval_every"] and (
-                step % settings["eval_every"] == 0 or step == settings["max_steps"]
-            ):
-                if "valid" in job["datasets"]:
-                    eval_loss = _evaluate(engine, ray.train.get_dataset_shard("valid"), micro, device)
-            tokens_per_s = global_tokens_per_step / step_time
-            metrics = StepMetrics(
-                step=step,
-                loss=last_loss,
-                lr=scheduler.get_last_lr()[0],
-                tokens_per_s=tokens_per_s,
-                mfu=compute_mfu(tokens_per_s, flops_token, peak * world),
-                data_wait_fraction=wait / step_time if step_time else 0.0,
-                step_time_s=step_time,
-                tokens_seen=position.tokens_seen,
-                epoch=position.epoch,
-                eval_loss=eval_loss,
-                block_fingerprints=fingerprints if rank == 0 else None,
-            )
-            fingerprints = []
+            progress.step += 1
+            progress.position.blocks_in_epoch += micro * accum * worker.world
+            progress.position.tokens_seen += _tokens_per_step(settings, worker.world)
+            metrics = step_metrics(job, engine, scheduler, worker, progress, *clock.lap(), flops_token, peak)
             if sink:
                 sink.log(metrics)
-            if step % settings["checkpoint_every"] == 0 or step == settings["max_steps"]:
-                save({"step": step, "loss": last_loss, "eval_loss": eval_loss})
+            if progress.step % settings["checkpoint_every"] == 0 or progress.step == max_steps:
+                save_checkpoint(engine, job, worker, progress,
+                                {"step": progress.step, "loss": metrics.loss, "eval_loss": metrics.eval_loss})
             clock.lap()  # eval and checkpoint time is not training throughput
-            if step >= settings["max_steps"]:
+            if progress.step >= max_steps:
                 break
         else:
             # A resumed epoch may have nothing left (the checkpoint fell on its last step): go on
             # with the next one. A fresh epoch without a single micro-batch is an empty split.
-            if not got_any and not resuming_epoch:
+            if not got_any and not resuming:
                 raise RuntimeError(
                     "the train split gives no full micro-batch: add data or lower seq_len/micro_batch_size"
                 )
-            position.epoch += 1
-            position.blocks_in_epoch = 0
+            progress.position.epoch += 1
+            progress.position.blocks_in_epoch = 0
     if sink:
         sink.close()

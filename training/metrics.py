@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from data_platform.ops.logs import progress_print
+
 # Dense bf16 peak TFLOP/s from vendor datasheets (no sparsity).
 GPU_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 125.0, "L4": 121.0}
 
@@ -129,7 +131,7 @@ class MetricsSink:
             or metrics.step == self.max_steps
             or metrics.eval_loss is not None
         ):
-            print(metrics.console_line(self.max_steps), flush=True)
+            progress_print(metrics.console_line(self.max_steps))
 
     def close(self) -> None:
         self.writer.flush()

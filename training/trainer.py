@@ -12,16 +12,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-import uuid
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from data_platform.config import CodemillConfig
+from data_platform.ops.logs import engine_output_to_log
+from data_platform.ops.runs import code_version, new_run_id, now
 from training.fim import fim_lineage
-from training.lineage import TableChoice, choose_table_version, code_version, now, record_run
+from training.lineage import TableChoice, choose_table_version, record_run
 from training.loop import DATA_STATE, LINEAGE_FILE
+from training.ray_console import init_ray
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,6 @@ class TrainingResult:
     loss_curve: Path | None
     table: TableChoice
     warnings: tuple[str, ...] = ()  # e.g. a corpus smaller than one global batch was padded and repeated
-
-
-def new_run_id() -> str:
-    return f"train-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
 def runs_root(config: CodemillConfig) -> Path:
@@ -96,31 +93,6 @@ def _prepare_base_model(config: CodemillConfig, table: TableChoice, folder: Path
     save_model_dir(model, tokenizer, staging)
     staging.replace(folder)
     return folder
-
-
-def quiet_ray_internals() -> None:
-    """Runs in every Ray worker process: keep Ray Train's own housekeeping warnings out of the console.
-
-    On a busy small machine the placement-group cleaner's state-API polls time out and warn
-    every few seconds, burying the training progress; the cleanup itself still happens.
-    """
-    import logging
-
-    logging.getLogger("ray.train.v2._internal.execution.controller.placement_group_cleaner").setLevel(logging.ERROR)
-
-
-def _init_ray(config: CodemillConfig) -> None:
-    import ray
-
-    if ray.is_initialized():
-        return
-    runtime_env = {"worker_process_setup_hook": quiet_ray_internals}
-    if config.ray.address == "local":
-        # Bounded object store: the machine is shared and the stream needs little of it.
-        # The dashboard stays on: Ray Train's placement-group cleaner polls its state API.
-        ray.init(object_store_memory=1 << 30, log_to_driver=True, runtime_env=runtime_env)
-    else:
-        ray.init(address=config.ray.address, log_to_driver=True, runtime_env=runtime_env)
 
 
 def _split_has_rows(table: TableChoice, split: str) -> bool:
@@ -248,7 +220,9 @@ def run_training(
     """Train (or resume) a run end to end; returns where its outputs are."""
     from training.metrics import plot_loss_curve, read_metrics
 
-    run_id = run_name or new_run_id()
+    run_id = run_name or new_run_id("train")
+    # Named before anything imports DeepSpeed here, so it does not guess (and warn) on the driver.
+    os.environ.setdefault("DS_ACCELERATOR", "cuda" if config.train.use_gpu else "cpu")
     run_dir, artifacts = run_paths(config, run_id)
     manifest_path = artifacts / MANIFEST
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
@@ -278,10 +252,11 @@ def run_training(
     }
     record_run(config, _lineage_row(config, run_id, table, started_at, "running"))
     try:
-        base_model = _prepare_base_model(config, table, artifacts / "base_model")
+        with engine_output_to_log("training.model"):  # loading bars, GGUF dequantisation
+            base_model = _prepare_base_model(config, table, artifacts / "base_model")
         position_file = artifacts / DATA_STATE
         position = json.loads(position_file.read_text())["position"] if position_file.is_file() else None
-        _init_ray(config)
+        init_ray(config)
         datasets, spec, resume_epoch, resume_skip, warnings = _datasets(config, table, base_model, position)
         job = {
             "settings": config.train.model_dump(mode="json"),
@@ -305,7 +280,8 @@ def run_training(
         if config.train.export and result.checkpoint is not None:
             from training.export import export_checkpoint
 
-            with result.checkpoint.as_directory() as folder:  # a download when storage is remote
+            with result.checkpoint.as_directory() as folder, engine_output_to_log("training.export"):
+                # as_directory: a download when storage is remote
                 export_dir = export_checkpoint(Path(folder), base_model, run_dir / "export", lineage)
     except BaseException as err:
         record_run(config, _lineage_row(config, run_id, table, started_at, "failed", finished_at=now()))

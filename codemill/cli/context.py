@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
 
 from data_platform.config import CodemillConfig, ConfigError, load_config
+from data_platform.ops.logs import attach_run_log
+from data_platform.ops.logs import configure_logging as setup_logging
 
 
 @dataclass
@@ -17,6 +17,8 @@ class CliContext:
     config_path: Path | None = None
     overrides: list[str] = field(default_factory=list)
     verbose: bool = False
+    command: str = "codemill"  # names the run log file under the lake
+    run_log: Path | None = None  # where engine logs of this invocation go (None: console or none)
     _config: CodemillConfig | None = None
     _spark: object | None = None
 
@@ -27,6 +29,8 @@ class CliContext:
                 self._config = load_config(self.config_path, self.overrides)
             except ConfigError as err:
                 fail(str(err))
+            if not self.verbose:  # engine logs go to a file under the lake instead of the console
+                self.run_log = attach_run_log(self._config.lake.root, self.command)
         return self._config
 
     def spark(self):
@@ -51,15 +55,5 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Engines' own Python loggers are chatty at INFO; keep them at WARNING unless asked.
-    for noisy in ("py4j", "ray", "great_expectations", "urllib3", "filelock"):
-        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
-    # PySpark logs every failed query as a JSON record with the JVM stack trace before
-    # raising; the CLI prints the error itself, in one line.
-    for query_logger in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
-        logging.getLogger(query_logger).setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+    """Our warnings on the console always; engine logs only with --verbose (data_platform.ops.logs)."""
+    setup_logging(verbose)

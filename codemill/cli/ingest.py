@@ -27,8 +27,8 @@ cannot be read."""
 def ingest(
     source: Annotated[list[str] | None, typer.Option("--source", "-s", help=SOURCE_HELP, show_default=False)] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", help="Id of this run (default: time + random).")] = None,
-    demo: Annotated[bool, typer.Option("--demo", help="Crawl the built-in demo corpus (Python stdlib subset, "
-                                       "/usr/include, npm's JavaScript, this repository).")] = False,
+    demo: Annotated[bool, typer.Option("--demo", help="Also crawl the built-in demo corpus (Python stdlib "
+                                       "subset, /usr/include, npm's JavaScript, this repository).")] = False,
     refine: Annotated[bool, typer.Option("--refine", help="Rebuild dedup, filters and gold even when no file "
                                          "changed (e.g. after changing filters.* thresholds).")] = False,
     curate_only: Annotated[bool, typer.Option("--curate-only", help="Stop after silver: no dedup, gold or "
@@ -37,8 +37,8 @@ def ingest(
 ) -> None:
     """Crawl sources into bronze, curate into silver, dedup/redact/filter into a new gold version, gate it.
 
-    Sources come from --source, else from the config's ingest.sources, else (with --demo)
-    from the demo corpus. Re-running on unchanged sources changes no table; changed files
+    Sources come from --source, else from the config's ingest.sources; --demo adds the
+    demo corpus. jobs/ingest.py (the cluster entry) takes the same options. Re-running on unchanged sources changes no table; changed files
     are re-curated alone, and files deleted upstream leave silver and the next gold version
     (a source not given is left alone unless --prune-missing). A run killed at any point is
     finished by the next one. Every unreadable source or file (down to one missing git
@@ -47,19 +47,13 @@ def ingest(
     The new gold version is published only when its Great Expectations suite passes.
     Exits 1 when no source could be read or the gold version failed its quality gate.
     """
-    from data_platform.ingest.demo_corpus import demo_sources
-    from data_platform.ingest.run import main_exit_code, run_ingest
+    from data_platform.ingest.entry import IngestOptions, NoSourcesError, ingest
 
-    sources = list(source or []) or list(STATE.config.ingest.sources)
-    if demo or not sources:
-        if not demo:
-            fail("no sources: pass --source PATH_OR_URL, set ingest.sources in the config, or use --demo")
-        sources = demo_sources()
-    from data_platform.ingest.finish import ingest_stages
-
-    stages = ingest_stages(curate_only=curate_only, force_refine=refine, prune_missing=prune_missing)
-    summary = run_ingest(STATE.spark(), STATE.config, sources, run_id=run_id, stages=stages, echo=typer.echo)
-    code = main_exit_code(summary)
+    options = IngestOptions(list(source or []), run_id, demo, refine, curate_only, prune_missing)
+    try:
+        code = ingest(STATE.spark, STATE.config, options, echo=typer.echo)
+    except NoSourcesError as err:
+        fail(str(err))
     if code:
         raise typer.Exit(code)
 

@@ -45,7 +45,8 @@ def root(
     """Curate source code into Delta Lake tables, fine-tune code models on them and serve them to editors.
 
     Global options, accepted anywhere on the line: --config FILE (YAML), --verbose
-    (engine logs), and section.key=value overrides (see `codemill config show`).
+    (engine logs on the console instead of the run log under <lake>/_logs/), and
+    section.key=value overrides (see `codemill config show`).
     """
 
 
@@ -84,7 +85,9 @@ def main(argv: list[str] | None = None) -> None:
     STATE.config_path = config_path
     STATE.overrides = overrides
     STATE.verbose = verbose
+    STATE.command = next((token for token in rest if not token.startswith("-")), "codemill")
     STATE._config = None
+    STATE.run_log = None
     STATE._spark = None
     configure_logging(verbose)
     _register_commands()

@@ -82,7 +82,7 @@ def report(
     Lists the rows quarantined by row-level failures (gold.quarantine: path, expectation,
     masked reason) next to the versions they were held back from.
     """
-    from data_platform.ops_log import read_rows
+    from data_platform.ops.records import read_rows
     from data_platform.quality import build_report
     from data_platform.quality.report import (
         ReportError,

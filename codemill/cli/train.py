@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-from pydantic import ValidationError
 
 from codemill.cli.context import STATE, fail
 
@@ -33,39 +32,23 @@ def train(
 ) -> None:
     """Fine-tune a model on gold.training_corpus, streamed from Delta through Ray Data into DeepSpeed ZeRO.
 
-    Prints the run id and the Hugging Face export directory. Any other setting is a
+    Prints the run id and the Hugging Face export directory. jobs/train.py (the Ray cluster
+    entry) takes the same options. Any other setting is a
     train.key=value override (see `codemill config show`), e.g. train.seq_len=512
     train.offload_optimizer=true ray.address=auto.
     """
+    from training.entry import TrainOptions, summary_lines, train
     from training.lineage import LineageError
     from training.model import ModelSpecError
-    from training.trainer import TrainingError, run_training
+    from training.trainer import TrainingError
 
-    flags = {"model": model, "max_steps": max_steps, "workers": workers, "zero_stage": zero_stage}
-    config = STATE.config
-    for key, value in flags.items():
-        if value is None:
-            continue
-        try:
-            setattr(config.train, key, value)  # validated like the config file
-        except ValidationError as err:
-            fail(f"invalid --{key.replace('_', '-')} {value}: {err.errors()[0]['msg']}")
+    options = TrainOptions(model, max_steps, workers, zero_stage, table_version, allow_unvalidated, run_name)
     try:
-        result = run_training(
-            config, run_name=run_name, table_version=table_version, allow_unvalidated=allow_unvalidated
-        )
+        result = train(STATE.config, options)
     except (LineageError, TrainingError, ModelSpecError) as err:
         fail(str(err).splitlines()[0])
-    typer.echo(f"run id: {result.run_id}")
-    table = result.table
-    origin = "unvalidated" if table.allow_unvalidated else f"published by {table.quality_result_id}"
-    typer.echo(f"table: {table.table_name} version {table.table_version} ({origin})")
-    loss = f"  final loss: {result.final_loss:.4f}" if result.final_loss is not None else ""
-    typer.echo(f"steps: {result.steps}{loss}")
-    if result.loss_curve:
-        typer.echo(f"loss curve: {result.loss_curve}")
-    typer.echo(f"checkpoint: {result.checkpoint_path}")
-    typer.echo(f"export dir: {result.export_dir}")
+    for line in summary_lines(result):
+        typer.echo(line)
     for warning in result.warnings:
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
 

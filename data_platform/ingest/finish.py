@@ -12,9 +12,10 @@ without a quality result. Re-crawling unchanged sources on a finished lake chang
 
 from __future__ import annotations
 
-from data_platform.ingest.crashpoints import crash_point
-from data_platform.ingest.freshness import gold_staleness, unvalidated_gold_version
-from data_platform.ingest.run import RunContext
+from data_platform.freshness import gold_staleness, unvalidated_gold_version
+from data_platform.ingest.context import RunContext
+from data_platform.ingest.stages import default_stages
+from data_platform.ops.crashpoints import crash_point
 from data_platform.publication import GOLD_TABLE
 
 
@@ -82,15 +83,11 @@ class QualityGate:
 
 def pipeline_stages(force_refine: bool = False, prune_missing: bool = False) -> list:
     """The full ingest job: crawl, prune, curate, refine into gold, and gate it."""
-    from data_platform.ingest.run import default_stages
-
     return default_stages([Refine(force_refine), QualityGate()], prune_missing=prune_missing)
 
 
 def ingest_stages(curate_only: bool = False, force_refine: bool = False, prune_missing: bool = False) -> list:
     """The stages `codemill ingest` and ``jobs/ingest.py`` run, from the same options."""
-    from data_platform.ingest.run import default_stages
-
     if curate_only:
         return default_stages(prune_missing=prune_missing)
     return pipeline_stages(force_refine=force_refine, prune_missing=prune_missing)

@@ -2,9 +2,10 @@
 
     ListSources → CrawlFiles → PruneFiles → CurateFiles → [Refine → QualityGate] → RecordSnapshots
 
-A stage is an object with a ``name`` and ``run(ctx)``; it reads what earlier stages left in
-``ctx.state``, records counts, table versions and errors on the context, and leaves its own
-outputs for the next. Adding a stage is one line: ``run_ingest(..., stages=default_stages([Dedup()]))``.
+The stages live in :mod:`data_platform.ingest.stages` (crawl, prune, curate, record) and
+:mod:`data_platform.ingest.finish` (refine, gate); what they share is
+:mod:`data_platform.ingest.context`. Adding a stage is one line:
+``run_ingest(..., stages=default_stages([Dedup()]))``.
 
 The run is recorded in ``ops.ingest_runs`` (status running → succeeded / partial / failed)
 and every problem in ``ops.ingest_errors``; bad input never stops the run.
@@ -12,88 +13,25 @@ and every problem in ``ops.ingest_errors``; bad input never stops the run.
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
-import time
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
 
 from data_platform.config import CodemillConfig
 from data_platform.ingest import errors as E
+from data_platform.ingest.context import (
+    FAILED,
+    INGEST_TABLES,
+    PARTIAL,
+    RUNNING,
+    SUCCEEDED,
+    RunContext,
+    Stage,
+)
 from data_platform.ingest.errors import IngestError
-
-RUNNING, SUCCEEDED, PARTIAL, FAILED = "running", "succeeded", "partial", "failed"
-INGEST_TABLES = ("bronze.repos", "bronze.files", "silver.files", "silver.functions", "ops.ingest_runs",
-                 "ops.ingest_errors")
-
-
-class Stage(Protocol):
-    name: str
-
-    def run(self, ctx: RunContext) -> None: ...
-
-
-@dataclass
-class RunContext:
-    spark: Any
-    config: CodemillConfig
-    run_id: str
-    sources: list[str]
-    started_at: dt.datetime
-    counts: dict[str, int] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-    table_versions: dict[str, int] = field(default_factory=dict)
-    driver_errors: list[IngestError] = field(default_factory=list)
-    error_frames: list[Any] = field(default_factory=list)  # DataFrames: source, path, stage, kind, message
-    failed_sources: set[str] = field(default_factory=set)
-    state: dict[str, Any] = field(default_factory=dict)  # what stages hand to later stages
-    echo: Callable[[str], None] = print
-    _cached: list[Any] = field(default_factory=list)
-
-    def count(self, key: str, value: int) -> None:
-        self.counts[key] = int(value)
-
-    def wrote(self, table: str, version: int) -> None:
-        self.table_versions[table] = int(version)
-
-    def record_errors(self, errors: Sequence[IngestError]) -> None:
-        self.driver_errors.extend(errors)
-
-    def record_error_frame(self, frame) -> None:
-        self.error_frames.append(frame)
-
-    def source_failed(self, source: str, kind: str, message: str) -> None:
-        self.failed_sources.add(source)
-        self.driver_errors.append(IngestError(source, "", "crawl", kind, message))
-
-    def persist(self, frame):
-        """Keep a DataFrame for later stages of this run; released when the run ends."""
-        from pyspark import StorageLevel
-
-        frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
-        self._cached.append(frame)
-        return frame
-
-    def materialize(self, frame):
-        """Compute a DataFrame now and cut its lineage to the tables it was read from.
-
-        Needed for anything derived from a table this run later writes (the anti-join of
-        crawled files against bronze/silver): a Delta write invalidates cached plans that read
-        the table, and recomputing them after the write would see the new rows and come out empty.
-        """
-        frame = frame.localCheckpoint(eager=True)
-        self._cached.append(frame)
-        return frame
-
-    def release(self) -> None:
-        for frame in self._cached:
-            frame.unpersist()
-        self._cached.clear()
-
-    def progress(self, stage: str, text: str) -> None:
-        self.echo(f"[ingest {self.run_id}] {stage}: {text}")
+from data_platform.ingest.stages import default_stages
+from data_platform.ops.records import upsert_rows
+from data_platform.ops.runs import code_version, new_run_id, now, timed
 
 
 @dataclass(frozen=True)
@@ -128,26 +66,6 @@ class IngestSummary:
         return lines
 
 
-def rate(count: float, seconds: float, unit: str) -> str:
-    return f"{count / seconds:,.0f} {unit}/s" if seconds > 0 else f"- {unit}/s"
-
-
-def default_stages(after_curate: Sequence[Stage] = (), prune_missing: bool = False) -> list[Stage]:
-    """The ingest stages in order; later stages (dedup, publish, gate) go in ``after_curate``.
-
-    RecordSnapshots stays last: a recorded snapshot tells the next run to skip the source, so
-    a run killed anywhere before it is redone by the next one. ``prune_missing`` also removes
-    repositories that are not among the run's sources (``codemill ingest --prune-missing``).
-    """
-    from data_platform.ingest.stages import CrawlFiles, CurateFiles, ListSources, PruneFiles, RecordSnapshots
-
-    return [ListSources(), CrawlFiles(), PruneFiles(prune_missing), CurateFiles(), *after_curate, RecordSnapshots()]
-
-
-def new_run_id() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-
-
 def run_ingest(
     spark,
     config: CodemillConfig,
@@ -157,7 +75,7 @@ def run_ingest(
     echo: Callable[[str], None] = print,
 ) -> IngestSummary:
     """Run every stage over ``sources``; returns the summary (status failed when no source was read)."""
-    ctx = RunContext(spark, config, run_id or new_run_id(), list(sources), dt.datetime.now(dt.UTC), echo=echo)
+    ctx = RunContext(spark, config, run_id or new_run_id("ingest"), list(sources), now(), echo=echo)
     from data_platform import lake
     from data_platform.spark import spark_ui_url
 
@@ -168,9 +86,8 @@ def run_ingest(
     status = FAILED
     try:
         for stage in stages if stages is not None else default_stages():
-            started = time.perf_counter()
-            stage.run(ctx)
-            ctx.seconds[stage.name] = round(time.perf_counter() - started, 3)
+            with timed(ctx.seconds, stage.name):
+                stage.run(ctx)
         status = _final_status(ctx)
     except Exception as err:
         ctx.driver_errors.append(IngestError("", "", "run", "run_failed", f"{type(err).__name__}: {err}"))
@@ -230,32 +147,13 @@ def write_errors(ctx: RunContext) -> tuple[int, dict[str, int]]:
     return total, by_kind
 
 
-def code_version() -> str:
-    import subprocess
-    from pathlib import Path
-
-    from codemill import __version__
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
-                                cwd=Path(__file__).resolve().parent).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
-    return f"codemill {__version__}" + (f" ({commit})" if commit else "")
-
-
 def record_run(ctx: RunContext, status: str, error_count: int = 0) -> None:
     """Upsert this run's ops.ingest_runs row through delta-rs (milliseconds, no Spark job)."""
-    from deltalake import DeltaTable, write_deltalake
-    from deltalake.exceptions import TableNotFoundError
-
-    from data_platform.ops_log import rows_to_arrow
-
     row = {
         "run_id": ctx.run_id,
         "status": status,
         "started_at": ctx.started_at,
-        "finished_at": None if status == RUNNING else dt.datetime.now(dt.UTC),
+        "finished_at": None if status == RUNNING else now(),
         "sources": ctx.sources,
         "stage_counts": list(ctx.counts.items()),
         "stage_seconds": list(ctx.seconds.items()),
@@ -264,19 +162,7 @@ def record_run(ctx: RunContext, status: str, error_count: int = 0) -> None:
         "config_yaml": ctx.config.to_yaml(),
         "code_version": code_version(),
     }
-    data = rows_to_arrow("ops.ingest_runs", [row])
-    path = str(ctx.config.lake.table_path("ops.ingest_runs"))
-    try:
-        table = DeltaTable(path)
-    except TableNotFoundError:
-        write_deltalake(path, data, mode="append")
-        return
-    (
-        table.merge(data, predicate="target.run_id = source.run_id", source_alias="source", target_alias="target")
-        .when_matched_update_all()
-        .when_not_matched_insert_all()
-        .execute()
-    )
+    upsert_rows(ctx.config, "ops.ingest_runs", [row])
 
 
 def main_exit_code(summary: IngestSummary) -> int:
@@ -290,4 +176,4 @@ def main_exit_code(summary: IngestSummary) -> int:
     return summary.exit_code
 
 
-__all__ = ["IngestSummary", "RunContext", "Stage", "default_stages", "run_ingest", "E"]
+__all__ = ["FAILED", "PARTIAL", "SUCCEEDED", "IngestSummary", "RunContext", "Stage", "default_stages", "run_ingest", "E"]

@@ -14,15 +14,16 @@ What a stage leaves in ``ctx.state`` for later ones:
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from data_platform import lake
 from data_platform.ingest import errors as E
-from data_platform.ingest.crashpoints import crash_point
+from data_platform.ingest.context import RunContext, Stage, rate
 from data_platform.ingest.crawl import crawled_dataframe, plan_tasks
 from data_platform.ingest.curate import FUNCTION_FIELDS, SILVER_FIELDS, CurateLimits, curated_dataframe
 from data_platform.ingest.license import detect_license, license_class
-from data_platform.ingest.run import RunContext, rate
 from data_platform.ingest.sources import Limits, Listing, list_source
+from data_platform.ops.crashpoints import crash_point
 
 
 def limits_of(ctx: RunContext) -> Limits:
@@ -349,3 +350,13 @@ class CurateFiles:
             .execute()
         )
         ctx.wrote("silver.functions", lake.table_version(path))
+
+
+def default_stages(after_curate: Sequence[Stage] = (), prune_missing: bool = False) -> list[Stage]:
+    """The ingest stages in order; later stages (dedup, publish, gate) go in ``after_curate``.
+
+    RecordSnapshots stays last: a recorded snapshot tells the next run to skip the source, so
+    a run killed anywhere before it is redone by the next one. ``prune_missing`` also removes
+    repositories that are not among the run's sources (``codemill ingest --prune-missing``).
+    """
+    return [ListSources(), CrawlFiles(), PruneFiles(prune_missing), CurateFiles(), *after_curate, RecordSnapshots()]

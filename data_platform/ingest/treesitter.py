@@ -316,6 +316,9 @@ def _parse_tree(language: str, data: bytes, timeout_s: float):
     try:
         return parser.parse(lambda offset, _point: data[offset : offset + 65536], progress_callback=past_deadline)
     except ValueError as err:  # raised when progress_callback cancels the parse
+        # A cancelled parse stays in the (cached) parser and the next parse() would resume it,
+        # on the previous file's bytes: start the next file from a clean parser.
+        parser.reset()
         raise ParseTimeout(f"parse exceeded {timeout_s:.1f}s") from err
 
 

@@ -41,7 +41,7 @@ def import_gx():
     """Import Great Expectations, turning the silent-exit failure mode into a clear error.
 
     With pyspark's Spark Connect modules importable but grpcio missing, the import has been
-    seen to end the process with status 0 (STACK_NOTES); checking grpcio first avoids it.
+    seen to end the process with status 0 (docs/engine-notes.md); checking grpcio first avoids it.
     """
     _quiet()
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from data_platform.config import CodemillConfig
-from data_platform.ops_log import read_rows
+from data_platform.ops.records import read_rows
 from data_platform.quality.gx_runner import quality_root
 from data_platform.quality.profile import Profile, collect_profile, log2_bucket_label
 from data_platform.quality.results import OPS_TABLE

@@ -23,7 +23,7 @@ import yaml
 
 from data_platform.config import CodemillConfig
 from data_platform.contracts import SCHEMAS_DIR, TableContract, contract
-from data_platform.ingest.language import known_languages
+from data_platform.languages import known_languages
 from data_platform.quality.results import expectation_label
 from data_platform.settings.refine import refine_sections
 

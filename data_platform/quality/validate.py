@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from data_platform.config import CodemillConfig
 from data_platform.contracts import contract
 from data_platform.lake import is_delta_table, read_table, table_version
-from data_platform.ops_log import append_rows
+from data_platform.ops.records import append_rows
 from data_platform.quality.checks import run_checks
 from data_platform.quality.gx_runner import run_suite
 from data_platform.quality.results import OPS_TABLE, ExpectationOutcome, ValidationOutcome

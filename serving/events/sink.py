@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from data_platform.config import CodemillConfig
-from data_platform.ops_log import rows_to_arrow
+from data_platform.ops.records import rows_to_arrow
 from serving.events.wal import WriteAheadLog
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from data_platform.ops_log import read_rows
+from data_platform.ops.records import read_rows
 from tests.fixtures.evaluate import (  # noqa: F401
     fixture_gold_rows,
     publish,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from data_platform.ops_log import append_rows
+from data_platform.ops.records import append_rows
 from tests.fixtures.evaluate import (
     fixture_gold_rows,
     publish,

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from data_platform.ingest.crashpoints import BOUNDARIES, ENV_VAR
 from data_platform.ingest.finish import pipeline_stages
 from data_platform.ingest.run import run_ingest
+from data_platform.ops.crashpoints import BOUNDARIES, ENV_VAR
 from data_platform.publication import latest_published_version
 from tests.conftest import make_config
 from tests.fixtures.ingest import commit_all, git

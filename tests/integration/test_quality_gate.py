@@ -21,7 +21,7 @@ import re
 import pytest
 
 from data_platform.lake import init_tables, read_table
-from data_platform.ops_log import read_rows
+from data_platform.ops.records import read_rows
 from data_platform.publication import latest_published_version
 from data_platform.quality import build_report, gate_gold
 from tests.conftest import make_config

@@ -7,7 +7,7 @@ import json
 import math
 from datetime import UTC, datetime
 
-from data_platform.ops_log import rows_to_arrow
+from data_platform.ops.records import rows_to_arrow
 from training.evaluation.report import render_html, write_report
 from training.evaluation.results import EVAL_TABLE, heldout_rows, pass_at_k_rows, with_lineage
 

@@ -13,13 +13,13 @@ import sys
 
 import pytest
 
+from data_platform.freshness import built_from_metadata, gold_staleness, unvalidated_gold_version
 from data_platform.ingest import errors as E
-from data_platform.ingest.crashpoints import BOUNDARIES, ENV_VAR, crash_point
 from data_platform.ingest.finish import QualityGate, Refine
-from data_platform.ingest.freshness import built_from_metadata, gold_staleness, unvalidated_gold_version
 from data_platform.ingest.prune import prunable_snapshots, snapshot_of
 from data_platform.ingest.run import RunContext
 from data_platform.ingest.sources import Entry, Listing, SourceInfo
+from data_platform.ops.crashpoints import BOUNDARIES, ENV_VAR, crash_point
 from tests.conftest import make_config
 from tests.fixtures.train import corpus_rows, publish
 
@@ -103,7 +103,7 @@ def test_gate_is_skipped_when_gold_is_gated_without_spark(tmp_path):
 
 @pytest.mark.parametrize("boundary", ["gate", "after_bronze"])
 def test_crash_point_kills_only_at_its_boundary(boundary):
-    code = ("import sys; from data_platform.ingest.crashpoints import crash_point\n"
+    code = ("import sys; from data_platform.ops.crashpoints import crash_point\n"
             "crash_point('after_functions'); print('passed after_functions', flush=True)\n"
             f"crash_point({boundary!r}); print('survived')\n")
     done = subprocess.run([sys.executable, "-c", code], env={ENV_VAR: boundary, "PYTHONPATH": "."},

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from data_platform.ingest.language import PARSED_LANGUAGES
 from data_platform.ingest.treesitter import SPECS, parse_source, query_cursor
+from data_platform.languages import PARSED_LANGUAGES
 from tests.fixtures.ingest import (
     C_SOURCE,
     GO_MAIN,
@@ -78,3 +78,21 @@ def test_slow_parse_is_abandoned_with_parse_timeout():
     text = "x = [" + "1, " * 400_000 + "]\n"
     result = parse_source("python", text, max_bytes=10_000_000, timeout_s=0.001)
     assert (result.parse_ok, result.error_kind) == (False, "parse_timeout")
+
+
+def test_the_file_after_a_timeout_parses_cleanly():
+    """The per-process parser is reused: an abandoned parse must not leak into the next file.
+
+    Without ``parser.reset()`` the next parse resumes the cancelled one (on the previous
+    file's bytes) and a good file comes out as a syntax error with no functions.
+    """
+    import sysconfig
+    from pathlib import Path
+
+    text = (Path(sysconfig.get_paths()["stdlib"]) / "argparse.py").read_text(encoding="utf-8")  # ~100 KB: watched
+    fresh = parse_source("python", text, max_bytes=10_000_000, timeout_s=60)
+    parse_source("python", "x = [" + "1, " * 400_000 + "]\n", max_bytes=10_000_000, timeout_s=0.001)
+    after = parse_source("python", text, max_bytes=10_000_000, timeout_s=60)
+    assert fresh.parse_ok and not fresh.has_syntax_error and fresh.function_count > 100
+    assert (after.parse_ok, after.has_syntax_error, after.function_count, after.class_count) == (
+        True, False, fresh.function_count, fresh.class_count)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from data_platform.contracts import contract
-from data_platform.ops_log import rows_to_arrow
+from data_platform.ops.records import rows_to_arrow
 from data_platform.quality.results import (
     ExpectationOutcome,
     ValidationOutcome,

@@ -18,16 +18,13 @@ from pathlib import Path
 import yaml
 
 from data_platform.config import CodemillConfig
-from data_platform.ops_log import read_rows
+from data_platform.ops.records import read_rows
+from data_platform.ops.runs import LineageError
 from data_platform.publication import GOLD_TABLE, latest_published_version, publication_of
 from training.evaluation.problems import HUMANEVAL
 
 DECONTAMINATION_PREFIX = "decontaminate."
 NAMED_MODELS = ("tiny", "smollm2")  # built-in specs of training.model
-
-
-class LineageError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

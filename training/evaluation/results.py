@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from data_platform.config import CodemillConfig
-from data_platform.ops_log import append_rows
+from data_platform.ops.records import append_rows
 
 EVAL_TABLE = "ops.eval_results"
 HELDOUT = "heldout"

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from data_platform.config import CodemillConfig
+from data_platform.ops.runs import new_run_id
 from training.evaluation import results
 from training.evaluation.generate import SamplingSettings, generate_completions
 from training.evaluation.heldout import HeldoutSettings, heldout_loss
@@ -78,7 +78,7 @@ def _load(ref: ModelRef, device: str):
 
 
 def _new_session_id() -> str:
-    return datetime.now(UTC).strftime("eval-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    return new_run_id("eval")
 
 
 def _unique_label(label: str, earlier: list[ModelRef]) -> str:

@@ -60,7 +60,7 @@ def gold_staleness(config: CodemillConfig) -> str | None:
 def unvalidated_gold_version(config: CodemillConfig) -> int | None:
     """The latest gold version if no quality result exists for it (a run died in the gate)."""
     from data_platform import lake
-    from data_platform.ops_log import read_rows
+    from data_platform.ops.records import read_rows
 
     path = config.lake.table_path(GOLD_TABLE)
     if not lake.is_delta_table(path):

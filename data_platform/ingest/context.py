@@ -1,0 +1,97 @@
+"""What the ingest stages share: the run context, the stage protocol and the run statuses.
+
+A stage is an object with a ``name`` and ``run(ctx)``; it reads what earlier stages left in
+``ctx.state``, records counts, table versions and errors on the context, and leaves its own
+outputs for the next. Both the stages (:mod:`data_platform.ingest.stages`,
+:mod:`data_platform.ingest.finish`) and the runner (:mod:`data_platform.ingest.run`) import
+this module, so neither imports the other's internals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from data_platform.config import CodemillConfig
+from data_platform.ingest.errors import IngestError
+
+RUNNING, SUCCEEDED, PARTIAL, FAILED = "running", "succeeded", "partial", "failed"
+INGEST_TABLES = ("bronze.repos", "bronze.files", "silver.files", "silver.functions", "ops.ingest_runs",
+                 "ops.ingest_errors")
+
+
+class Stage(Protocol):
+    name: str
+
+    def run(self, ctx: RunContext) -> None: ...
+
+
+@dataclass
+class RunContext:
+    spark: Any
+    config: CodemillConfig
+    run_id: str
+    sources: list[str]
+    started_at: dt.datetime
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    table_versions: dict[str, int] = field(default_factory=dict)
+    driver_errors: list[IngestError] = field(default_factory=list)
+    error_frames: list[Any] = field(default_factory=list)  # DataFrames: source, path, stage, kind, message
+    failed_sources: set[str] = field(default_factory=set)
+    state: dict[str, Any] = field(default_factory=dict)  # what stages hand to later stages
+    echo: Callable[[str], None] = print
+    _cached: list[Any] = field(default_factory=list)
+
+    def count(self, key: str, value: int) -> None:
+        self.counts[key] = int(value)
+
+    def wrote(self, table: str, version: int) -> None:
+        self.table_versions[table] = int(version)
+
+    def record_errors(self, errors: Sequence[IngestError]) -> None:
+        self.driver_errors.extend(errors)
+
+    def record_error_frame(self, frame) -> None:
+        self.error_frames.append(frame)
+
+    def source_failed(self, source: str, kind: str, message: str) -> None:
+        self.failed_sources.add(source)
+        self.driver_errors.append(IngestError(source, "", "crawl", kind, message))
+
+    def persist(self, frame):
+        """Keep a DataFrame for later stages of this run; released when the run ends."""
+        from pyspark import StorageLevel
+
+        frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+        self._cached.append(frame)
+        return frame
+
+    def materialize(self, frame):
+        """Compute a DataFrame now and cut its lineage to the tables it was read from.
+
+        Needed for anything derived from a table this run later writes (the anti-join of
+        crawled files against bronze/silver): a Delta write invalidates cached plans that read
+        the table, and recomputing them after the write would see the new rows and come out empty.
+        """
+        frame = frame.localCheckpoint(eager=True)
+        self._cached.append(frame)
+        return frame
+
+    def release(self) -> None:
+        for frame in self._cached:
+            frame.unpersist()
+        self._cached.clear()
+
+    def progress(self, stage: str, text: str) -> None:
+        self.echo(f"[ingest {self.run_id}] {stage}: {text}")
+
+
+
+
+def rate(count: float, seconds: float, unit: str) -> str:
+    return f"{count / seconds:,.0f} {unit}/s" if seconds > 0 else f"- {unit}/s"
+
+
