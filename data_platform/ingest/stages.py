@@ -276,7 +276,8 @@ class CurateFiles:
         if crawled is None:
             return
         ingest = ctx.config.ingest
-        limits = CurateLimits(ingest.parse_max_bytes, ingest.parse_timeout_ms / 1000, ingest.max_body_chars)
+        limits = CurateLimits(ingest.parse_max_bytes, ingest.parse_timeout_ms / 1000, ingest.max_body_chars,
+                              redact_pii=ctx.config.pii.enabled)
         # Against silver, not bronze: a run killed between the bronze and silver writes heals here.
         todo = unseen(ctx, crawled, "silver.files")
         started = time.perf_counter()

@@ -46,7 +46,10 @@ class DedupSettings(Section):
 
 class PiiSettings(Section):
     enabled: bool = Field(
-        True, description="Redact emails, public IPs, keys and passwords in silver and gold text"
+        True,
+        description="Redact emails, public IPs, keys and passwords in silver and gold text (false: text is "
+        "kept as written, pii_*_count still measured, the gate's no_pii_left check is skipped and silver "
+        "and gold must then be treated as restricted; applies to files curated after the change)",
     )
 
 
