@@ -22,7 +22,9 @@ from typing import Any, Protocol
 
 from data_platform.config import CodemillConfig
 from data_platform.ingest import errors as E
+from data_platform.ingest.credentials import redact_credentials
 from data_platform.ingest.errors import IngestError
+from data_platform.ingest.sources import public_source
 
 RUNNING, SUCCEEDED, PARTIAL, FAILED = "running", "succeeded", "partial", "failed"
 INGEST_TABLES = ("bronze.repos", "bronze.files", "silver.files", "silver.functions", "ops.ingest_runs",
@@ -66,7 +68,7 @@ class RunContext:
 
     def source_failed(self, source: str, kind: str, message: str) -> None:
         self.failed_sources.add(source)
-        self.driver_errors.append(IngestError(source, "", "crawl", kind, message))
+        self.driver_errors.append(IngestError(source, "", "crawl", kind, redact_credentials(message)))
 
     def persist(self, frame):
         """Keep a DataFrame for later stages of this run; released when the run ends."""
@@ -157,7 +159,9 @@ def run_ingest(
     echo: Callable[[str], None] = print,
 ) -> IngestSummary:
     """Run every stage over ``sources``; returns the summary (status failed when no source was read)."""
-    ctx = RunContext(spark, config, run_id or new_run_id(), list(sources), dt.datetime.now(dt.UTC), echo=echo)
+    # Credentials in source URLs are remembered for the fetch and never reach a table or a log.
+    sources = [public_source(spec) for spec in sources]
+    ctx = RunContext(spark, config, run_id or new_run_id(), sources, dt.datetime.now(dt.UTC), echo=echo)
     from data_platform import lake
     from data_platform.spark import spark_ui_url
 
