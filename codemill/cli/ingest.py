@@ -55,6 +55,7 @@ def ingest(
         if not demo:
             fail("no sources: pass --source PATH_OR_URL, set ingest.sources in the config, or use --demo")
         sources = demo_sources()
+        _admit_unlicensed_demo_files()
     from data_platform.ingest.finish import ingest_stages
 
     stages = ingest_stages(curate_only=curate_only, force_refine=refine, prune_missing=prune_missing)
@@ -62,6 +63,17 @@ def ingest(
     code = main_exit_code(summary)
     if code:
         raise typer.Exit(code)
+
+
+def _admit_unlicensed_demo_files() -> None:
+    # The demo crawls this machine's own files (stdlib, headers, npm), whose license files sit
+    # outside the folders crawled: they would all be class 'none', which the default policy
+    # keeps out of gold. The demo opts in, and says so; crawled code never does by default.
+    filters = STATE.config.filters
+    if "none" not in filters.allowed_license_classes:
+        filters.allowed_license_classes = [*filters.allowed_license_classes, "none"]
+        typer.echo("demo: admitting files without a license file into gold "
+                   "(filters.allowed_license_classes += none; the default policy keeps them out)")
 
 
 def register(app: typer.Typer) -> None:

@@ -213,7 +213,7 @@ def suite_parameters(config: CodemillConfig) -> dict[str, Any]:
     return {
         "languages": allowed_languages(config),
         # Gold holds only what the license policy lets through; other classes mean a filter bug.
-        "license_classes": list(refine_sections(config).filters.allowed_license_classes),
+        "license_classes": refine_sections(config).filters.gold_license_classes(),
         "splits": sorted(expected_split_fractions(config)),
     }
 

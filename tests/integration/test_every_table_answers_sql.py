@@ -26,7 +26,7 @@ from data_platform.contracts import all_contracts
 from data_platform.lake import is_delta_table
 from tests.conftest import make_config
 from tests.fixtures.ingest import commit_all, git
-from tests.fixtures.repos import package_sources, remove_blob, write_tree
+from tests.fixtures.repos import license_text, package_sources, remove_blob, write_tree
 from training.evaluation.problems import load_problems
 
 # Several engine start-ups (Spark, Ray): room for a shared, busy machine (CI runs alone).
@@ -57,6 +57,7 @@ def small_repo(root: Path, modules: dict[str, tuple[str, str]]) -> Path:
     root.mkdir(parents=True)
     git(root, "init", "-q", "-b", "main")
     write_tree(root, {path: package_sources(package)[module] for path, (package, module) in modules.items()})
+    write_tree(root, {"LICENSE": license_text("MIT")})  # gold admits permissive licenses only by default
     commit_all(root, "import")
     return root
 

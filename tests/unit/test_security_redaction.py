@@ -119,3 +119,31 @@ def test_scrub_tree_replaces_every_rendering(tmp_path):
     for name in ("docs/index.html", "result.json"):
         text = (tmp_path / name).read_text()
         assert AWS_KEY not in text and PASSWORD not in text
+
+
+@pytest.mark.parametrize(
+    ("overrides", "license_class", "spdx", "admitted"),
+    [
+        ((), "permissive", "MIT", True),
+        ((), "none", None, False),  # no license file: all rights reserved, out by default
+        ((), "non_permissive", "LGPL-2.1-only", False),
+        ((), "non_permissive", "GPL-3.0-only", False),
+        (("filters.allow_weak_copyleft=true",), "non_permissive", "LGPL-2.1-only", True),
+        (("filters.allow_weak_copyleft=true",), "non_permissive", "MPL-2.0", True),
+        (("filters.allow_weak_copyleft=true",), "non_permissive", "GPL-3.0-only", False),
+        (("filters.allowed_licenses=[EPL-2.0]",), "non_permissive", "EPL-2.0", True),
+        (("filters.allowed_license_classes=[permissive,none]",), "none", None, True),
+    ],
+)
+def test_default_license_policy_keeps_permissive_only(overrides, license_class, spdx, admitted, tmp_path):
+    from data_platform.filters import filter_reason
+    from data_platform.quality.suites import suite_parameters
+    from tests.conftest import make_config
+
+    config = make_config(tmp_path, *overrides)
+    row = {"language": "python", "text_is_null": False, "is_binary": False, "size_bytes": 100,
+           "max_line_length": 20, "mean_line_length": 10.0, "alnum_fraction": 0.6,
+           "license_class": license_class, "license_spdx": spdx}
+    assert (filter_reason(row, config.filters) != "license") is admitted
+    if admitted:  # the gate's value set agrees with the filter, or an admitted file would fail it
+        assert license_class in suite_parameters(config)["license_classes"]
