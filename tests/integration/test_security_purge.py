@@ -14,6 +14,7 @@ from data_platform.ops_log import read_rows
 from data_platform.publication import latest_published_version
 from data_platform.purge import PurgePolicy, lift, purge
 from tests.conftest import make_config
+from tests.fixtures.ingest import commit_all
 from tests.fixtures.repos import package_repo
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
@@ -37,14 +38,17 @@ def purged_lake(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("purge")
     config = make_config(root / "lake", *SETTINGS)
     alpha = package_repo(root / "alpha", "mdurl", {"config/prod.env": "DB_PASSWORD=hunter2\n"})
-    beta = package_repo(root / "beta", "iniconfig")
+    beta = package_repo(root / "beta", "iniconfig", {"deploy/keys/id_rsa": "-----BEGIN OPENSSH PRIVATE KEY-----\n"})
     sources = [str(alpha), str(beta)]
     first = run_ingest(spark, config, sources, run_id="p-1", stages=pipeline_stages(), echo=lambda line: None)
     assert first.status == "succeeded", first.summary_lines() if hasattr(first, "summary_lines") else first
     repo_id = {row["repo_name"]: row["repo_id"] for row in _rows(config, "bronze.repos")}
     before = {table: _version(config, table) for table in LAYERS}
-    by_glob = purge(spark, config, str(beta), path_glob="README*", reason="test: one path")
+    # a path purge of a file gold never held (unknown language): no new gold version, no second gate
+    by_glob = purge(spark, config, str(beta), path_glob="deploy/*", reason="test: one path")
     whole = purge(spark, config, str(alpha), reason="test: opt-out")
+    (beta / "README.md").write_text("# iniconfig\n\nChanged after the purge.\n")
+    commit_all(beta, "a new snapshot: the purged path is listed again and must be skipped")
     second = run_ingest(spark, config, sources, run_id="p-2", stages=ingest_stages(curate_only=True),
                         echo=lambda line: None)
     return dict(config=config, ids=repo_id, before=before, by_glob=by_glob, whole=whole, second=second,
@@ -76,8 +80,9 @@ def test_time_travel_cannot_bring_purged_rows_back(purged_lake):
 def test_path_glob_purges_only_those_paths(purged_lake):
     config, ids, by_glob = purged_lake["config"], purged_lake["ids"], purged_lake["by_glob"]
     beta_paths = {row["path"] for row in _rows(config, "silver.files") if row["repo_id"] == ids["beta"]}
-    assert beta_paths and "README.md" not in beta_paths
-    assert by_glob.rows_removed["silver.files"] == 1
+    assert beta_paths and "deploy/keys/id_rsa" not in beta_paths and "README.md" in beta_paths
+    assert by_glob.rows_removed["silver.files"] == 1 and by_glob.rows_removed["bronze.files"] == 1
+    assert by_glob.gold_version is None  # gold never held it: nothing to gate
     assert [row["repo_id"] for row in _rows(config, "bronze.repos")] == [ids["beta"]]
 
 
@@ -89,12 +94,12 @@ def test_request_is_recorded_and_later_ingests_skip_until_lifted(purged_lake):
     assert len(whole) == 1 and whole[0]["action"] == "purge" and whole[0]["reason"] == "test: opt-out"
     assert json.loads(whole[0]["rows_removed_json"])["bronze.files"] > 0
     assert whole[0]["vacuum_retention_hours"] == 0
-    # the re-ingest skipped alpha (one row saying so) and kept beta's README out
+    # the re-ingest skipped alpha (one row saying so) and kept beta's purged path out
     errors = [row for row in _rows(config, "ops.ingest_errors") if row["run_id"] == "p-2"]
     assert [row["kind"] for row in errors if row["kind"] == "purged"] == ["purged"]
     assert not [row for row in _rows(config, "bronze.files") if row["repo_id"] == ids["alpha"]]
-    assert "README.md" not in {row["path"] for row in _rows(config, "bronze.files") if row["repo_id"] == ids["beta"]}
+    assert "deploy/keys/id_rsa" not in {r["path"] for r in _rows(config, "bronze.files") if r["repo_id"] == ids["beta"]}
     assert ids["alpha"] in PurgePolicy.load(config).repos
     assert lift(config, [ids["alpha"]], str(purged_lake["alpha"]), None) == 1
     assert ids["alpha"] not in PurgePolicy.load(config).repos
-    assert PurgePolicy.load(config).skips_path(ids["beta"], "README.md")  # the path purge still holds
+    assert PurgePolicy.load(config).skips_path(ids["beta"], "deploy/keys/id_rsa")  # the path purge still holds
