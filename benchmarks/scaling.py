@@ -211,7 +211,7 @@ def run_one(dataset: Path, lake: Path, master: str) -> dict:
     # The measured corpus (installed packages) has no license files: admit it, as before the
     # default policy became permissive-only, so every stage keeps its work.
     config = load_config(overrides=[f"lake.root={lake}", f"spark.master={master}",
-                                    "filters.allowed_license_classes=[permissive,non_permissive,none]"], environ={})
+                                    "filters.allowed_license_classes=[permissive,none]"], environ={})
     spark = get_spark(config)
     # Warm-up: start the Python worker daemon and JIT the Arrow path, outside the measurement.
     spark.range(4000, numPartitions=4).mapInArrow(lambda batches: batches, "id long").count()
