@@ -96,32 +96,45 @@ def _candidate_ids(requested: str) -> dict[str, str]:
     return candidates
 
 
+class AmbiguousRepository(ValueError):
+    """A short name matches several repositories: the user must say which (URL, path or repo_id)."""
+
+
+def _known_repos(spark, config: CodemillConfig):
+    """(repo_id, repo_url, repo_name) of every repository the lake knows, or None for an empty lake."""
+    from pyspark.sql import functions as F
+
+    known = None
+    for table in ("bronze.repos", "silver.files"):
+        if lake.is_delta_table(config.lake.table_path(table)):
+            rows = lake.read_table(spark, config, table)
+            name = F.col("repo_name") if "repo_name" in rows.columns else F.lit(None).cast("string")
+            rows = rows.select("repo_id", "repo_url", name.alias("repo_name"))
+            known = rows if known is None else known.unionByName(rows)
+    return known
+
+
 def resolve_targets(spark, config: CodemillConfig, requested: str) -> list[Target]:
-    """Repositories the lake holds under that URL, path, name or id; else the ids it would get."""
+    """Repositories the lake holds under that URL, path or id (else a unique short name); else
+    the ids the request would get as a source, so it can be purged before it is ever ingested."""
     from pyspark.sql import functions as F
 
     from data_platform.ingest.credentials import split_userinfo
 
     public = split_userinfo(requested)[0].partition("#")[0]
     candidates = _candidate_ids(requested)
-    known = None
-    for table in ("bronze.repos", "silver.files"):
-        if lake.is_delta_table(config.lake.table_path(table)):
-            rows = lake.read_table(spark, config, table).select("repo_id", "repo_url")
-            known = rows if known is None else known.unionByName(rows)
-    found: dict[str, str | None] = {}
+    known = _known_repos(spark, config)
     if known is not None:
-        names = lake.read_table(spark, config, "bronze.repos").select("repo_id", "repo_name") if lake.is_delta_table(
-            config.lake.table_path("bronze.repos")) else None
-        match = F.col("repo_id").isin([public, *candidates]) | F.col("repo_url").isin([public, *candidates.values()])
-        for row in known.where(match).distinct().limit(1000).collect():
-            found[row.repo_id] = row.repo_url
-        if names is not None:
-            for row in names.where(F.col("repo_name") == public).select("repo_id").distinct().limit(1000).collect():
-                found.setdefault(row.repo_id, None)
-    if not found:
-        found = dict(candidates)
-    return [Target(repo_id, url) for repo_id, url in sorted(found.items())]
+        exact = F.col("repo_id").isin([public, *candidates]) | F.col("repo_url").isin([public, *candidates.values()])
+        rows = known.where(exact).select("repo_id", "repo_url").distinct().limit(1000).collect()
+        if not rows:
+            rows = known.where(F.col("repo_name") == public).select("repo_id", "repo_url").distinct().limit(1000).collect()
+            if len({row.repo_id for row in rows}) > 1:
+                urls = ", ".join(sorted({row.repo_url for row in rows}))
+                raise AmbiguousRepository(f"{public!r} names {len(rows)} repositories ({urls}): give a URL or path")
+        if rows:
+            return sorted({Target(row.repo_id, row.repo_url) for row in rows}, key=lambda t: t.repo_id)
+    return [Target(repo_id, url) for repo_id, url in sorted(candidates.items())]
 
 
 def _matching(spark, config, table: str, repo_ids: list[str], path_glob: str | None):

@@ -22,16 +22,20 @@ def purge(
     travel cannot bring them back, and record the request in ops.purge_requests. Later ingest runs skip
     the repository (or the paths) until the purge is lifted with --lift.
     """
+    from data_platform.purge import AmbiguousRepository, resolve_targets
     from data_platform.purge import lift as lift_purge
     from data_platform.purge import purge as run_purge
-    from data_platform.purge import resolve_targets
 
     config = STATE.config
     spark = STATE.spark()
+    try:
+        targets = resolve_targets(spark, config, repo)
+    except AmbiguousRepository as err:
+        fail(str(err))
     if lift:
         from data_platform.ingest.credentials import redact_credentials
 
-        ids = [target.repo_id for target in resolve_targets(spark, config, repo)]
+        ids = [target.repo_id for target in targets]
         lifted = lift_purge(config, ids, redact_credentials(repo), path_glob)
         if not lifted:
             fail(f"no active purge of {redact_credentials(repo)}" + (f" for {path_glob!r}" if path_glob else ""))
@@ -39,7 +43,8 @@ def purge(
         return
     if not yes:
         what = f"paths matching {path_glob!r} of " if path_glob else ""
-        typer.confirm(f"Permanently delete {what}{repo} from every table of {config.lake.root}, "
+        names = ", ".join(target.repo_url or target.repo_id for target in targets)
+        typer.confirm(f"Permanently delete {what}{names} from every table of {config.lake.root}, "
                       "including older Delta versions?", abort=True)
     result = run_purge(spark, config, repo, path_glob, reason)
     for line in result.summary_lines():
