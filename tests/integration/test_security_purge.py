@@ -8,6 +8,7 @@ import json
 import pytest
 from deltalake import DeltaTable
 
+from codemill.cli.main import main as codemill_main
 from data_platform.ingest.finish import ingest_stages, pipeline_stages
 from data_platform.ingest.run import run_ingest
 from data_platform.ops_log import read_rows
@@ -100,6 +101,10 @@ def test_request_is_recorded_and_later_ingests_skip_until_lifted(purged_lake):
     assert not [row for row in _rows(config, "bronze.files") if row["repo_id"] == ids["alpha"]]
     assert "deploy/keys/id_rsa" not in {r["path"] for r in _rows(config, "bronze.files") if r["repo_id"] == ids["beta"]}
     assert ids["alpha"] in PurgePolicy.load(config).repos
-    assert lift(config, [ids["alpha"]], str(purged_lake["alpha"]), None) == 1
+    engine = [f"lake.root={config.lake.root}", "spark.master=local[2]", "spark.shuffle_partitions=2"]
+    with pytest.raises(SystemExit) as lifted:  # the command line, as a user lifts it
+        codemill_main(["purge", "--repo", str(purged_lake["alpha"]), "--lift", *engine])
+    assert lifted.value.code == 0
     assert ids["alpha"] not in PurgePolicy.load(config).repos
+    assert lift(config, [ids["alpha"]], "again", None) == 0  # nothing left to lift
     assert PurgePolicy.load(config).skips_path(ids["beta"], "deploy/keys/id_rsa")  # the path purge still holds
