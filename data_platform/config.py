@@ -40,6 +40,10 @@ class ConfigError(ValueError):
 class LakeSettings(Section):
     root: Path = Path("~/.codemill/lake")
     metastore: str = "embedded"
+    purge_retention_hours: int = Field(
+        0, ge=0, description="`codemill purge` vacuums changed tables keeping this many hours of old versions "
+        "(0: older versions holding purged rows become unreadable at once)"
+    )
 
     @field_validator("root", mode="after")
     @classmethod

@@ -39,6 +39,7 @@ SIGNAL_COLUMNS = (
     "text_is_null",
     "is_binary",
     "license_class",
+    "license_spdx",
     "contamination_match",
     "size_bytes",
     "is_vendored",
@@ -61,7 +62,7 @@ def filter_reason(row: Mapping[str, Any], settings: FilterSettings) -> str | Non
         x.lower() for x in settings.allowed_languages
     }:
         return "language_not_allowed"
-    if (row.get("license_class") or "none") not in settings.allowed_license_classes:
+    if not settings.admits_license(row.get("license_class"), row.get("license_spdx")):
         return "license"
     if row.get("contamination_match"):
         return "contaminated"

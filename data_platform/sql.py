@@ -8,6 +8,7 @@ import datetime as dt
 import decimal
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -62,11 +63,69 @@ def short_error(err: Exception) -> str:
     return message
 
 
-def run_statement(spark, statement: str, max_rows: int | None = 1000) -> QueryResult:
+class RestrictedTableError(SqlError):
+    """A statement reads or changes a restricted table without being allowed to."""
+
+
+def _relation_names(plan_text: str) -> list[list[str]]:
+    """Multi-part names of the relations in a parsed plan (``'UnresolvedRelation [bronze, files], …``)."""
+    return [
+        [part.strip().strip("`").lower() for part in match.split(",")]
+        for match in re.findall(r"Unresolved(?:Relation|Identifier|TableOrView|Table) \[([^\]]*)\]", plan_text)
+    ]
+
+
+def restricted_guard(spark, restricted: dict[str, str]):
+    """A check run before each statement: refuses any that names a restricted table.
+
+    ``restricted`` maps table names (``bronze.files``) to their storage paths. A statement is
+    refused when its parsed plan names one (by catalog name, with or without the catalog, or
+    as the current database's table) or its path (``delta.`/lake/bronze/files```), and, for
+    queries, when the analyzed plan reaches one through a view. This is a guard against
+    accidents in a shared SQL tool, not a security boundary: whoever can read the files can
+    read the table (docs/security.md).
+    """
+    names = {name.lower() for name in restricted}
+
+    def hits(text: str, relations: list[list[str]]) -> list[str]:
+        database = spark.catalog.currentDatabase().lower()
+        found = set()
+        for parts in relations:
+            qualified = ".".join(parts[-2:]) if len(parts) >= 2 else f"{database}.{parts[0]}"
+            if qualified in names:
+                found.add(qualified)
+        found |= {name for name, path in restricted.items() if path.rstrip("/") in text}
+        return sorted(found)
+
+    def check(statement: str) -> None:
+        try:
+            parsed = spark._jsparkSession.sessionState().sqlParser().parsePlan(statement).toString()
+        except Exception:  # a syntax error: Spark reports it in its own words when the statement runs
+            return
+        found = hits(parsed, _relation_names(parsed))
+        if not found and statement.lstrip().lower().startswith(("select", "with", "from", "table", "values")):
+            try:
+                analyzed = spark.sql(statement)._jdf.queryExecution().analyzed().toString()
+            except Exception:  # an invalid query fails with Spark's own message when it runs
+                analyzed = ""
+            found = hits(analyzed, [])
+            found += [name for name in names if f"spark_catalog.{name}" in analyzed.lower() and name not in found]
+        if found:
+            raise RestrictedTableError(
+                f"{', '.join(found)} {'is' if len(found) == 1 else 'are'} restricted (raw or unredacted data): "
+                "pass --allow-restricted if your account is meant to read it"
+            )
+
+    return check
+
+
+def run_statement(spark, statement: str, max_rows: int | None = 1000, guard=None) -> QueryResult:
     from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
 
     try:
+        if guard is not None:
+            guard(statement)
         df = spark.sql(statement)
         if max_rows is None:
             return QueryResult(statement, df.toArrow(), truncated=False)
@@ -77,10 +136,10 @@ def run_statement(spark, statement: str, max_rows: int | None = 1000) -> QueryRe
     return QueryResult(statement, table.slice(0, max_rows) if truncated else table, truncated)
 
 
-def run_script(spark, text: str, max_rows: int | None = 1000) -> Iterator[QueryResult]:
+def run_script(spark, text: str, max_rows: int | None = 1000, guard=None) -> Iterator[QueryResult]:
     """Run each statement in turn; stops at the first failing one (raises SqlError)."""
     for statement in split_statements(text):
-        yield run_statement(spark, statement, max_rows)
+        yield run_statement(spark, statement, max_rows, guard)
 
 
 def _display_value(value) -> str:

@@ -40,7 +40,16 @@ def _named_spark():
     return spark
 
 
-def _interactive(spark, output_format: str, max_rows: int | None) -> None:
+def _restricted_guard():
+    from data_platform.contracts import all_contracts
+    from data_platform.sql import restricted_guard
+
+    restricted = {name: str(STATE.config.lake.table_path(name)) for name, table in all_contracts().items()
+                  if table.restricted}
+    return restricted_guard(STATE.spark(), restricted)
+
+
+def _interactive(spark, output_format: str, max_rows: int | None, guard=None) -> None:
     from data_platform.lake import register_lake_tables
     from data_platform.sql import SqlError, run_script
 
@@ -58,7 +67,7 @@ def _interactive(spark, output_format: str, max_rows: int | None) -> None:
         if line.rstrip().endswith(";"):
             register_lake_tables(spark, STATE.config)  # another process may have written a table meanwhile
             try:
-                _emit(list(run_script(spark, "\n".join(buffer), max_rows)), output_format, None)
+                _emit(list(run_script(spark, "\n".join(buffer), max_rows, guard)), output_format, None)
             except SqlError as err:
                 typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
             buffer = []
@@ -71,6 +80,11 @@ def sql(
     output_format: str = typer.Option("table", "--format", help="table, csv or json."),
     output: Path = typer.Option(None, "--output", "-o", help="Write the result to this file instead of the terminal."),
     max_rows: int = typer.Option(1000, help="Rows fetched per statement; 0 fetches all."),
+    allow_restricted: bool = typer.Option(
+        False, "--allow-restricted",
+        help="Allow statements on restricted tables (bronze.files: raw bytes; gold.quarantine: unredacted text). "
+        "Refused without it; the real boundary is who may read their storage (docs/security.md).",
+    ),
 ) -> None:
     """Query lake tables by name (bronze.files, silver.files, gold.training_corpus, ops.*).
 
@@ -83,15 +97,16 @@ def sql(
     """
     from data_platform.sql import SqlError, run_script
 
+    guard = None if allow_restricted else _restricted_guard()
     if output_format not in ("table", "csv", "json"):
         fail(f"--format must be table, csv or json, not {output_format!r}")
     limit = None if max_rows == 0 else max_rows
     if query is None and file is None:
-        _interactive(_named_spark(), output_format, limit)
+        _interactive(_named_spark(), output_format, limit, guard)
         return
     text = file.read_text() if file else query
     try:
-        _emit(list(run_script(_named_spark(), text, limit)), output_format, output)
+        _emit(list(run_script(_named_spark(), text, limit, guard)), output_format, output)
     except SqlError as err:
         fail(f"SQL error: {err}", code=1)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from data_platform.config import CodemillConfig
+from data_platform.ingest.credentials import redact_credentials
 from data_platform.ingest.errors import IngestError
 
 RUNNING, SUCCEEDED, PARTIAL, FAILED = "running", "succeeded", "partial", "failed"
@@ -59,7 +60,7 @@ class RunContext:
 
     def source_failed(self, source: str, kind: str, message: str) -> None:
         self.failed_sources.add(source)
-        self.driver_errors.append(IngestError(source, "", "crawl", kind, message))
+        self.driver_errors.append(IngestError(source, "", "crawl", kind, redact_credentials(message)))
 
     def persist(self, frame):
         """Keep a DataFrame for later stages of this run; released when the run ends."""

@@ -27,6 +27,7 @@ class CurateLimits:
     parse_max_bytes: int = 500_000
     parse_timeout_s: float = 2.0
     max_body_chars: int = 20_000
+    redact_pii: bool = True  # pii.enabled: false keeps text as written (counts are still measured)
 
 
 @dataclass
@@ -44,10 +45,15 @@ def function_id_for(file_id: str, kind: str, name: str, start_line: int) -> str:
     return hashlib.sha1(f"{file_id}\0{kind}\0{name}\0{start_line}".encode()).hexdigest()
 
 
-def _redact(text: str, path: str) -> tuple[str, dict[str, int]]:
-    from data_platform.pii import redact
+def _redact(text: str, path: str, replace: bool = True) -> tuple[str, dict[str, int]]:
+    from data_platform.pii import PII_TYPES, find_pii, redact
 
     # The gold gate detects with the same path: the two must see the same rules.
+    if not replace:
+        counts = dict.fromkeys(PII_TYPES, 0)
+        for finding in find_pii(text, path):
+            counts[finding.kind] += 1
+        return text, counts
     result = redact(text, path)
     return result.text, result.counts
 
@@ -82,7 +88,7 @@ def curate_file(
         errors.append({"path": path, "stage": "curate", "kind": decoded.reason or E.BINARY, "message": message})
         return CuratedFile(silver, [], errors)
     signals = text_signals(path, decoded.text)
-    text, counts = _redact(decoded.text, path)
+    text, counts = _redact(decoded.text, path, limits.redact_pii)
     silver.update(
         text=text, line_count=signals.line_count, max_line_length=signals.max_line_length,
         mean_line_length=signals.mean_line_length, alnum_fraction=signals.alnum_fraction,

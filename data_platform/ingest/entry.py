@@ -55,8 +55,24 @@ def ingest(
     milliseconds, not after a ten-second session start.
     """
     sources = choose_sources(options, config)
+    if options.demo:
+        admit_unlicensed_demo_files(config, echo)
     spark = start_spark()
     stages = ingest_stages(curate_only=options.curate_only, force_refine=options.refine,
                            prune_missing=options.prune_missing)
     summary: IngestSummary = run_ingest(spark, config, sources, run_id=options.run_id, stages=stages, echo=echo)
     return main_exit_code(summary)
+
+
+def admit_unlicensed_demo_files(config: CodemillConfig, echo: Callable[[str], None]) -> None:
+    """The demo opts in to files without a license file, and says so.
+
+    It crawls this machine's own files (stdlib, headers, npm), whose license files sit outside the
+    folders crawled: they would all be class 'none', which the default policy keeps out of gold.
+    Crawled code never opts in by default.
+    """
+    filters = config.filters
+    if "none" not in filters.allowed_license_classes:
+        filters.allowed_license_classes = [*filters.allowed_license_classes, "none"]
+        echo("demo: admitting files without a license file into gold "
+             "(filters.allowed_license_classes += none; the default policy keeps them out)")

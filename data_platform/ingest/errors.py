@@ -32,6 +32,7 @@ BAD_ROW = "bad_row"
 CURATE_FAILED = "curate_failed"
 # Run-level kinds.
 PRUNE_REFUSED = "prune_refused"  # --prune-missing not applied because a source could not be read
+PURGED = "purged"  # a source whose repository was purged (ops.purge_requests): skipped until lifted
 
 ERROR_FIELDS = ("source", "path", "stage", "kind", "message")
 

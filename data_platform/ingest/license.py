@@ -48,6 +48,15 @@ class LicenseMatch:
     score: float = 0.0
 
 
+# Weak copyleft: obligations attach to the licensed files (and their modifications), not to a
+# larger work that merely uses them; admitted into gold only with filters.allow_weak_copyleft.
+_WEAK_COPYLEFT_PREFIXES = ("LGPL-", "MPL-", "EPL-", "CDDL-", "MS-RL", "CPL-1.0")
+
+
+def is_weak_copyleft(spdx_id: str | None) -> bool:
+    return bool(spdx_id) and spdx_id.startswith(_WEAK_COPYLEFT_PREFIXES)
+
+
 def license_class(spdx_id: str | None) -> str:
     if not spdx_id:
         return NO_LICENSE

@@ -29,6 +29,7 @@ from data_platform.ingest.context import (
     Stage,
 )
 from data_platform.ingest.errors import IngestError
+from data_platform.ingest.sources import public_source
 from data_platform.ingest.stages import default_stages
 from data_platform.ops.records import upsert_rows
 from data_platform.ops.runs import code_version, new_run_id, now, timed
@@ -75,7 +76,9 @@ def run_ingest(
     echo: Callable[[str], None] = print,
 ) -> IngestSummary:
     """Run every stage over ``sources``; returns the summary (status failed when no source was read)."""
-    ctx = RunContext(spark, config, run_id or new_run_id("ingest"), list(sources), now(), echo=echo)
+    # Credentials in source URLs are remembered for the fetch and never reach a table or a log.
+    sources = [public_source(spec) for spec in sources]
+    ctx = RunContext(spark, config, run_id or new_run_id("ingest"), sources, now(), echo=echo)
     from data_platform import lake
     from data_platform.spark import spark_ui_url
 

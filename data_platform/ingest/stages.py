@@ -84,6 +84,8 @@ class ListSources:
                 ctx.source_failed(spec, E.UNREADABLE, f"{type(err).__name__}: {err}")
                 ctx.progress(self.name, f"{spec}: FAILED ({type(err).__name__}: {err})")
                 continue
+            if self._purged(ctx, listing):
+                continue
             ctx.record_errors(listing.errors)
             if not listing.per_row_repos:
                 found = detect_license(listing.license_files)
@@ -111,6 +113,25 @@ class ListSources:
         ctx.state["per_row_repos"] = any(listing.per_row_repos for listing in listings)
         ctx.count("list.sources", len(listings) + len(unchanged))
         ctx.count("list.entries", sum(len(listing.entries) for listing in [*listings, *unchanged]))
+
+
+    @staticmethod
+    def _purged(ctx: RunContext, listing: Listing) -> bool:
+        """Skip a purged repository (one ops.ingest_errors row); drop the purged paths of others."""
+        from data_platform.purge import PurgePolicy
+
+        policy = ctx.state.get("purge_policy")
+        if policy is None:
+            policy = ctx.state["purge_policy"] = PurgePolicy.load(ctx.config)
+        repo_id = listing.info.repo_id
+        if not listing.per_row_repos and repo_id in policy.repos:
+            message = "repository purged (ops.purge_requests): not crawled; `codemill purge --lift` to allow it again"
+            ctx.record_errors([E.IngestError(listing.info.spec, "", "list", E.PURGED, message)])
+            ctx.progress("list", f"{listing.info.spec}: skipped, {message}")
+            return True
+        if repo_id in policy.globs:
+            listing.entries = [e for e in listing.entries if not policy.skips_path(repo_id, e.path)]
+        return False
 
 
 class CrawlFiles:
@@ -152,6 +173,9 @@ class CrawlFiles:
         )
         files = crawled.where(F.col("error_kind").isNull()).withColumn("run_id", F.lit(ctx.run_id)).withColumn(
             "crawled_at", F.lit(ctx.started_at))
+        purged = ctx.state.get("purge_policy")
+        if purged is not None and purged.repos and ctx.state.get("per_row_repos"):
+            files = files.where(~F.col("repo_id").isin(sorted(purged.repos)))  # dataset rows of purged repositories
         ctx.state["crawled"] = files
         changed = ctx.materialize(unseen(ctx, files, "bronze.files"))
         n_changed = changed.count()
@@ -277,7 +301,8 @@ class CurateFiles:
         if crawled is None:
             return
         ingest = ctx.config.ingest
-        limits = CurateLimits(ingest.parse_max_bytes, ingest.parse_timeout_ms / 1000, ingest.max_body_chars)
+        limits = CurateLimits(ingest.parse_max_bytes, ingest.parse_timeout_ms / 1000, ingest.max_body_chars,
+                              redact_pii=ctx.config.pii.enabled)
         # Against silver, not bronze: a run killed between the bronze and silver writes heals here.
         todo = unseen(ctx, crawled, "silver.files")
         started = time.perf_counter()

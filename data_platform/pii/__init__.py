@@ -31,6 +31,7 @@ from data_platform.pii.concatenation import find_split_keys
 from data_platform.pii.emails import find_emails
 from data_platform.pii.keys import find_keys
 from data_platform.pii.match import PiiMatch
+from data_platform.pii.secret_files import find_secret_file_values, secret_file_kind
 
 __all__ = [
     "EMAIL",
@@ -45,6 +46,7 @@ __all__ = [
     "find_pii",
     "masked",
     "redact",
+    "secret_file_kind",
 ]
 
 # When two findings overlap, the more specific/severe one wins.
@@ -74,6 +76,7 @@ def find_pii(text: str, path: str | None = None) -> list[PiiMatch]:
     if not text:
         return []
     candidates = find_keys(text, path) + find_split_keys(text, path) + find_emails(text) + find_ips(text)
+    candidates += find_secret_file_values(text, path)  # .env, id_rsa, *.pem, credentials.json …
     # Longest, highest-priority findings claim their characters first.
     candidates.sort(key=lambda f: (_PRIORITY[f.kind], -(f.end - f.start), f.start))
     chosen: list[PiiMatch] = []

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from data_platform.config import CodemillConfig
 from data_platform.quality.results import ExpectationOutcome, expectation_label, outcome_from_ge
+from data_platform.quality.scrub import scrub_tree, secrets_of_results
 from data_platform.quality.suites import SuiteSpec
 
 DATA_SOURCE = "lake"
@@ -184,6 +185,9 @@ def run_suite(
             f"{run_name}-failures",
         )
         results.update(details)
+        # GE has stored the failing values (validation results, Data Docs) as they are; the
+        # secrets among them are masked in those files before anyone can read them.
+        scrub_tree(quality_root(config), secrets_of_results(details.values()))
     # GE normalises kwargs (1 -> 1.0), so results are matched to specs by their label.
     outcomes = [
         outcome_from_ge(

@@ -48,6 +48,20 @@ def excerpt_around(text: str, patterns: list[str], limit: int) -> str:
     return shorten(text, limit)
 
 
+def safe_excerpt(value: str, patterns: list[str], limit: int) -> str:
+    """An excerpt of ``value`` around its first secret (or pattern match), every secret masked."""
+    from data_platform.pii import masked
+    from data_platform.quality.scrub import mask_secrets, secrets_in
+
+    secrets = secrets_in(value, patterns)
+    if not secrets:
+        return excerpt_around(value, patterns, limit) if patterns else shorten(value, limit)
+    shown = mask_secrets(value, secrets)
+    first = min((shown.find(masked(s)) for s in secrets if masked(s) in shown), default=0)
+    start = max(0, first - limit // 3)
+    return ("…" if start else "") + shorten(shown[start : start + limit], limit)
+
+
 @dataclass(frozen=True)
 class ExpectationOutcome:
     """One expectation (GE) or cross-row check (Spark) and how it went."""
@@ -89,14 +103,15 @@ def outcome_from_ge(
     kwargs = {k: v for k, v in (config.get("kwargs") or {}).items() if k != "batch_id"}
     details = result.get("result") or {}
     exception = result.get("exception_info") or {}
+    patterns = kwargs.get("regex_list") or ([kwargs["regex"]] if kwargs.get("regex") else [])
     error = ""
     if exception.get("raised_exception"):
-        error = shorten(exception.get("exception_message", "raised an exception"), 200)
-    patterns = kwargs.get("regex_list") or ([kwargs["regex"]] if kwargs.get("regex") else [])
+        error = safe_excerpt(str(exception.get("exception_message", "raised an exception")), patterns, 200)
 
     def render(value: Any) -> str:
-        if isinstance(value, str) and patterns:
-            return excerpt_around(value, patterns, example_chars)
+        # Reports are unrestricted: a failing value's secrets are masked before it is cut short.
+        if isinstance(value, str):
+            return safe_excerpt(value, patterns, example_chars)
         return shorten(value, example_chars)
 
     examples: list[str] = []
@@ -111,10 +126,11 @@ def outcome_from_ge(
         examples = [render(v) for v in (details.get("partial_unexpected_list") or [])[:example_count]]
     observed = ""
     if not result.get("success") and "observed_value" in details:
-        observed = shorten(details["observed_value"], 200)
+        observed = str(details["observed_value"])
         mismatched = (details.get("details") or {}).get("mismatched") or {}
         if mismatched:
-            observed = shorten({k: v for k, v in mismatched.items() if v}, 200)
+            observed = str({k: v for k, v in mismatched.items() if v})
+        observed = safe_excerpt(observed, patterns, 200)
     return ExpectationOutcome(
         label=expectation_label(type_name, kwargs),
         success=bool(result.get("success")),

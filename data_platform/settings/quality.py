@@ -46,6 +46,12 @@ class QualitySettings(Section):
         default_factory=lambda: ["bronze.repos", "bronze.files", "silver.files", "silver.functions"],
         description="Tables besides gold validated after each ingest run (recorded, never blocking)",
     )
+    extra_expectations_dir: str | None = Field(
+        None,
+        description="A folder of your own semantic files (<table>.yaml, the format of schemas/expectations/) "
+        "whose expectations and checks are added to each table's suite, e.g. a regex for your "
+        "organisation's token format",
+    )
     report_after_ingest: bool = Field(True, description="Write the HTML report at the end of each ingest run")
 
     @field_validator("split_fractions")

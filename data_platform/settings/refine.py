@@ -46,7 +46,10 @@ class DedupSettings(Section):
 
 class PiiSettings(Section):
     enabled: bool = Field(
-        True, description="Redact emails, public IPs, keys and passwords in silver and gold text"
+        True,
+        description="Redact emails, public IPs, keys and passwords in silver and gold text (false: text is "
+        "kept as written, pii_*_count still measured, the gate's no_pii_left check is skipped and silver "
+        "and gold must then be treated as restricted; applies to files curated after the change)",
     )
 
 
@@ -116,9 +119,38 @@ class FilterSettings(Section):
     )
     drop_unknown_language: bool = Field(True, description="Drop files whose language is unknown")
     allowed_license_classes: list[Literal["permissive", "non_permissive", "none"]] = Field(
-        default_factory=lambda: ["permissive", "none"],
-        description="License classes allowed into gold (none: no license file found)",
+        default_factory=lambda: ["permissive"],
+        description="License classes allowed into gold. 'none' (no license file found: all rights reserved "
+        "by default) and 'non_permissive' are left out unless you add them",
     )
+    allow_weak_copyleft: bool = Field(
+        False,
+        description="Also admit weak-copyleft licenses (LGPL, MPL, EPL, CDDL, MS-RL), whose terms bind "
+        "modifications of the files themselves rather than the whole work",
+    )
+    allowed_licenses: list[str] = Field(
+        default_factory=list,
+        description="SPDX ids admitted whatever their class (e.g. [LGPL-2.1-only, MPL-2.0])",
+    )
+
+    def admits_license(self, license_class: str | None, license_spdx: str | None) -> bool:
+        """True when a file of this license may reach gold."""
+        from data_platform.ingest.license import is_weak_copyleft
+
+        if (license_class or "none") in self.allowed_license_classes:
+            return True
+        if not license_spdx:
+            return False
+        return license_spdx in self.allowed_licenses or (self.allow_weak_copyleft and is_weak_copyleft(license_spdx))
+
+    def gold_license_classes(self) -> list[str]:
+        """Classes gold may then hold (an SPDX id admitted by name keeps its class)."""
+        classes = list(self.allowed_license_classes)
+        if (self.allowed_licenses or self.allow_weak_copyleft) and "non_permissive" not in classes:
+            classes.append("non_permissive")
+        if self.allowed_licenses and "permissive" not in classes:
+            classes.append("permissive")
+        return classes
 
     def for_language(self, language: str | None) -> LanguageFilter:
         """The effective thresholds of one language: its overrides on top of the defaults."""

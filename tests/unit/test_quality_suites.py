@@ -70,7 +70,7 @@ def test_gold_semantics_resolve_config_parameters(tmp_path):
     by_label = {spec.label: spec for spec in suite.expectations}
     assert by_label["expect_column_values_to_be_in_set(language)"].kwargs["value_set"] == ["python", "rust"]
     # gold holds only what the license policy lets through (not every class silver knows)
-    assert by_label["expect_column_values_to_be_in_set(license_class)"].kwargs["value_set"] == ["permissive", "none"]
+    assert by_label["expect_column_values_to_be_in_set(license_class)"].kwargs["value_set"] == ["permissive"]
     # PII is checked by the redactor's own detector (a check), not by a second regex set
     assert not any(label.startswith("expect_column_values_to_not_match_regex_list(text)") for label in by_label)
     assert by_label["expect_column_values_to_be_unique(exact_dup_key)"].source == "semantic"

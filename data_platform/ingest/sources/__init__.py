@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from data_platform.ingest import errors as E
+from data_platform.ingest.credentials import remember, split_userinfo
 from data_platform.ingest.sources import archive, dataset, directory, git, remote_git
 from data_platform.ingest.sources.base import Entry, FileRecord, Limits, Listing, SourceInfo
 
@@ -24,7 +25,10 @@ _KIND_PREFIXES = {"git:": "git", "dir:": "directory", "directory:": "directory",
                   "dataset:": "dataset"}
 _REMOTE_PREFIXES = ("http://", "https://", "ssh://", "git://", "file://", "git@")
 
-__all__ = ["Entry", "FileRecord", "Limits", "Listing", "SourceInfo", "list_source", "read_entries", "source_kind"]
+__all__ = [
+    "Entry", "FileRecord", "Limits", "Listing", "SourceInfo", "list_source", "public_source", "read_entries",
+    "source_kind",
+]
 
 
 def split_spec(spec: str) -> tuple[str | None, str, str | None]:
@@ -36,6 +40,17 @@ def split_spec(spec: str) -> tuple[str | None, str, str | None]:
             break
     location, hash_, ref = spec.partition("#")
     return kind, location, (ref or None) if hash_ else None
+
+
+def public_source(spec: str) -> str:
+    """``spec`` without user info in its URL; the credentials are kept in memory for the fetch."""
+    kind, location, ref = split_spec(spec)
+    public, user, password = split_userinfo(location)
+    if not (user or password):
+        return spec
+    remember(public, user or "", password or "")
+    prefix = spec[: spec.index(location)] if location in spec else ""
+    return f"{prefix}{public}" + (f"#{ref}" if ref is not None else "")
 
 
 def source_kind(spec: str) -> str:

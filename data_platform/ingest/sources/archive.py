@@ -2,8 +2,10 @@
 
 Nothing is written to disk: executors read members straight from the archive. Every
 member is checked on the driver first: names that are absolute or climb out of the root
-(zip-slip) and links are refused, and so are archives whose members expand beyond
-``archive_max_total_bytes`` or compress better than ``archive_max_ratio`` (bombs).
+(zip-slip) and links are refused. Bombs are stopped while they expand: decompression runs in
+chunks under a running limit (bytes out against ``archive_max_total_bytes``, and against
+``archive_max_ratio`` times the compressed bytes read), and stops at the limit with one
+``archive_bomb`` error; the members before it are ingested (a zip's other members too).
 Zip members are read in parallel; a tar is a single compressed stream, so one task reads it.
 """
 
@@ -30,6 +32,8 @@ from data_platform.ingest.sources.base import (
 )
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+CHUNK_BYTES = 1 << 20
+RATIO_FLOOR_BYTES = 1_000_000  # below this much output, ratios say nothing (tiny files compress well)
 
 
 def is_archive(path: Path) -> bool:
@@ -79,24 +83,22 @@ def _check_member(listing: Listing, raw_name: str, is_link: bool, size: int, lim
     return rel
 
 
-def _bomb(total: int, packed: int, limits: Limits) -> str | None:
-    if total > limits.archive_max_total_bytes:
-        return f"members expand to {total} bytes > archive_max_total_bytes {limits.archive_max_total_bytes}"
-    if packed and total > 1_000_000 and total / packed > limits.archive_max_ratio:
-        return f"compression ratio {total / packed:.0f} > archive_max_ratio {limits.archive_max_ratio:.0f}"
-    return None
-
-
 def _list_zip(info: SourceInfo, path: Path, limits: Limits) -> Listing:
+    """Members from the central directory; a bomb member costs itself, a total past the limit stops the listing."""
     listing = Listing(info)
+    total = 0
     with zipfile.ZipFile(path) as archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        total = sum(m.file_size for m in members)
-        bomb = _bomb(total, sum(m.compress_size for m in members), limits)
-        if bomb:
-            raise E.SourceError(E.ARCHIVE_BOMB, bomb)
-        for member in members:
-            if member.file_size > 1_000_000 and member.file_size > limits.archive_max_ratio * max(member.compress_size, 1):
+        for member in (m for m in archive.infolist() if not m.is_dir()):
+            total += member.file_size
+            if total > limits.archive_max_total_bytes:
+                listing.errors.append(E.IngestError(
+                    info.spec, member.filename, "crawl", E.ARCHIVE_BOMB,
+                    f"members expand to more than archive_max_total_bytes {limits.archive_max_total_bytes} from here "
+                    f"on; the {len(listing.entries)} members before it are ingested"))
+                break
+            if member.file_size > RATIO_FLOOR_BYTES and member.file_size > limits.archive_max_ratio * max(
+                member.compress_size, 1
+            ):
                 listing.errors.append(E.IngestError(info.spec, member.filename, "crawl", E.ARCHIVE_BOMB,
                                                     f"entry compression ratio > {limits.archive_max_ratio:.0f}"))
                 continue
@@ -107,14 +109,60 @@ def _list_zip(info: SourceInfo, path: Path, limits: Limits) -> Listing:
     return listing
 
 
-def _tar_members(info: SourceInfo, path: Path, listing: Listing) -> list[tarfile.TarInfo]:
-    """Members up to the first unreadable header: a truncated or damaged stream keeps what came before."""
+
+
+def running_bomb(total: int, packed: int, limits: Limits) -> str | None:
+    """Why decompression must stop now (bytes out so far vs compressed bytes in), or None."""
+    if total > limits.archive_max_total_bytes:
+        return f"{total} bytes decompressed > archive_max_total_bytes {limits.archive_max_total_bytes}"
+    if total > RATIO_FLOOR_BYTES and total > limits.archive_max_ratio * max(packed, 1):
+        return f"{total} bytes out of {packed} compressed: ratio > archive_max_ratio {limits.archive_max_ratio:.0f}"
+    return None
+
+
+def _drain_member(archive: tarfile.TarFile, member: tarfile.TarInfo, raw, total: int, limits: Limits):
+    """Decompress one member in chunks; returns (new total, why it had to stop or None)."""
+    handle = archive.extractfile(member)
+    while handle is not None:
+        chunk = handle.read(CHUNK_BYTES)
+        if not chunk:
+            break
+        total += len(chunk)
+        bomb = running_bomb(total, raw.tell(), limits)
+        if bomb:
+            return total, bomb
+    return total, None
+
+
+def _tar_members(info: SourceInfo, path: Path, listing: Listing, limits: Limits) -> list[tarfile.TarInfo]:
+    """Members in stream order, decompressed under a running size and ratio limit.
+
+    A bomb is noticed while it expands, not after: the stream is read in 1 MiB chunks and
+    reading stops as soon as the bytes out exceed ``archive_max_total_bytes`` or
+    ``archive_max_ratio`` times the compressed bytes read. The members before the one that
+    tripped the limit are kept (one ``archive_bomb`` error names it); so are the members
+    before the first unreadable header of a truncated or damaged stream.
+    """
     members: list[tarfile.TarInfo] = []
-    with tarfile.open(path, "r:*") as archive:
+    total = 0
+    with open(path, "rb") as raw, tarfile.open(fileobj=raw, mode="r|*") as archive:
+        draining = None
         try:
             for member in archive:
+                if member.isreg():
+                    draining = member
+                    total, bomb = _drain_member(archive, member, raw, total, limits)
+                    draining = None
+                    if bomb:
+                        listing.errors.append(E.IngestError(
+                            info.spec, member.name, "crawl", E.ARCHIVE_BOMB,
+                            f"stopped reading the archive in this member: {bomb}; the {len(members)} "
+                            "members before it are ingested, the rest of the stream is not read"))
+                        return members
                 members.append(member)
         except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
+            if draining is not None:
+                members.append(draining)  # its header is whole: reading it gives its own corrupt_member row
             if not members:
                 raise
             after = members[-1].name
@@ -127,11 +175,7 @@ def _tar_members(info: SourceInfo, path: Path, listing: Listing) -> list[tarfile
 
 def _list_tar(info: SourceInfo, path: Path, limits: Limits) -> Listing:
     listing = Listing(info)
-    members = _tar_members(info, path, listing)
-    total = sum(m.size for m in members if m.isreg())
-    bomb = _bomb(total, path.stat().st_size, limits)
-    if bomb:
-        raise E.SourceError(E.ARCHIVE_BOMB, bomb)
+    members = _tar_members(info, path, listing, limits)
     for member in members:
         if member.isdir():
             continue
@@ -157,8 +201,10 @@ def _read_zip(path: Path, entries: list[Entry], limits: Limits) -> Iterator[File
     with zipfile.ZipFile(path) as archive:
         for entry in entries:
             try:
-                with archive.open(entry.locator) as handle:
-                    content = handle.read(limits.max_file_bytes + 1)
+                content, bomb = _read_zip_member(archive, entry.locator, limits)
+                if bomb:
+                    yield FileRecord(entry.path, error_kind=E.ARCHIVE_BOMB, error_message=f"reading stopped: {bomb}")
+                    continue
             except KeyError as err:
                 yield FileRecord(entry.path, error_kind=E.UNREADABLE, error_message=f"member vanished: {err}")
                 continue
@@ -169,6 +215,27 @@ def _read_zip(path: Path, entries: list[Entry], limits: Limits) -> Iterator[File
             yield _checked(entry, content, limits)
 
 
+def _read_zip_member(archive: zipfile.ZipFile, name: str, limits: Limits) -> tuple[bytes, str | None]:
+    """A member's bytes, read in chunks and stopped once past max_file_bytes or the ratio limit.
+
+    Declared sizes were checked at listing, but a header can lie: the running check holds
+    whatever the member really expands to.
+    """
+    packed = archive.getinfo(name).compress_size
+    chunks, total = [], 0
+    with archive.open(name) as handle:
+        while total <= limits.max_file_bytes:
+            chunk = handle.read(min(CHUNK_BYTES, limits.max_file_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            bomb = running_bomb(total, packed, limits)
+            if bomb:
+                return b"", bomb
+    return b"".join(chunks), None
+
+
 def _read_tar(path: Path, entries: list[Entry], limits: Limits) -> Iterator[FileRecord]:
     """A tar is one stream: a broken member ends it, and members after it get one error each."""
     wanted = {entry.locator: entry for entry in entries}
@@ -177,6 +244,8 @@ def _read_tar(path: Path, entries: list[Entry], limits: Limits) -> Iterator[File
     try:
         with tarfile.open(path, "r:*") as archive:
             for member in archive:
+                if len(done) == len(wanted):
+                    break  # never decompress past the last wanted member (a bomb may follow)
                 entry = wanted.get(member.name)
                 if entry is None or not member.isreg():
                     continue

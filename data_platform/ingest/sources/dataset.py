@@ -16,8 +16,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from data_platform.ingest import errors as E
-from data_platform.ingest.sources.base import Entry, FileRecord, Limits, Listing, SourceInfo, stable_id
+from data_platform.ingest.credentials import split_userinfo
+from data_platform.ingest.sources.base import (
+    Entry,
+    FileRecord,
+    Limits,
+    Listing,
+    SourceInfo,
+    safe_relative_path,
+    stable_id,
+)
 
+MAX_REPO_NAME_CHARS = 500
 DATASET_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".ndjson")
 COLUMNS = {
     "content": ("content", "text", "code"),
@@ -94,6 +104,13 @@ def _record(row: dict, where: str, limits: Limits) -> FileRecord:
     if not isinstance(content, str | bytes) or not isinstance(path, str) or not isinstance(repo, str):
         kinds = f"content {type(content).__name__}, path {type(path).__name__}, repository {type(repo).__name__}"
         return FileRecord(where, error_kind=E.BAD_ROW, error_message=f"expected text columns, got {kinds}")
+    safe_path = safe_relative_path(path)
+    if safe_path is None or any(ord(c) < 32 for c in path):
+        return FileRecord(where, error_kind=E.PATH_ESCAPE, error_message=f"row path {path[:120]!r} is absolute, "
+                          "climbs out of the repository or holds control characters")
+    if len(repo) > MAX_REPO_NAME_CHARS or any(ord(c) < 32 for c in repo):
+        return FileRecord(where, error_kind=E.BAD_ROW, error_message="repository name too long or with control characters")
+    path, repo = safe_path, split_userinfo(repo)[0]  # a row's repository URL may carry a token
     if isinstance(content, str):
         content = content.encode("utf-8", "surrogatepass")
     stars_col, license_col = _pick(names, "stars"), _pick(names, "license")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from data_platform.ingest import errors as E
 from data_platform.ingest.license import is_license_candidate
+from data_platform.ingest.refs import check_ref
 from data_platform.ingest.sources.base import Entry, FileRecord, Limits, Listing, SourceInfo, stable_id
 
 # GIT_NO_LAZY_FETCH (git >= 2.44) stops a partial clone from fetching absent objects behind
@@ -50,7 +51,9 @@ def is_git_repository(path: Path) -> bool:
 
 
 def resolve_commit(location: str, ref: str) -> tuple[str, str | None]:
-    commit = git(location, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).decode().strip()
+    check_ref(ref)
+    commit = git(location, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}",
+                 check=False).decode().strip()
     if not commit:
         raise E.SourceError(E.CORRUPT_GIT, f"ref {ref!r} does not name a commit (empty or corrupt repository?)")
     date = commit_date(location, commit)
@@ -60,7 +63,7 @@ def resolve_commit(location: str, ref: str) -> tuple[str, str | None]:
 def commit_date(location: str, commit: str) -> str | None:
     """Committer date (ISO 8601). ``git log``, not ``git show``: show reads the tree and fails
     on a repository with a missing tree object, which must cost a directory, not the source."""
-    return git(location, "log", "-1", "--format=%cI", commit, check=False).decode().strip() or None
+    return git(location, "log", "-1", "--format=%cI", "--end-of-options", commit, check=False).decode().strip() or None
 
 
 # ----------------------------------------------------------------------------- tree listing

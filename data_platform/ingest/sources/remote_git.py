@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from data_platform.ingest import errors as E
+from data_platform.ingest.credentials import auth_env, has_credentials, redact_credentials
+from data_platform.ingest.refs import check_ref
 from data_platform.ingest.sources import git as git_source
 from data_platform.ingest.sources.base import Entry, FileRecord, Limits, Listing, SourceInfo, stable_id
 
@@ -25,22 +27,32 @@ def _name_from_url(url: str) -> str:
 
 
 def fetch(url: str, ref: str, cache_dir: Path) -> tuple[Path, str]:
-    """Fetch ``ref`` of ``url`` into the cache; returns the clone and the fetched commit."""
+    """Fetch ``ref`` of ``url`` into the cache; returns the clone and the fetched commit.
+
+    ``url`` never carries credentials (the run strips them, :mod:`data_platform.ingest.credentials`).
+    A URL that had some is fetched whole at depth 1, without the blob filter: executors then
+    read blobs locally and never need the credentials, which stay in this process only.
+    """
+    check_ref(ref)
+    credentialed = has_credentials(url)
     clone = cache_dir / (hashlib.sha1(url.encode()).hexdigest()[:16] + ".git")
     if not (clone / "HEAD").exists():
         clone.mkdir(parents=True, exist_ok=True)
         git_source.git(clone, "init", "--bare", "--quiet")
         git_source.git(clone, "remote", "add", "origin", url)
-        git_source.git(clone, "config", "remote.origin.promisor", "true")
-        git_source.git(clone, "config", "remote.origin.partialclonefilter", "blob:none")
+        if not credentialed:
+            git_source.git(clone, "config", "remote.origin.promisor", "true")
+            git_source.git(clone, "config", "remote.origin.partialclonefilter", "blob:none")
+    blob_filter = [] if credentialed else ["--filter=blob:none"]
     proc = subprocess.run(
-        ["git", "-C", str(clone), "fetch", "--quiet", "--depth", "1", "--filter=blob:none", "--no-tags",
-         "origin", ref],
-        capture_output=True, env=git_source._ENV, timeout=900,
+        ["git", "-C", str(clone), "fetch", "--quiet", "--depth", "1", *blob_filter, "--no-tags",
+         "origin", "--end-of-options", ref],
+        capture_output=True, env={**git_source._ENV, **auth_env(url)}, timeout=900,
     )
     if proc.returncode != 0:
         detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise E.SourceError(E.UNREACHABLE, f"cannot fetch {url} {ref}: {detail[-1] if detail else proc.returncode}")
+        reason = redact_credentials(detail[-1] if detail else str(proc.returncode))
+        raise E.SourceError(E.UNREACHABLE, f"cannot fetch {redact_credentials(url)} {ref}: {reason}")
     commit = git_source.git(clone, "rev-parse", "FETCH_HEAD^{commit}").decode().strip()
     return clone, commit
 
