@@ -27,9 +27,18 @@ def eval_command(
         ),
     ] = None,
     benchmark: Annotated[
-        str | None, typer.Option("--benchmark", "-b", help="humaneval (default) or a problems JSONL file.")
+        str | None,
+        typer.Option(
+            "--benchmark",
+            "-b",
+            help="humaneval (default: all 164, whole bodies), humaneval-infill-single / humaneval-infill-multi "
+            "(fill-in-the-middle tasks from the same problems), or a problems JSONL file.",
+        ),
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Only the first N problems.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", "-n", help="Only the first N problems (infilling: their tasks); 0 = all."),
+    ] = None,
     samples: Annotated[
         int | None, typer.Option("--samples", "-k", help="Completions per problem (pass@k for k <= samples).")
     ] = None,
@@ -73,6 +82,8 @@ def eval_command(
 
       codemill eval --completions samples.jsonl
 
+      codemill eval --benchmark humaneval-infill-single --model RUN_ID --limit 10
+
       codemill eval --model smollm2 --compare RUN_ID --limit 5
     """
     overrides = {"benchmark": benchmark, "limit": limit, "samples": samples, "temperature": temperature}
@@ -108,6 +119,7 @@ def eval_command(
     except ValueError as err:
         fail(f"eval failed: {err}")
     _print_summary(outcome.report)
+    typer.echo(f"wall time {outcome.report['wall_seconds']:.1f} s")
     typer.echo(f"report: {outcome.html_path}")
     typer.echo(f"json:   {outcome.json_path}")
 
@@ -125,9 +137,17 @@ def _print_summary(report: dict) -> None:
                 f"held-out loss {held['loss']:.4f} ppl {held['perplexity']:.2f} ({held['tokens']} tokens)"
             )
         unsandboxed = " UNSANDBOXED" if entry.get("sandbox", "bwrap") != "bwrap" else ""
+        units = "tasks" if report.get("task_type") not in (None, "completion") else "problems"
+        ci = entry.get("confidence")
         for k, value in (entry.get("pass_at_k") or {}).items():
+            interval = f" [95% CI {ci['low']:.3f}-{ci['high']:.3f}]" if ci and k == "1" else ""
             parts.append(
-                f"{report['benchmark']} pass@{k} {value:.3f} ({entry['problems']} problems){unsandboxed}"
+                f"{report['benchmark']} pass@{k} {value:.3f} ({entry['problems']} {units}){unsandboxed}{interval}"
+            )
+        if entry.get("executions_per_second"):
+            parts.append(
+                f"sandbox {entry['executions_per_second']:.1f} executions/s "
+                f"({entry['seconds'].get('execute', 0):.1f} s)"
             )
         typer.echo(" | ".join(parts))
 

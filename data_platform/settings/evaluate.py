@@ -9,7 +9,15 @@ from data_platform.settings.base import Section
 
 class EvalSettings(Section):
     benchmark: str = Field(
-        "humaneval", description="humaneval or a path to a problems JSONL file (HumanEval format)"
+        "humaneval",
+        description="humaneval, humaneval-infill-single, humaneval-infill-multi, line-completion, "
+        "or a path to a problems JSONL file (HumanEval format)",
+    )
+    fim: str = Field(
+        "auto",
+        pattern="^(auto|psm|spm|none)$",
+        description="Infilling prompt: auto = the FIM format the model's training lineage records "
+        "(prefix only without one, as serve.fim_fallback=prefix_only); psm/spm force one; none = prefix only",
     )
     limit: int = Field(0, ge=0, description="Evaluate only the first N problems (0 = all)")
     samples: int = Field(

@@ -18,11 +18,13 @@ from data_platform.config import CodemillConfig
 from training.evaluation import results
 from training.evaluation.generate import SamplingSettings, generate_completions
 from training.evaluation.heldout import HeldoutSettings, heldout_loss
+from training.evaluation.infilling import is_infill, load_infill_tasks, task_set_version, task_type
 from training.evaluation.lineage import ModelRef, contamination_warnings, heldout_target, resolve_model
 from training.evaluation.problems import benchmark_name, load_problems, read_completions
 from training.evaluation.report import write_report
 from training.evaluation.sandbox import SandboxLimits, SandboxSettings, choose_backend
 from training.evaluation.scoring import group_completions, score_completions
+from training.evaluation.stats import pass_at_1_interval
 
 log = logging.getLogger(__name__)
 UNSANDBOXED = (
@@ -77,6 +79,26 @@ def _load(ref: ModelRef, device: str):
     return model.to(device), tokenizer
 
 
+def load_benchmark(benchmark: str, limit: int) -> list:
+    """Problems (or infilling tasks) of ``benchmark``; ``limit`` counts HumanEval problems."""
+    if is_infill(benchmark):
+        return load_infill_tasks(benchmark, limit)
+    problems = load_problems(benchmark)
+    return problems[:limit] if limit else problems
+
+
+def _generate(model, tokenizer, ref: ModelRef, problems: list, e) -> dict[str, list[str]]:
+    sampling = SamplingSettings(
+        e.samples, e.temperature, e.top_p, e.max_new_tokens, e.generation_batch_size, e.seed
+    )
+    if not is_infill(e.benchmark):
+        return generate_completions(model, tokenizer, problems, sampling)
+    from training.evaluation.infill_generate import fim_format_for, generate_infills
+
+    fmt = fim_format_for(ref.load_spec, e.fim)
+    return generate_infills(model, tokenizer, problems, sampling, task_type(e.benchmark), fmt)
+
+
 def _new_session_id() -> str:
     return datetime.now(UTC).strftime("eval-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
@@ -92,9 +114,8 @@ def evaluate(
     e = config.eval
     session_id = _new_session_id()
     started = datetime.now(UTC)
-    problems = load_problems(e.benchmark) if request.pass_at_k or request.completions_file else []
-    if e.limit:
-        problems = problems[: e.limit]
+    wanted = request.pass_at_k or request.completions_file
+    problems = load_benchmark(e.benchmark, e.limit) if wanted else []
     bench = benchmark_name(e.benchmark)
     sandbox = sandbox_settings(config)
     if problems and (request.completions_file or (request.pass_at_k and request.models)):
@@ -106,6 +127,8 @@ def evaluate(
         "session_id": session_id,
         "created_at": started.isoformat(),
         "benchmark": bench,
+        "task_type": task_type(bench),
+        "tasks_version": task_set_version(bench, problems) if is_infill(bench) and problems else None,
         "models": [],
         "settings": e.model_dump(mode="json"),
         "warnings": [],
@@ -171,10 +194,7 @@ def evaluate(
             if problems and request.pass_at_k:
                 tick = time.monotonic()
                 say(f"generating for {len(problems)} {bench} problems with {label} ...")
-                sampling = SamplingSettings(
-                    e.samples, e.temperature, e.top_p, e.max_new_tokens, e.generation_batch_size, e.seed
-                )
-                completions = generate_completions(model, tokenizer, problems, sampling)
+                completions = _generate(model, tokenizer, ref, problems, e)
                 entry["seconds"]["generate"] = round(time.monotonic() - tick, 2)
             del model, tokenizer
         if completions:
@@ -183,6 +203,10 @@ def evaluate(
             ks = [k for k in e.ks if k <= min(map(len, completions.values()))]
             score = score_completions(bench, problems, completions, sandbox, ks)
             entry["seconds"]["execute"] = round(time.monotonic() - tick, 2)
+            executions = sum(map(len, completions.values()))
+            entry["executions_per_second"] = round(executions / max(entry["seconds"]["execute"], 1e-3), 2)
+            units = {p.task_id: p.unit for p in problems}
+            entry["confidence"] = pass_at_1_interval(score.outcomes, units, e.seed)
             entry.update(
                 pass_at_k={str(k): v for k, v in score.pass_at_k.items()},
                 problems=score.num_problems,
@@ -199,7 +223,10 @@ def evaluate(
                     "temperature": e.temperature,
                     "solved": [o.task_id for o in score.outcomes if o.num_correct],
                     "sandbox": score.sandbox,
+                    "tasks_version": report["tasks_version"],
+                    "ci95": entry["confidence"],
                 },
+                task_type(bench),
             )
             if score.sandbox != "bwrap":
                 entry["warnings"].append(UNSANDBOXED)
@@ -222,6 +249,7 @@ def evaluate(
         report["models"].append(entry)
 
     results.store(config, rows)
+    report["wall_seconds"] = round((datetime.now(UTC) - started).total_seconds(), 2)
     folder = Path(e.report_dir).expanduser() if e.report_dir else config.lake.root / "_reports" / "eval"
     json_path, html_path = write_report(report, folder / session_id)
     return EvalOutcome(session_id, report, json_path, html_path, len(rows))
