@@ -23,7 +23,10 @@ def eval_command(
     compare: Annotated[
         list[str] | None,
         typer.Option(
-            "--compare", help="Another model shown beside --model (e.g. the base model); repeatable."
+            "--compare",
+            help="Another model shown beside --model (e.g. the base model); repeatable. A training run id, "
+            "eval id or session id with stored results in ops.eval_results for this benchmark is read from "
+            "there instead of being re-run; without --model, only stored results are compared.",
         ),
     ] = None,
     benchmark: Annotated[
@@ -96,9 +99,13 @@ def eval_command(
                 setattr(config.eval, key, value)
     except ValueError as err:
         fail(f"invalid option: {str(err).splitlines()[0]} ({key})")
-    models = list(model or []) + list(compare or [])
-    if not models and completions is None:
+    stored, rerun = _split_compare(config, list(compare or []), bool(model or completions))
+    models = list(model or []) + rerun
+    if not models and completions is None and not stored:
         fail("nothing to evaluate: give --model PATH_OR_RUN (repeatable) or --completions FILE.jsonl")
+    if not models and completions is None:
+        _print_comparison(config, stored, [])
+        return
     if config.eval.samples > 1 and config.eval.temperature == 0:
         fail("--samples > 1 needs --temperature > 0 (greedy decoding gives one completion)")
 
@@ -120,8 +127,56 @@ def eval_command(
         fail(f"eval failed: {err}")
     _print_summary(outcome.report)
     typer.echo(f"wall time {outcome.report['wall_seconds']:.1f} s")
+    if stored:
+        _print_comparison(config, stored, outcome.report["models"], outcome.html_path.parent)
     typer.echo(f"report: {outcome.html_path}")
     typer.echo(f"json:   {outcome.json_path}")
+
+
+def _split_compare(config, references: list[str], evaluating: bool):
+    """(stored evaluations to show, references to evaluate now)."""
+    from training.evaluation.compare import load_stored
+
+    bench = config.eval.benchmark
+    stored, rerun = [], []
+    for reference in references:
+        found = load_stored(config, reference)
+        if found and evaluating:  # beside a new evaluation: only results of the same benchmark count
+            found.rows[:] = [row for row in found.rows if row["benchmark"] in (bench, "heldout")]
+            found = found if any(row["benchmark"] == bench for row in found.rows) else None
+        if found:
+            typer.echo(f"{reference}: stored results of {found.rows[0]['eval_id']} (not re-run)", err=True)
+            stored.append(found)
+        else:
+            rerun.append(reference)
+    return stored, rerun
+
+
+def _print_comparison(config, stored: list, new_models: list[dict], folder: Path | None = None) -> None:
+    """Table (and HTML page) of the new evaluations beside the stored ones."""
+    from datetime import UTC, datetime
+
+    from training.evaluation.compare import (
+        StoredEvaluation,
+        comparison_table,
+        load_stored,
+        render_html,
+        text_table,
+    )
+
+    fresh = [(entry["label"], load_stored(config, entry["eval_id"])) for entry in new_models]
+    evaluations = [StoredEvaluation(label, found.rows) for label, found in fresh if found] + stored
+    labels = [e.label for e in evaluations]
+    table = comparison_table(evaluations)
+    typer.echo(text_table(table, labels))
+    if folder is None:
+        stamp = datetime.now(UTC).strftime("compare-%Y%m%d-%H%M%S")
+        folder = Path(config.eval.report_dir).expanduser() if config.eval.report_dir else config.lake.root / "_reports" / "eval"
+        folder = folder / stamp
+    folder.mkdir(parents=True, exist_ok=True)
+    page = folder / "compare.html"
+    page.write_text(render_html(table, labels))
+    typer.echo(f"comparison: {page}")
 
 
 def _print_summary(report: dict) -> None:

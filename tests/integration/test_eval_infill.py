@@ -111,3 +111,29 @@ def test_cli_evaluates_a_model_on_infilling_in_process(lake_config, tiny_model_d
     assert model["problems"] == len(load_infill_tasks(SINGLE_LINE, 1))
     assert set(model["completions"]) == {t.task_id for t in load_infill_tasks(SINGLE_LINE, 1)}
     assert report["task_type"] == "single-line" and report["tasks_version"].startswith(SINGLE_LINE)
+
+
+def test_compare_reads_stored_results_instead_of_rerunning(lake_config, tmp_path):
+    tasks = load_infill_tasks(SINGLE_LINE, 1)
+    files = {}
+    for name, perfect in (("perfect", True), ("empty", False)):
+        files[name] = tmp_path / f"{name}.jsonl"
+        files[name].write_text(
+            "".join(
+                json.dumps({"task_id": t.task_id, "completion": t.canonical_solution if perfect else ""}) + "\n"
+                for t in tasks
+            )
+        )
+        done = codemill(lake_config, "eval", "-b", SINGLE_LINE, "-n", "1", "--completions", str(files[name]))
+        assert done.returncode == 0, done.stderr
+    (empty_eval_id,) = [r["eval_id"] for r in read_rows(lake_config, "ops.eval_results") if r["model_path"] == str(files["empty"])]
+    before = len(read_rows(lake_config, "ops.eval_results"))
+
+    shown = codemill(lake_config, "eval", "--compare", str(files["perfect"]), "--compare", empty_eval_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "running" not in shown.stderr and shown.stderr.count("(not re-run)") == 2
+    (line,) = [text for text in shown.stdout.splitlines() if text.startswith(SINGLE_LINE)]
+    assert "1 [1.000, 1.000]" in line and "0 [0.000, 0.000]" in line
+    page = Path(shown.stdout.split("comparison: ")[1].split()[0])
+    assert "data:image/png;base64," in page.read_text()
+    assert len(read_rows(lake_config, "ops.eval_results")) == before  # nothing re-run, nothing written

@@ -29,7 +29,7 @@ Tasks come in problem order, then by ``i``, then by ``j``: deterministic, and ve
 initialisation that is always overwritten, a guard the tests never reach): deleting them
 still passes, so an empty middle would score. Such a task cannot tell a model that writes
 the line from one that writes nothing, so it is not a task: the ids in
-:mod:`training.evaluation.infill_trivial` (27 single-line, found by judging an empty middle
+:mod:`training.evaluation.infill_trivial` (27 single-line, 55 multi-line; found by judging an empty middle
 for every task in the sandbox; regenerate with ``python -m training.evaluation.infilling``)
 are excluded, and an empty model scores exactly 0.
 """
@@ -150,12 +150,10 @@ def find_trivial_tasks(problems: Sequence[Problem], workers: int = 2) -> list[st
     from training.evaluation.sandbox import SandboxSettings
     from training.evaluation.scoring import score_completions
 
-    trivial = []
-    for benchmark in INFILL_BENCHMARKS:
-        tasks = infill_tasks(problems, benchmark, drop_trivial=False)
-        score = score_completions(benchmark, tasks, {t.task_id: [""] for t in tasks}, SandboxSettings(workers=workers))
-        trivial += [outcome.task_id for outcome in score.outcomes if outcome.num_correct]
-    return trivial
+    # Multi-line blocks include every single line (same ids), so one pass covers both.
+    tasks = infill_tasks(problems, MULTI_LINE, drop_trivial=False)
+    score = score_completions(MULTI_LINE, tasks, {t.task_id: [""] for t in tasks}, SandboxSettings(workers=workers))
+    return [outcome.task_id for outcome in score.outcomes if outcome.num_correct]
 
 
 if __name__ == "__main__":  # regenerate training/evaluation/infill_trivial.py (minutes: ~7k sandboxed runs)
