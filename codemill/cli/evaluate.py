@@ -35,7 +35,9 @@ def eval_command(
             "--benchmark",
             "-b",
             help="humaneval (default: all 164, whole bodies), humaneval-infill-single / humaneval-infill-multi "
-            "(fill-in-the-middle tasks from the same problems), or a problems JSONL file.",
+            "(fill-in-the-middle tasks from the same problems), line-completion (exact match and edit "
+            "similarity on the gold test split, with and without suffix; nothing is executed), or a "
+            "problems JSONL file.",
         ),
     ] = None,
     limit: Annotated[
@@ -199,12 +201,20 @@ def _print_summary(report: dict) -> None:
             parts.append(
                 f"{report['benchmark']} pass@{k} {value:.3f} ({entry['problems']} {units}){unsandboxed}{interval}"
             )
+        metrics = (entry.get("line_completion") or {}).get("metrics") or {}
+        for name in sorted(key for key in metrics if "/all/" in key):
+            task, _, metric = name.split("/")
+            parts.append(f"{task} {metric} {metrics[name]:.3f}")
         if entry.get("executions_per_second"):
             parts.append(
                 f"sandbox {entry['executions_per_second']:.1f} executions/s "
                 f"({entry['seconds'].get('execute', 0):.1f} s)"
             )
         typer.echo(" | ".join(parts))
+        languages = sorted({key.split("/")[1] for key in metrics} - {"all"})
+        for language in languages:
+            cells = [f"{k.split('/')[0]} {k.split('/')[2]} {metrics[k]:.3f}" for k in sorted(metrics) if f"/{language}/" in k]
+            typer.echo(f"    {language}: " + ", ".join(cells))
 
 
 def register(app: typer.Typer) -> None:

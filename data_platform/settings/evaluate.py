@@ -38,6 +38,10 @@ class EvalSettings(Section):
     heldout_max_documents: int = Field(256, ge=0, description="Documents scored per language (0 = all)")
     heldout_max_tokens: int = Field(512, ge=2, description="Tokens scored from the start of each document")
     heldout_batch_size: int = Field(4, ge=1, description="Documents per forward pass")
+    line_documents: int = Field(
+        50, ge=1, description="line-completion: test-split documents sampled per language (one line each)"
+    )
+    line_max_new_tokens: int = Field(64, ge=1, description="line-completion: longest completion generated")
     workers: int = Field(2, ge=1, description="Sandboxed programs run in parallel")
     sandbox_wall_seconds: float = Field(10.0, gt=0, description="Wall-clock limit per program")
     sandbox_cpu_seconds: int = Field(10, ge=1, description="CPU-time limit per process (RLIMIT_CPU)")

@@ -17,9 +17,9 @@ from training.evaluation.scoring import score_completions
 
 pytestmark = pytest.mark.integration
 
-# HumanEval/0 (nested loops), /20 (has lines the tests cannot miss) and /32 (tests use the
-# prompt's `poly` helper): ~30 single-line and ~160 multi-line tasks, a few seconds each way.
-PICKED = {SINGLE_LINE: (0, 20, 32), MULTI_LINE: (0, 32)}
+# HumanEval/0 (nested loops), /20 and /10 (have lines whose deletion the tests miss: dropped as
+# trivial) and /32 (its tests use the prompt's `poly` helper): 30 single-line, 47 multi-line tasks.
+PICKED = {SINGLE_LINE: (0, 20, 32), MULTI_LINE: (0, 10)}
 
 
 @pytest.mark.timeout(300)
@@ -137,3 +137,31 @@ def test_compare_reads_stored_results_instead_of_rerunning(lake_config, tmp_path
     page = Path(shown.stdout.split("comparison: ")[1].split()[0])
     assert "data:image/png;base64," in page.read_text()
     assert len(read_rows(lake_config, "ops.eval_results")) == before  # nothing re-run, nothing written
+
+
+def test_line_completion_on_the_gold_test_split_per_language(lake_config, tiny_model_dir):  # noqa: F811
+    from tests.fixtures.evaluate import fixture_gold_rows, publish, write_gold
+
+    missing = codemill(lake_config, "eval", "--model", str(tiny_model_dir), "-b", "line-completion", "--no-passk")
+    assert missing.returncode == 0, missing.stderr
+    assert "line-completion: no gold test split" in missing.stderr
+    assert read_rows(lake_config, "ops.eval_results") == []
+
+    version = write_gold(lake_config, fixture_gold_rows())
+    publish(lake_config, version)
+    done = codemill(
+        lake_config, "eval", "--model", str(tiny_model_dir), "-b", "line-completion", "--no-heldout",
+        "eval.line_max_new_tokens=12", "eval.fim=psm",
+    )
+    assert done.returncode == 0, done.stderr
+    rows = read_rows(lake_config, "ops.eval_results")
+    assert {(r["task_type"], r["language"], r["metric"]) for r in rows} == {
+        (task, language, metric)
+        for task in ("line", "line-with-suffix")
+        for language in ("python", "javascript", "all")
+        for metric in ("exact_match", "edit_similarity")
+    }
+    assert all(0.0 <= r["value"] <= 1.0 and r["eval_table_version"] == version for r in rows)
+    assert {r["num_samples"] for r in rows if r["language"] == "python"} == {3}  # the 3 test documents
+    assert json.loads(rows[0]["details_json"])["split"] == "test"
+    assert "line-with-suffix edit_similarity" in done.stdout and "    python: " in done.stdout

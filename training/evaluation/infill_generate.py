@@ -49,7 +49,8 @@ def completion_mode(task_type: str) -> str:
 
 
 def prompt_ids(tokenizer, fmt: FimFormat | None, task: Problem) -> list[int]:
-    if fmt is None:
+    """FIM when there is a suffix and a format (serving.prompts.completion_plan's choice)."""
+    if fmt is None or not task.suffix:
         return encode(tokenizer, task.prompt)
     return fim_prompt_ids(tokenizer, fmt, task.prompt, task.suffix)
 

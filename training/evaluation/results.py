@@ -54,6 +54,17 @@ def pass_at_k_rows(
     ]
 
 
+def line_rows(rows: list[dict], table_version: int, seed: int) -> list[dict]:
+    """line-completion rows: the interval and the spans' origin go to ``details_json``."""
+    return [
+        {
+            **{key: value for key, value in row.items() if key != "ci95"},
+            "details_json": json.dumps({"ci95": row["ci95"], "gold_version": table_version, "seed": seed, "split": "test"}),
+        }
+        for row in rows
+    ]
+
+
 def with_lineage(
     rows: list[dict],
     *,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from data_platform.config import CodemillConfig
-from training.evaluation import results
+from training.evaluation import line_completion, results
 from training.evaluation.generate import SamplingSettings, generate_completions
 from training.evaluation.heldout import HeldoutSettings, heldout_loss
 from training.evaluation.infilling import is_infill, load_infill_tasks, task_set_version, task_type
@@ -99,6 +99,29 @@ def _generate(model, tokenizer, ref: ModelRef, problems: list, e) -> dict[str, l
     return generate_infills(model, tokenizer, problems, sampling, task_type(e.benchmark), fmt)
 
 
+def _line_spans(config: CodemillConfig, target) -> list:
+    e = config.eval
+    documents = line_completion.stream_test_documents(target.table_path, target.table_version)
+    return line_completion.sample_spans(documents, e.line_documents, e.seed)
+
+
+def _line_notice(target, spans: list, warnings: list[str]) -> dict | None:
+    if target is None:
+        warnings.append("line-completion: no gold test split (no published gold.training_corpus version): skipped")
+        return None
+    if not spans:
+        warnings.append(f"line-completion: gold version {target.table_version} has no test-split lines: skipped")
+    languages = sorted({span.language for span in spans})
+    return {"table_version": target.table_version, "spans": len(spans), "languages": languages}
+
+
+def _complete_lines(model, tokenizer, ref: ModelRef, spans: list, e):
+    from training.evaluation.infill_generate import fim_format_for
+
+    sampling = SamplingSettings(1, 0.0, e.top_p, e.line_max_new_tokens, e.generation_batch_size, e.seed)
+    return line_completion.complete_lines(model, tokenizer, spans, sampling, fim_format_for(ref.load_spec, e.fim), e.seed)
+
+
 def _new_session_id() -> str:
     return datetime.now(UTC).strftime("eval-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
@@ -114,15 +137,19 @@ def evaluate(
     e = config.eval
     session_id = _new_session_id()
     started = datetime.now(UTC)
-    wanted = request.pass_at_k or request.completions_file
-    problems = load_benchmark(e.benchmark, e.limit) if wanted else []
     bench = benchmark_name(e.benchmark)
+    lines = bench == line_completion.BENCHMARK
+    wanted = (request.pass_at_k or request.completions_file) and not lines
+    problems = load_benchmark(e.benchmark, e.limit) if wanted else []
     sandbox = sandbox_settings(config)
     if problems and (request.completions_file or (request.pass_at_k and request.models)):
         # Refuse (SandboxUnavailable) before a model is loaded, not after it has generated.
         choose_backend(sandbox)
     refs = [resolve_model(config, spec) for spec in request.models]
-    target = heldout_target(config, refs, request.table_version) if request.heldout and refs else None
+    if lines and request.completions_file:
+        raise ValueError("line-completion scores a model's own completions: give --model, not --completions")
+    target = heldout_target(config, refs, request.table_version) if (request.heldout or lines) and refs else None
+    spans = _line_spans(config, target) if lines and target is not None else []
     report: dict = {
         "session_id": session_id,
         "created_at": started.isoformat(),
@@ -136,6 +163,8 @@ def evaluate(
     }
     if request.heldout and refs and target is None:
         report["warnings"].append("no published gold.training_corpus version: held-out loss skipped")
+    if lines:
+        report["line_completion"] = _line_notice(target, spans, report["warnings"])
     if target is not None:
         report["heldout"] = {
             "table_path": target.table_path,
@@ -150,6 +179,8 @@ def evaluate(
     entries: list[tuple[ModelRef | None, str]] = [
         (ref, _unique_label(ref.label, refs[:i])) for i, ref in enumerate(refs)
     ]
+    if not (spans or (target is not None and request.heldout) or (problems and request.pass_at_k)):
+        entries = []  # nothing to measure a model on (warnings say why): do not load one
     if request.completions_file:
         entries.append((None, request.completions_file))
     for index, (ref, label) in enumerate(entries):
@@ -172,7 +203,13 @@ def evaluate(
             say(f"loading {label} ...")
             model, tokenizer = _load(ref, e.device)
             entry["seconds"]["load"] = round(time.monotonic() - tick, 2)
-            if target is not None:
+            if spans:
+                tick = time.monotonic()
+                say(f"line completion by {label} on {len(spans)} test-split spans, with and without suffix ...")
+                line_rows, entry["line_completion"] = _complete_lines(model, tokenizer, ref, spans, e)
+                entry["seconds"]["line_completion"] = round(time.monotonic() - tick, 2)
+                metric_rows += results.line_rows(line_rows, target.table_version, e.seed)
+            if target is not None and request.heldout:
                 tick = time.monotonic()
                 say(f"held-out loss of {label} on gold version {target.table_version} ...")
                 held = heldout_loss(
