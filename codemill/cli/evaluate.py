@@ -29,6 +29,14 @@ def eval_command(
             "there instead of being re-run; without --model, only stored results are compared.",
         ),
     ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint",
+            help="Score the model served at this URL (codemill serve or any OpenAI-compatible "
+            "/v1/completions), through the API editors use. Key: eval.endpoint_api_key or $CODEMILL_API_KEY.",
+        ),
+    ] = None,
     benchmark: Annotated[
         str | None,
         typer.Option(
@@ -101,16 +109,17 @@ def eval_command(
                 setattr(config.eval, key, value)
     except ValueError as err:
         fail(f"invalid option: {str(err).splitlines()[0]} ({key})")
-    stored, rerun = _split_compare(config, list(compare or []), bool(model or completions))
+    stored, rerun = _split_compare(config, list(compare or []), bool(model or completions or endpoint))
     models = list(model or []) + rerun
-    if not models and completions is None and not stored:
+    if not models and completions is None and not stored and not endpoint:
         fail("nothing to evaluate: give --model PATH_OR_RUN (repeatable) or --completions FILE.jsonl")
-    if not models and completions is None:
+    if not models and completions is None and not endpoint:
         _print_comparison(config, stored, [])
         return
     if config.eval.samples > 1 and config.eval.temperature == 0:
         fail("--samples > 1 needs --temperature > 0 (greedy decoding gives one completion)")
 
+    from training.evaluation.endpoint import EndpointError
     from training.evaluation.lineage import LineageError
     from training.evaluation.problems import ProblemFileError
     from training.evaluation.run import EvalRequest, evaluate
@@ -120,10 +129,12 @@ def eval_command(
     except ImportError:  # training package not present in this checkout
         ModelSpecError = LineageError  # noqa: N806
 
-    request = EvalRequest(models, str(completions) if completions else None, heldout, passk, table_version)
+    request = EvalRequest(
+        models, str(completions) if completions else None, heldout, passk, table_version, endpoint
+    )
     try:
         outcome = evaluate(config, request, say=lambda text: typer.echo(text, err=True))
-    except (LineageError, ProblemFileError, ModelSpecError, RuntimeError) as err:
+    except (LineageError, ProblemFileError, ModelSpecError, EndpointError, RuntimeError) as err:
         fail(f"eval failed: {err}")
     except ValueError as err:
         fail(f"eval failed: {err}")

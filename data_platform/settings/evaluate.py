@@ -67,6 +67,11 @@ class EvalSettings(Section):
         description="Run generated code WITHOUT a sandbox when bubblewrap cannot run "
         "(results are marked sandbox=none); off = refuse",
     )
+    endpoint_model: str = Field("default", description="--endpoint: model id sent to the server")
+    endpoint_api_key: str = Field(
+        "", description="--endpoint: bearer token ('' = $CODEMILL_API_KEY, or none)"
+    )
+    endpoint_concurrency: int = Field(4, ge=1, description="--endpoint: requests in flight at once")
     device: str = Field(
         "auto", description="Where the model runs: auto (cuda when available), cpu, cuda, cuda:N"
     )

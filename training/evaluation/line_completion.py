@@ -157,17 +157,18 @@ def score_rows(spans: Sequence[LineSpan], predictions: dict[str, str], task_type
     return rows
 
 
-def complete_lines(model, tokenizer, spans: Sequence[LineSpan], sampling, fmt, seed: int = 0) -> tuple[list[dict], dict]:
-    """Greedy line completions with and without suffix → (metric rows, report summary)."""
+def complete_lines(generator, spans: Sequence[LineSpan], sampling, seed: int = 0) -> tuple[list[dict], dict]:
+    """Greedy line completions with and without suffix → (metric rows, report summary).
+
+    ``generator`` is a :mod:`training.evaluation.generators` object (a model or an endpoint).
+    """
     from dataclasses import replace
 
-    from training.evaluation.infill_generate import generate_infills
-
     greedy = replace(sampling, samples=1, temperature=0.0)
-    rows, summary = [], {"spans": len(spans), "fim": fmt.order if fmt else "prefix_only", "examples": []}
+    rows, summary = [], {"spans": len(spans), "fim": generator.fim_label, "examples": []}
     for task_type, with_suffix in ((WITHOUT_SUFFIX, False), (WITH_SUFFIX, True)):
         tasks = [span.as_task(with_suffix) for span in spans]
-        middles = generate_infills(model, tokenizer, tasks, greedy, "single-line", fmt)
+        middles = generator.infills(tasks, greedy, "single-line")
         predictions = {task_id: batch[0] for task_id, batch in middles.items()}
         rows += score_rows(spans, predictions, task_type, seed)
         summary["examples"] += [

@@ -7,6 +7,7 @@ order, one model at a time, so at most one model is in memory.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -16,8 +17,11 @@ from pathlib import Path
 
 from data_platform.config import CodemillConfig
 from training.evaluation import line_completion, results
-from training.evaluation.generate import SamplingSettings, generate_completions
+from training.evaluation.endpoint import Endpoint
+from training.evaluation.generate import SamplingSettings
+from training.evaluation.generators import EndpointGenerator, LocalGenerator
 from training.evaluation.heldout import HeldoutSettings, heldout_loss
+from training.evaluation.infill_generate import fim_format_for
 from training.evaluation.infilling import is_infill, load_infill_tasks, task_set_version, task_type
 from training.evaluation.lineage import ModelRef, contamination_warnings, heldout_target, resolve_model
 from training.evaluation.problems import benchmark_name, load_problems, read_completions
@@ -40,6 +44,7 @@ class EvalRequest:
     heldout: bool = True
     pass_at_k: bool = True
     table_version: int | None = None
+    endpoint: str | None = None  # base URL of a `codemill serve` (OpenAI-compatible) server
 
 
 @dataclass
@@ -87,16 +92,25 @@ def load_benchmark(benchmark: str, limit: int) -> list:
     return problems[:limit] if limit else problems
 
 
-def _generate(model, tokenizer, ref: ModelRef, problems: list, e) -> dict[str, list[str]]:
+def _generate(generator, problems: list, e) -> dict[str, list[str]]:
     sampling = SamplingSettings(
         e.samples, e.temperature, e.top_p, e.max_new_tokens, e.generation_batch_size, e.seed
     )
     if not is_infill(e.benchmark):
-        return generate_completions(model, tokenizer, problems, sampling)
-    from training.evaluation.infill_generate import fim_format_for, generate_infills
+        return generator.completions(problems, sampling)
+    return generator.infills(problems, sampling, task_type(e.benchmark))
 
-    fmt = fim_format_for(ref.load_spec, e.fim)
-    return generate_infills(model, tokenizer, problems, sampling, task_type(e.benchmark), fmt)
+
+def _endpoint_ref(endpoint: Endpoint) -> tuple[ModelRef, dict]:
+    """The served model as a ModelRef with the lineage its /v1/models card reports."""
+    card = endpoint.card()
+    lineage = card.get("codemill") or {}
+    version = lineage.get("gold_table_version")
+    ref = ModelRef(
+        endpoint.url, endpoint.url, lineage.get("run_id"), lineage.get("gold_table"),
+        int(version) if version is not None else None, lineage.get("base_model"),
+    )
+    return ref, card
 
 
 def _line_spans(config: CodemillConfig, target) -> list:
@@ -115,11 +129,9 @@ def _line_notice(target, spans: list, warnings: list[str]) -> dict | None:
     return {"table_version": target.table_version, "spans": len(spans), "languages": languages}
 
 
-def _complete_lines(model, tokenizer, ref: ModelRef, spans: list, e):
-    from training.evaluation.infill_generate import fim_format_for
-
+def _complete_lines(generator, spans: list, e):
     sampling = SamplingSettings(1, 0.0, e.top_p, e.line_max_new_tokens, e.generation_batch_size, e.seed)
-    return line_completion.complete_lines(model, tokenizer, spans, sampling, fim_format_for(ref.load_spec, e.fim), e.seed)
+    return line_completion.complete_lines(generator, spans, sampling, e.seed)
 
 
 def _new_session_id() -> str:
@@ -146,6 +158,11 @@ def evaluate(
         # Refuse (SandboxUnavailable) before a model is loaded, not after it has generated.
         choose_backend(sandbox)
     refs = [resolve_model(config, spec) for spec in request.models]
+    endpoint = None
+    if request.endpoint:
+        key = e.endpoint_api_key or os.environ.get("CODEMILL_API_KEY") or None
+        endpoint = Endpoint(request.endpoint, key, e.endpoint_model, concurrency=e.endpoint_concurrency)
+        refs.append(_endpoint_ref(endpoint)[0])
     if lines and request.completions_file:
         raise ValueError("line-completion scores a model's own completions: give --model, not --completions")
     target = heldout_target(config, refs, request.table_version) if (request.heldout or lines) and refs else None
@@ -200,16 +217,24 @@ def evaluate(
             )
             entry["warnings"] = contamination_warnings(config, ref, bench) if problems else []
             tick = time.monotonic()
-            say(f"loading {label} ...")
-            model, tokenizer = _load(ref, e.device)
+            if endpoint is not None and ref.spec == endpoint.url:
+                model = tokenizer = None
+                generator = EndpointGenerator(endpoint)
+                entry["endpoint"] = endpoint.base
+                if request.heldout and target is not None:
+                    entry["warnings"].append("held-out loss needs the weights: not measured through an endpoint")
+            else:
+                say(f"loading {label} ...")
+                model, tokenizer = _load(ref, e.device)
+                generator = LocalGenerator(model, tokenizer, fim_format_for(ref.load_spec, e.fim))
             entry["seconds"]["load"] = round(time.monotonic() - tick, 2)
             if spans:
                 tick = time.monotonic()
                 say(f"line completion by {label} on {len(spans)} test-split spans, with and without suffix ...")
-                line_rows, entry["line_completion"] = _complete_lines(model, tokenizer, ref, spans, e)
+                line_rows, entry["line_completion"] = _complete_lines(generator, spans, e)
                 entry["seconds"]["line_completion"] = round(time.monotonic() - tick, 2)
                 metric_rows += results.line_rows(line_rows, target.table_version, e.seed)
-            if target is not None and request.heldout:
+            if target is not None and request.heldout and model is not None:
                 tick = time.monotonic()
                 say(f"held-out loss of {label} on gold version {target.table_version} ...")
                 held = heldout_loss(
@@ -231,9 +256,9 @@ def evaluate(
             if problems and request.pass_at_k:
                 tick = time.monotonic()
                 say(f"generating for {len(problems)} {bench} problems with {label} ...")
-                completions = _generate(model, tokenizer, ref, problems, e)
+                completions = _generate(generator, problems, e)
                 entry["seconds"]["generate"] = round(time.monotonic() - tick, 2)
-            del model, tokenizer
+            del model, tokenizer, generator
         if completions:
             tick = time.monotonic()
             say(f"running {sum(map(len, completions.values()))} completions in the sandbox ...")
