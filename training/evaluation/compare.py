@@ -75,7 +75,8 @@ def comparison_table(evaluations: Sequence[StoredEvaluation]) -> list[dict]:
             line[evaluation.label] = {
                 "value": row["value"],
                 "num_samples": row["num_samples"],
-                "ci95": _interval(row) if row["metric"] == "pass@1" else None,
+                # pass@k rows share one details_json; its interval is pass@1's.
+                "ci95": _interval(row) if row["metric"] in ("pass@1", "exact_match", "edit_similarity") else None,
                 "training_run_id": row.get("training_run_id"),
                 "table_version": row.get("table_version"),
             }

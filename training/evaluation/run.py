@@ -298,6 +298,7 @@ def evaluate(
                     f"{broken} completion(s) could not be judged (sandbox error, counted as failed): "
                     "see per_problem in the report"
                 )
+        report.setdefault("metrics", []).extend({**row, "label": label} for row in metric_rows)
         rows += results.with_lineage(
             metric_rows,
             eval_id=eval_id,
