@@ -87,7 +87,7 @@ def eval_command(
         ),
     ] = None,
 ) -> None:
-    """Evaluate models: held-out loss per language and sandboxed pass@k, side by side.
+    """Evaluate models side by side: held-out loss, sandboxed pass@k (bodies, infilling), line completion.
 
     Results go to ops.eval_results and to a report (JSON + HTML with a chart).
 
@@ -96,6 +96,12 @@ def eval_command(
       codemill eval --completions samples.jsonl
 
       codemill eval --benchmark humaneval-infill-single --model RUN_ID --limit 10
+
+      codemill eval --benchmark line-completion --model RUN_ID --compare smollm2
+
+      codemill eval --endpoint http://127.0.0.1:8000 --benchmark humaneval-infill-multi
+
+      codemill eval --compare RUN_A --compare RUN_B    (stored results only)
 
       codemill eval --model smollm2 --compare RUN_ID --limit 5
     """
@@ -112,7 +118,10 @@ def eval_command(
     stored, rerun = _split_compare(config, list(compare or []), bool(model or completions or endpoint))
     models = list(model or []) + rerun
     if not models and completions is None and not stored and not endpoint:
-        fail("nothing to evaluate: give --model PATH_OR_RUN (repeatable) or --completions FILE.jsonl")
+        fail(
+            "nothing to evaluate: give --model PATH_OR_RUN (repeatable), --endpoint URL, "
+            "--completions FILE.jsonl or --compare with stored results"
+        )
     if not models and completions is None and not endpoint:
         _print_comparison(config, stored, [])
         return
