@@ -32,7 +32,7 @@ from pathlib import Path
 
 from data_platform import lake
 from data_platform.config import CodemillConfig
-from data_platform.ops_log import append_rows, read_rows
+from data_platform.ops.records import append_rows, read_rows
 
 PURGE_TABLE = "ops.purge_requests"
 # Dependants first, as --prune-missing deletes; repo-level tables only for whole-repository purges.

@@ -39,6 +39,12 @@ step "6. evaluate base vs fine-tuned: held-out loss and HumanEval pass@1 (sandbo
 $CM eval --model smollm2 --compare "$RUN" --limit "${DEMO_EVAL_PROBLEMS:-3}" \
   eval.max_new_tokens=96 eval.heldout_max_documents=16
 
+step "6b. base vs fine-tuned at the model's job: single-line infilling (sandboxed) and test-split line completion"
+$CM eval --model smollm2 --compare "$RUN" -b humaneval-infill-single --limit "${DEMO_INFILL_PROBLEMS:-2}" \
+  --no-heldout eval.max_new_tokens=48
+$CM eval --model smollm2 --compare "$RUN" -b line-completion --no-heldout \
+  eval.line_documents="${DEMO_LINE_DOCUMENTS:-8}" eval.line_max_new_tokens=32
+
 step "7. serve the fine-tuned model: promote it, start codemill serve, one FIM completion through the openai client"
 $CM promote "$RUN" --note "demo: evaluated in step 6"
 PORT=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

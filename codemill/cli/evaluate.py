@@ -23,13 +23,35 @@ def eval_command(
     compare: Annotated[
         list[str] | None,
         typer.Option(
-            "--compare", help="Another model shown beside --model (e.g. the base model); repeatable."
+            "--compare",
+            help="Another model shown beside --model (e.g. the base model); repeatable. A training run id, "
+            "eval id or session id with stored results in ops.eval_results for this benchmark is read from "
+            "there instead of being re-run; without --model, only stored results are compared.",
+        ),
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint",
+            help="Score the model served at this URL (codemill serve or any OpenAI-compatible "
+            "/v1/completions), through the API editors use. Key: eval.endpoint_api_key or $CODEMILL_API_KEY.",
         ),
     ] = None,
     benchmark: Annotated[
-        str | None, typer.Option("--benchmark", "-b", help="humaneval (default) or a problems JSONL file.")
+        str | None,
+        typer.Option(
+            "--benchmark",
+            "-b",
+            help="humaneval (default: all 164, whole bodies), humaneval-infill-single / humaneval-infill-multi "
+            "(fill-in-the-middle tasks from the same problems), line-completion (exact match and edit "
+            "similarity on the gold test split, with and without suffix; nothing is executed), or a "
+            "problems JSONL file.",
+        ),
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Only the first N problems.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", "-n", help="Only the first N problems (infilling: their tasks); 0 = all."),
+    ] = None,
     samples: Annotated[
         int | None, typer.Option("--samples", "-k", help="Completions per problem (pass@k for k <= samples).")
     ] = None,
@@ -65,13 +87,21 @@ def eval_command(
         ),
     ] = None,
 ) -> None:
-    """Evaluate models: held-out loss per language and sandboxed pass@k, side by side.
+    """Evaluate models side by side: held-out loss, sandboxed pass@k (bodies, infilling), line completion.
 
     Results go to ops.eval_results and to a report (JSON + HTML with a chart).
 
     Examples:
 
       codemill eval --completions samples.jsonl
+
+      codemill eval --benchmark humaneval-infill-single --model RUN_ID --limit 10
+
+      codemill eval --benchmark line-completion --model RUN_ID --compare smollm2
+
+      codemill eval --endpoint http://127.0.0.1:8000 --benchmark humaneval-infill-multi
+
+      codemill eval --compare RUN_A --compare RUN_B    (stored results only)
 
       codemill eval --model smollm2 --compare RUN_ID --limit 5
     """
@@ -85,12 +115,20 @@ def eval_command(
                 setattr(config.eval, key, value)
     except ValueError as err:
         fail(f"invalid option: {str(err).splitlines()[0]} ({key})")
-    models = list(model or []) + list(compare or [])
-    if not models and completions is None:
-        fail("nothing to evaluate: give --model PATH_OR_RUN (repeatable) or --completions FILE.jsonl")
+    stored, rerun = _split_compare(config, list(compare or []), bool(model or completions or endpoint))
+    models = list(model or []) + rerun
+    if not models and completions is None and not stored and not endpoint:
+        fail(
+            "nothing to evaluate: give --model PATH_OR_RUN (repeatable), --endpoint URL, "
+            "--completions FILE.jsonl or --compare with stored results"
+        )
+    if not models and completions is None and not endpoint:
+        _print_comparison(config, stored, [])
+        return
     if config.eval.samples > 1 and config.eval.temperature == 0:
         fail("--samples > 1 needs --temperature > 0 (greedy decoding gives one completion)")
 
+    from training.evaluation.endpoint import EndpointError
     from training.evaluation.lineage import LineageError
     from training.evaluation.problems import ProblemFileError
     from training.evaluation.run import EvalRequest, evaluate
@@ -100,16 +138,67 @@ def eval_command(
     except ImportError:  # training package not present in this checkout
         ModelSpecError = LineageError  # noqa: N806
 
-    request = EvalRequest(models, str(completions) if completions else None, heldout, passk, table_version)
+    request = EvalRequest(
+        models, str(completions) if completions else None, heldout, passk, table_version, endpoint
+    )
     try:
         outcome = evaluate(config, request, say=lambda text: typer.echo(text, err=True))
-    except (LineageError, ProblemFileError, ModelSpecError, RuntimeError) as err:
+    except (LineageError, ProblemFileError, ModelSpecError, EndpointError, RuntimeError) as err:
         fail(f"eval failed: {err}")
     except ValueError as err:
         fail(f"eval failed: {err}")
     _print_summary(outcome.report)
+    typer.echo(f"wall time {outcome.report['wall_seconds']:.1f} s")
+    if stored:
+        _print_comparison(config, stored, outcome.report["models"], outcome.html_path.parent)
     typer.echo(f"report: {outcome.html_path}")
     typer.echo(f"json:   {outcome.json_path}")
+
+
+def _split_compare(config, references: list[str], evaluating: bool):
+    """(stored evaluations to show, references to evaluate now)."""
+    from training.evaluation.compare import load_stored
+
+    bench = config.eval.benchmark
+    stored, rerun = [], []
+    for reference in references:
+        found = load_stored(config, reference)
+        if found and evaluating:  # beside a new evaluation: only results of the same benchmark count
+            found.rows[:] = [row for row in found.rows if row["benchmark"] in (bench, "heldout")]
+            found = found if any(row["benchmark"] == bench for row in found.rows) else None
+        if found:
+            typer.echo(f"{reference}: stored results of {found.rows[0]['eval_id']} (not re-run)", err=True)
+            stored.append(found)
+        else:
+            rerun.append(reference)
+    return stored, rerun
+
+
+def _print_comparison(config, stored: list, new_models: list[dict], folder: Path | None = None) -> None:
+    """Table (and HTML page) of the new evaluations beside the stored ones."""
+    from datetime import UTC, datetime
+
+    from training.evaluation.compare import (
+        StoredEvaluation,
+        comparison_table,
+        load_stored,
+        render_html,
+        text_table,
+    )
+
+    fresh = [(entry["label"], load_stored(config, entry["eval_id"])) for entry in new_models]
+    evaluations = [StoredEvaluation(label, found.rows) for label, found in fresh if found] + stored
+    labels = [e.label for e in evaluations]
+    table = comparison_table(evaluations)
+    typer.echo(text_table(table, labels))
+    if folder is None:
+        stamp = datetime.now(UTC).strftime("compare-%Y%m%d-%H%M%S")
+        folder = Path(config.eval.report_dir).expanduser() if config.eval.report_dir else config.lake.root / "_reports" / "eval"
+        folder = folder / stamp
+    folder.mkdir(parents=True, exist_ok=True)
+    page = folder / "compare.html"
+    page.write_text(render_html(table, labels))
+    typer.echo(f"comparison: {page}")
 
 
 def _print_summary(report: dict) -> None:
@@ -125,11 +214,27 @@ def _print_summary(report: dict) -> None:
                 f"held-out loss {held['loss']:.4f} ppl {held['perplexity']:.2f} ({held['tokens']} tokens)"
             )
         unsandboxed = " UNSANDBOXED" if entry.get("sandbox", "bwrap") != "bwrap" else ""
+        units = "tasks" if report.get("task_type") not in (None, "completion") else "problems"
+        ci = entry.get("confidence")
         for k, value in (entry.get("pass_at_k") or {}).items():
+            interval = f" [95% CI {ci['low']:.3f}-{ci['high']:.3f}]" if ci and k == "1" else ""
             parts.append(
-                f"{report['benchmark']} pass@{k} {value:.3f} ({entry['problems']} problems){unsandboxed}"
+                f"{report['benchmark']} pass@{k} {value:.3f} ({entry['problems']} {units}){unsandboxed}{interval}"
+            )
+        metrics = (entry.get("line_completion") or {}).get("metrics") or {}
+        for name in sorted(key for key in metrics if "/all/" in key):
+            task, _, metric = name.split("/")
+            parts.append(f"{task} {metric} {metrics[name]:.3f}")
+        if entry.get("executions_per_second"):
+            parts.append(
+                f"sandbox {entry['executions_per_second']:.1f} executions/s "
+                f"({entry['seconds'].get('execute', 0):.1f} s)"
             )
         typer.echo(" | ".join(parts))
+        languages = sorted({key.split("/")[1] for key in metrics} - {"all"})
+        for language in languages:
+            cells = [f"{k.split('/')[0]} {k.split('/')[2]} {metrics[k]:.3f}" for k in sorted(metrics) if f"/{language}/" in k]
+            typer.echo(f"    {language}: " + ", ".join(cells))
 
 
 def register(app: typer.Typer) -> None:

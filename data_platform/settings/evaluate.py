@@ -9,7 +9,15 @@ from data_platform.settings.base import Section
 
 class EvalSettings(Section):
     benchmark: str = Field(
-        "humaneval", description="humaneval or a path to a problems JSONL file (HumanEval format)"
+        "humaneval",
+        description="humaneval, humaneval-infill-single, humaneval-infill-multi, line-completion, "
+        "or a path to a problems JSONL file (HumanEval format)",
+    )
+    fim: str = Field(
+        "auto",
+        pattern="^(auto|psm|spm|none)$",
+        description="Infilling prompt: auto = the FIM format the model's training lineage records "
+        "(prefix only without one, as serve.fim_fallback=prefix_only); psm/spm force one; none = prefix only",
     )
     limit: int = Field(0, ge=0, description="Evaluate only the first N problems (0 = all)")
     samples: int = Field(
@@ -30,6 +38,10 @@ class EvalSettings(Section):
     heldout_max_documents: int = Field(256, ge=0, description="Documents scored per language (0 = all)")
     heldout_max_tokens: int = Field(512, ge=2, description="Tokens scored from the start of each document")
     heldout_batch_size: int = Field(4, ge=1, description="Documents per forward pass")
+    line_documents: int = Field(
+        50, ge=1, description="line-completion: test-split documents sampled per language (one line each)"
+    )
+    line_max_new_tokens: int = Field(64, ge=1, description="line-completion: longest completion generated")
     workers: int = Field(2, ge=1, description="Sandboxed programs run in parallel")
     sandbox_wall_seconds: float = Field(10.0, gt=0, description="Wall-clock limit per program")
     sandbox_cpu_seconds: int = Field(10, ge=1, description="CPU-time limit per process (RLIMIT_CPU)")
@@ -55,6 +67,11 @@ class EvalSettings(Section):
         description="Run generated code WITHOUT a sandbox when bubblewrap cannot run "
         "(results are marked sandbox=none); off = refuse",
     )
+    endpoint_model: str = Field("default", description="--endpoint: model id sent to the server")
+    endpoint_api_key: str = Field(
+        "", description="--endpoint: bearer token ('' = $CODEMILL_API_KEY, or none)"
+    )
+    endpoint_concurrency: int = Field(4, ge=1, description="--endpoint: requests in flight at once")
     device: str = Field(
         "auto", description="Where the model runs: auto (cuda when available), cpu, cuda, cuda:N"
     )

@@ -11,7 +11,7 @@ from deltalake import DeltaTable
 from codemill.cli.main import main as codemill_main
 from data_platform.ingest.finish import ingest_stages, pipeline_stages
 from data_platform.ingest.run import run_ingest
-from data_platform.ops_log import read_rows
+from data_platform.ops.records import read_rows
 from data_platform.publication import latest_published_version
 from data_platform.purge import PurgePolicy, lift, purge
 from tests.conftest import make_config

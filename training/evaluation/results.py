@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from data_platform.config import CodemillConfig
-from data_platform.ops.records import append_rows
+from data_platform.ops.records import append_rows, rows_to_arrow
 
 EVAL_TABLE = "ops.eval_results"
 HELDOUT = "heldout"
@@ -24,6 +24,7 @@ def heldout_rows(summary: dict[str, dict[str, float]], split_label: str) -> list
             rows.append(
                 {
                     "benchmark": HELDOUT,
+                    "task_type": "loss",
                     "metric": metric,
                     "language": language,
                     "value": float(values[metric]),
@@ -35,13 +36,14 @@ def heldout_rows(summary: dict[str, dict[str, float]], split_label: str) -> list
 
 
 def pass_at_k_rows(
-    benchmark: str, pass_at_k: dict[int, float], num_problems: int, details: dict
+    benchmark: str, pass_at_k: dict[int, float], num_problems: int, details: dict, task_type: str = "completion"
 ) -> list[dict]:
-    """pass@k rows (``language`` = python, HumanEval's language; ``num_samples`` = problems)."""
+    """pass@k rows (``language`` = python, HumanEval's language; ``num_samples`` = problems/tasks)."""
     text = json.dumps(details)
     return [
         {
             "benchmark": benchmark,
+            "task_type": task_type,
             "metric": f"pass@{k}",
             "language": "python",
             "value": float(value),
@@ -49,6 +51,17 @@ def pass_at_k_rows(
             "details_json": text,
         }
         for k, value in sorted(pass_at_k.items())
+    ]
+
+
+def line_rows(rows: list[dict], table_version: int, seed: int) -> list[dict]:
+    """line-completion rows: the interval and the spans' origin go to ``details_json``."""
+    return [
+        {
+            **{key: value for key, value in row.items() if key != "ci95"},
+            "details_json": json.dumps({"ci95": row["ci95"], "gold_version": table_version, "seed": seed, "split": "test"}),
+        }
+        for row in rows
     ]
 
 
@@ -77,5 +90,17 @@ def with_lineage(
 
 
 def store(config: CodemillConfig, rows: list[dict]) -> int | None:
-    """Append rows to ops.eval_results; returns the table version written (None if no rows)."""
-    return append_rows(config, EVAL_TABLE, rows) if rows else None
+    """Append rows to ops.eval_results; returns the table version written (None if no rows).
+
+    Tables written before ``task_type`` existed gain the column (schema merge; old rows read
+    it as null) instead of refusing the append.
+    """
+    if not rows:
+        return None
+    from deltalake import DeltaTable, write_deltalake
+
+    path = str(config.lake.table_path(EVAL_TABLE))
+    if not DeltaTable.is_deltatable(path):
+        return append_rows(config, EVAL_TABLE, rows)
+    write_deltalake(path, rows_to_arrow(EVAL_TABLE, rows), mode="append", schema_mode="merge")
+    return DeltaTable(path).version()

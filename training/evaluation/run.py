@@ -7,6 +7,7 @@ order, one model at a time, so at most one model is in memory.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,14 +16,19 @@ from pathlib import Path
 
 from data_platform.config import CodemillConfig
 from data_platform.ops.runs import new_run_id
-from training.evaluation import results
-from training.evaluation.generate import SamplingSettings, generate_completions
+from training.evaluation import line_completion, results
+from training.evaluation.endpoint import Endpoint
+from training.evaluation.generate import SamplingSettings
+from training.evaluation.generators import EndpointGenerator, LocalGenerator
 from training.evaluation.heldout import HeldoutSettings, heldout_loss
+from training.evaluation.infill_generate import fim_format_for
+from training.evaluation.infilling import is_infill, load_infill_tasks, task_set_version, task_type
 from training.evaluation.lineage import ModelRef, contamination_warnings, heldout_target, resolve_model
 from training.evaluation.problems import benchmark_name, load_problems, read_completions
 from training.evaluation.report import write_report
 from training.evaluation.sandbox import SandboxLimits, SandboxSettings, choose_backend
 from training.evaluation.scoring import group_completions, score_completions
+from training.evaluation.stats import pass_at_1_interval
 
 log = logging.getLogger(__name__)
 UNSANDBOXED = (
@@ -38,6 +44,7 @@ class EvalRequest:
     heldout: bool = True
     pass_at_k: bool = True
     table_version: int | None = None
+    endpoint: str | None = None  # base URL of a `codemill serve` (OpenAI-compatible) server
 
 
 @dataclass
@@ -77,6 +84,56 @@ def _load(ref: ModelRef, device: str):
     return model.to(device), tokenizer
 
 
+def load_benchmark(benchmark: str, limit: int) -> list:
+    """Problems (or infilling tasks) of ``benchmark``; ``limit`` counts HumanEval problems."""
+    if is_infill(benchmark):
+        return load_infill_tasks(benchmark, limit)
+    problems = load_problems(benchmark)
+    return problems[:limit] if limit else problems
+
+
+def _generate(generator, problems: list, e) -> dict[str, list[str]]:
+    sampling = SamplingSettings(
+        e.samples, e.temperature, e.top_p, e.max_new_tokens, e.generation_batch_size, e.seed
+    )
+    if not is_infill(e.benchmark):
+        return generator.completions(problems, sampling)
+    return generator.infills(problems, sampling, task_type(e.benchmark))
+
+
+def _endpoint_ref(endpoint: Endpoint) -> tuple[ModelRef, dict]:
+    """The served model as a ModelRef with the lineage its /v1/models card reports."""
+    card = endpoint.card()
+    lineage = card.get("codemill") or {}
+    version = lineage.get("gold_table_version")
+    ref = ModelRef(
+        endpoint.url, endpoint.url, lineage.get("run_id"), lineage.get("gold_table"),
+        int(version) if version is not None else None, lineage.get("base_model"),
+    )
+    return ref, card
+
+
+def _line_spans(config: CodemillConfig, target) -> list:
+    e = config.eval
+    documents = line_completion.stream_test_documents(target.table_path, target.table_version)
+    return line_completion.sample_spans(documents, e.line_documents, e.seed)
+
+
+def _line_notice(target, spans: list, warnings: list[str]) -> dict | None:
+    if target is None:
+        warnings.append("line-completion: no gold test split (no published gold.training_corpus version): skipped")
+        return None
+    if not spans:
+        warnings.append(f"line-completion: gold version {target.table_version} has no test-split lines: skipped")
+    languages = sorted({span.language for span in spans})
+    return {"table_version": target.table_version, "spans": len(spans), "languages": languages}
+
+
+def _complete_lines(generator, spans: list, e):
+    sampling = SamplingSettings(1, 0.0, e.top_p, e.line_max_new_tokens, e.generation_batch_size, e.seed)
+    return line_completion.complete_lines(generator, spans, sampling, e.seed)
+
+
 def _new_session_id() -> str:
     return new_run_id("eval")
 
@@ -92,20 +149,30 @@ def evaluate(
     e = config.eval
     session_id = _new_session_id()
     started = datetime.now(UTC)
-    problems = load_problems(e.benchmark) if request.pass_at_k or request.completions_file else []
-    if e.limit:
-        problems = problems[: e.limit]
     bench = benchmark_name(e.benchmark)
+    lines = bench == line_completion.BENCHMARK
+    wanted = (request.pass_at_k or request.completions_file) and not lines
+    problems = load_benchmark(e.benchmark, e.limit) if wanted else []
     sandbox = sandbox_settings(config)
     if problems and (request.completions_file or (request.pass_at_k and request.models)):
         # Refuse (SandboxUnavailable) before a model is loaded, not after it has generated.
         choose_backend(sandbox)
     refs = [resolve_model(config, spec) for spec in request.models]
-    target = heldout_target(config, refs, request.table_version) if request.heldout and refs else None
+    endpoint = None
+    if request.endpoint:
+        key = e.endpoint_api_key or os.environ.get("CODEMILL_API_KEY") or None
+        endpoint = Endpoint(request.endpoint, key, e.endpoint_model, concurrency=e.endpoint_concurrency)
+        refs.append(_endpoint_ref(endpoint)[0])
+    if lines and request.completions_file:
+        raise ValueError("line-completion scores a model's own completions: give --model, not --completions")
+    target = heldout_target(config, refs, request.table_version) if (request.heldout or lines) and refs else None
+    spans = _line_spans(config, target) if lines and target is not None else []
     report: dict = {
         "session_id": session_id,
         "created_at": started.isoformat(),
         "benchmark": bench,
+        "task_type": task_type(bench),
+        "tasks_version": task_set_version(bench, problems) if is_infill(bench) and problems else None,
         "models": [],
         "settings": e.model_dump(mode="json"),
         "warnings": [],
@@ -113,6 +180,8 @@ def evaluate(
     }
     if request.heldout and refs and target is None:
         report["warnings"].append("no published gold.training_corpus version: held-out loss skipped")
+    if lines:
+        report["line_completion"] = _line_notice(target, spans, report["warnings"])
     if target is not None:
         report["heldout"] = {
             "table_path": target.table_path,
@@ -127,6 +196,8 @@ def evaluate(
     entries: list[tuple[ModelRef | None, str]] = [
         (ref, _unique_label(ref.label, refs[:i])) for i, ref in enumerate(refs)
     ]
+    if not (spans or (target is not None and request.heldout) or (problems and request.pass_at_k)):
+        entries = []  # nothing to measure a model on (warnings say why): do not load one
     if request.completions_file:
         entries.append((None, request.completions_file))
     for index, (ref, label) in enumerate(entries):
@@ -146,10 +217,24 @@ def evaluate(
             )
             entry["warnings"] = contamination_warnings(config, ref, bench) if problems else []
             tick = time.monotonic()
-            say(f"loading {label} ...")
-            model, tokenizer = _load(ref, e.device)
+            if endpoint is not None and ref.spec == endpoint.url:
+                model = tokenizer = None
+                generator = EndpointGenerator(endpoint)
+                entry["endpoint"] = endpoint.base
+                if request.heldout and target is not None:
+                    entry["warnings"].append("held-out loss needs the weights: not measured through an endpoint")
+            else:
+                say(f"loading {label} ...")
+                model, tokenizer = _load(ref, e.device)
+                generator = LocalGenerator(model, tokenizer, fim_format_for(ref.load_spec, e.fim))
             entry["seconds"]["load"] = round(time.monotonic() - tick, 2)
-            if target is not None:
+            if spans:
+                tick = time.monotonic()
+                say(f"line completion by {label} on {len(spans)} test-split spans, with and without suffix ...")
+                line_rows, entry["line_completion"] = _complete_lines(generator, spans, e)
+                entry["seconds"]["line_completion"] = round(time.monotonic() - tick, 2)
+                metric_rows += results.line_rows(line_rows, target.table_version, e.seed)
+            if target is not None and request.heldout and model is not None:
                 tick = time.monotonic()
                 say(f"held-out loss of {label} on gold version {target.table_version} ...")
                 held = heldout_loss(
@@ -171,18 +256,19 @@ def evaluate(
             if problems and request.pass_at_k:
                 tick = time.monotonic()
                 say(f"generating for {len(problems)} {bench} problems with {label} ...")
-                sampling = SamplingSettings(
-                    e.samples, e.temperature, e.top_p, e.max_new_tokens, e.generation_batch_size, e.seed
-                )
-                completions = generate_completions(model, tokenizer, problems, sampling)
+                completions = _generate(generator, problems, e)
                 entry["seconds"]["generate"] = round(time.monotonic() - tick, 2)
-            del model, tokenizer
+            del model, tokenizer, generator
         if completions:
             tick = time.monotonic()
             say(f"running {sum(map(len, completions.values()))} completions in the sandbox ...")
             ks = [k for k in e.ks if k <= min(map(len, completions.values()))]
             score = score_completions(bench, problems, completions, sandbox, ks)
             entry["seconds"]["execute"] = round(time.monotonic() - tick, 2)
+            executions = sum(map(len, completions.values()))
+            entry["executions_per_second"] = round(executions / max(entry["seconds"]["execute"], 1e-3), 2)
+            units = {p.task_id: p.unit for p in problems}
+            entry["confidence"] = pass_at_1_interval(score.outcomes, units, e.seed)
             entry.update(
                 pass_at_k={str(k): v for k, v in score.pass_at_k.items()},
                 problems=score.num_problems,
@@ -199,7 +285,10 @@ def evaluate(
                     "temperature": e.temperature,
                     "solved": [o.task_id for o in score.outcomes if o.num_correct],
                     "sandbox": score.sandbox,
+                    "tasks_version": report["tasks_version"],
+                    "ci95": entry["confidence"],
                 },
+                task_type(bench),
             )
             if score.sandbox != "bwrap":
                 entry["warnings"].append(UNSANDBOXED)
@@ -209,6 +298,7 @@ def evaluate(
                     f"{broken} completion(s) could not be judged (sandbox error, counted as failed): "
                     "see per_problem in the report"
                 )
+        report.setdefault("metrics", []).extend({**row, "label": label} for row in metric_rows)
         rows += results.with_lineage(
             metric_rows,
             eval_id=eval_id,
@@ -222,6 +312,7 @@ def evaluate(
         report["models"].append(entry)
 
     results.store(config, rows)
+    report["wall_seconds"] = round((datetime.now(UTC) - started).total_seconds(), 2)
     folder = Path(e.report_dir).expanduser() if e.report_dir else config.lake.root / "_reports" / "eval"
     json_path, html_path = write_report(report, folder / session_id)
     return EvalOutcome(session_id, report, json_path, html_path, len(rows))
