@@ -9,11 +9,14 @@ when it is cancelled.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 
-from tests.fixtures.lsp_client import LspClient
+from tests.fixtures.lsp_client import REPO, LspClient
 
 pytestmark = pytest.mark.integration
 
@@ -162,3 +165,26 @@ def lsp_items(client: LspClient, character: int) -> list:
     return client.call("textDocument/inlineCompletion", {
         "textDocument": {"uri": URI}, "position": {"line": 0, "character": character}, "context": {"triggerKind": 1},
     })["items"]
+
+
+def test_toggle_command_turns_completion_off_and_on(lsp):
+    assert lsp.call("workspace/executeCommand", {"command": "codemill.toggle", "arguments": []}) is False
+    assert lsp.call("textDocument/inlineCompletion", {
+        "textDocument": {"uri": URI}, "position": {"line": CURSOR_LINE, "character": CURSOR_UTF16},
+        "context": {"triggerKind": 1},
+    })["items"] == []
+    assert lsp.call("workspace/executeCommand", {"command": "codemill.toggle", "arguments": []}) is True
+    messages = [m["message"] for m in lsp.notifications("window/showMessage")]
+    assert "codemill completions off" in messages and "codemill completions on" in messages
+
+
+def test_check_reports_what_the_server_serves(editor_server):
+    env = {**os.environ, "CODEMILL_API_KEY": editor_server.api_key}
+    result = subprocess.run([sys.executable, "-m", "codemill.cli.main", "lsp", "--check", "--server",
+                             editor_server.server.url], capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{editor_server.server.url} is serving model"
+    env["CODEMILL_API_KEY"] = "wrong-key-0123456789"
+    refused = subprocess.run([sys.executable, "-m", "codemill.cli.main", "lsp", "--check", "--server",
+                              editor_server.server.url], capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    assert refused.returncode == 1 and "answered 401" in refused.stderr
