@@ -138,6 +138,18 @@ class ServeClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def post_events(self, events: list[dict]) -> None:
+        """``POST /v1/events`` with one batch; raises ServeError when the server refuses it."""
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                response = await self._http.post(self.server_url + "/v1/events", json={"events": events})
+        except TimeoutError as err:
+            raise ServeError(f"{self.server_url} did not take events within {self.timeout_s:g} s") from err
+        except httpx.TransportError as err:
+            raise ServeError(f"cannot reach {self.server_url}: {err or type(err).__name__}") from err
+        if response.status_code >= 400:
+            raise error_from_response(response.status_code, response.content, response.headers.get("retry-after"))
+
     async def complete(self, query: CompletionQuery, request_group: int | None = None,
                        on_text: Callable[[str], None] | None = None) -> Completion:
         """One streamed completion; raises ServeError on an error answer, timeout or no server."""

@@ -56,6 +56,7 @@ class Answer:
     completion: Completion
     insert_text: str  # what goes at the cursor: the completion minus what was typed of it
     source: str  # "server", "cache" or "typed-ahead"
+    latency_ms: float = 0.0  # time the server took (0 when answered without a request)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class CompletionEngine:
         work = asyncio.ensure_future(self._fetch(query, sequence, settings.debounce_ms / 1000))
         self._work = work
         try:
-            completion = await work
+            completion, latency_ms = await work
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
@@ -132,13 +133,16 @@ class CompletionEngine:
             if self._work is work:
                 self._work = None
         self._remember(key, request, window, completion)
-        return Answer(completion, completion.text, "server")
+        return Answer(completion, completion.text, "server", latency_ms)
 
-    async def _fetch(self, query: CompletionQuery, sequence: int, debounce_s: float) -> Completion:
+    async def _fetch(self, query: CompletionQuery, sequence: int, debounce_s: float) -> tuple[Completion, float]:
+        """The completion and the milliseconds the server took for it (the debounce excluded)."""
         if debounce_s > 0:
             await self._sleep(debounce_s)
         self.requests_sent += 1
-        return await self._backend().complete(query, request_group=sequence)
+        started = self._clock()
+        completion = await self._backend().complete(query, request_group=sequence)
+        return completion, (self._clock() - started) * 1000
 
     def _remember(self, key: str, request: DocumentRequest, window: CursorWindow, completion: Completion) -> None:
         if not completion.text:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
+from serving.lsp.events import ACCEPT_COMMAND
 from serving.lsp.positions import position_at, word_start
 
 LABEL_CHARS = 80
@@ -14,14 +15,20 @@ def _position(text: str, offset: int, encoding: str) -> types.Position:
     return types.Position(line=line, character=character)
 
 
-def inline_items(text: str, offset: int, insert: str, encoding: str) -> types.InlineCompletionList:
+def accept_command(completion_id: str, accepted_chars: int) -> types.Command:
+    """What the editor runs when the item is accepted: reports ``accepted`` (serving.lsp.events)."""
+    return types.Command(title="codemill: accepted", command=ACCEPT_COMMAND,
+                         arguments=[{"completion_id": completion_id, "accepted_chars": accepted_chars}])
+
+
+def inline_items(text: str, offset: int, insert: str, encoding: str,
+                 command: types.Command | None = None) -> types.InlineCompletionList:
     """Ghost text at the cursor (``textDocument/inlineCompletion``, LSP 3.18)."""
     if not insert:
         return types.InlineCompletionList(items=[])
     cursor = _position(text, offset, encoding)
-    return types.InlineCompletionList(
-        items=[types.InlineCompletionItem(insert_text=insert, range=types.Range(start=cursor, end=cursor))]
-    )
+    item = types.InlineCompletionItem(insert_text=insert, range=types.Range(start=cursor, end=cursor), command=command)
+    return types.InlineCompletionList(items=[item])
 
 
 def completion_label(word: str, insert: str) -> str:
@@ -33,7 +40,8 @@ def completion_label(word: str, insert: str) -> str:
     return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
 
 
-def completion_items(text: str, offset: int, insert: str, language: str, encoding: str) -> types.CompletionList:
+def completion_items(text: str, offset: int, insert: str, language: str, encoding: str,
+                     command: types.Command | None = None) -> types.CompletionList:
     """One ``textDocument/completion`` item carrying the same text as the inline item.
 
     Completion menus filter items by the word before the cursor, so the item replaces that
@@ -57,6 +65,7 @@ def completion_items(text: str, offset: int, insert: str, language: str, encodin
         preselect=True,
         insert_text_format=types.InsertTextFormat.PlainText,
         text_edit=types.TextEdit(range=edit_range, new_text=word + insert),
+        command=command,
     )
     return types.CompletionList(is_incomplete=True, items=[item])
 

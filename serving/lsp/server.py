@@ -17,7 +17,8 @@ from pygls.lsp.server import LanguageServer
 from serving.lsp.client import ServeClient, ServeError
 from serving.lsp.context import select_extra_context, uri_path
 from serving.lsp.engine import Answer, CompletionEngine, DocumentRequest
-from serving.lsp.items import completion_items, inline_items
+from serving.lsp.events import ACCEPT_COMMAND, EventReporter
+from serving.lsp.items import accept_command, completion_items, inline_items
 from serving.lsp.positions import offset_at
 from serving.lsp.settings import LspSettings, apply_options
 
@@ -43,6 +44,8 @@ class CodemillLanguageServer(LanguageServer):
         self._edit_counter = 0
         self._last_error: str | None = None
         self.engine = CompletionEngine(self.serve_client, lambda: self.settings)
+        self.events = EventReporter(lambda batch: self.serve_client().post_events(batch),
+                                    lambda: self.settings.events_enabled)
 
     def serve_client(self) -> ServeClient:
         """The HTTP client for the current server URL and timeout (a new one when they change)."""
@@ -65,6 +68,9 @@ class CodemillLanguageServer(LanguageServer):
     def note_edit(self, uri: str) -> None:
         self._edit_counter += 1
         self._edits[uri] = self._edit_counter
+
+    def forget(self, uri: str) -> None:
+        self._edits.pop(uri, None)
 
     @property
     def encoding(self) -> str:
@@ -102,7 +108,22 @@ class CodemillLanguageServer(LanguageServer):
             self._last_error = None
             log.info("completion %s from %s: %d characters", answer.completion.id or "-", answer.source,
                      len(answer.insert_text))
+            if answer.insert_text:
+                self.events.shown(answer.completion.id, request.language, len(answer.completion.text),
+                                  answer.latency_ms)
         return answer
+
+    def accept_command(self, answer: Answer) -> types.Command | None:
+        if not answer.completion.id or not self.settings.events_enabled:
+            return None
+        return accept_command(answer.completion.id, len(answer.completion.text))
+
+    async def close(self) -> None:
+        """Send the events not sent yet and close the HTTP client (on LSP shutdown)."""
+        await self.events.flush()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
 
 def build_server(settings: LspSettings, api_key: str | None, version: str, **kwargs) -> CodemillLanguageServer:
@@ -130,7 +151,7 @@ def build_server(settings: LspSettings, api_key: str | None, version: str, **kwa
         answer = await ls.answer(request) if request is not None else None
         if answer is None or request is None:
             return types.InlineCompletionList(items=[])
-        return inline_items(request.text, request.offset, answer.insert_text, ls.encoding)
+        return inline_items(request.text, request.offset, answer.insert_text, ls.encoding, ls.accept_command(answer))
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
     async def completion(ls: CodemillLanguageServer, params: types.CompletionParams):
@@ -138,7 +159,23 @@ def build_server(settings: LspSettings, api_key: str | None, version: str, **kwa
         answer = await ls.answer(request) if request is not None else None
         if answer is None or request is None:
             return types.CompletionList(is_incomplete=True, items=[])
-        return completion_items(request.text, request.offset, answer.insert_text, request.language, ls.encoding)
+        return completion_items(request.text, request.offset, answer.insert_text, request.language, ls.encoding,
+                                ls.accept_command(answer))
+
+    @server.command(ACCEPT_COMMAND)
+    def accepted(ls: CodemillLanguageServer, *args) -> None:
+        info = args[0] if args and isinstance(args[0], dict) else {}
+        chars = info.get("accepted_chars")
+        if isinstance(info.get("completion_id"), str):
+            ls.events.accepted(info["completion_id"], chars if isinstance(chars, int) and chars >= 0 else None)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: CodemillLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.forget(params.text_document.uri)
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: CodemillLanguageServer, *args) -> None:
+        await ls.close()
 
     @server.command(TOGGLE_COMMAND)
     def toggle(ls: CodemillLanguageServer, *args) -> bool:

@@ -30,6 +30,7 @@ class LspSettings:
     temperature: float = 0.2
     enabled_languages: tuple[str, ...] = ("*",)
     extra_context_chars: int = 6000
+    events_enabled: bool = True
     max_prefix_chars: int = 8000
     max_suffix_chars: int = 2000
     request_timeout_ms: int = 30000
@@ -64,6 +65,7 @@ OPTIONS: dict[str, tuple[str, Any]] = {
     "temperature": ("temperature", lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 2),
     "enabled_languages": ("enabledLanguages", _string_list),
     "extra_context_chars": ("extraContext.maxChars", _int_in(0, 200_000)),
+    "events_enabled": ("events.enabled", lambda v: isinstance(v, bool)),
     "max_prefix_chars": ("maxPrefixChars", _int_in(1, 1_000_000)),
     "max_suffix_chars": ("maxSuffixChars", _int_in(0, 1_000_000)),
     "request_timeout_ms": ("requestTimeoutMs", _int_in(100, 600_000)),

@@ -189,3 +189,59 @@ def test_server_side_supersede_is_not_an_error_and_empty_answers_are_not_cached(
     backend.error = None
     assert asyncio.run(engine.provide(ask())).insert_text == ""
     assert asyncio.run(engine.provide(ask())).source == "server"  # not from the cache
+
+
+# -- completion events ---------------------------------------------------------------------
+
+
+def test_events_shown_dismissed_accepted_batched_and_switchable():
+    from serving.lsp.events import EventReporter
+
+    posted: list[list[dict]] = []
+    enabled = {"on": True}
+
+    async def post(batch):
+        posted.append(batch)
+
+    async def session():
+        reporter = EventReporter(post, lambda: enabled["on"], flush_s=0.05, batch_size=20)
+        reporter.shown("c1", "python", 10, 120.0)
+        reporter.shown("c1", "python", 10, 0.0)  # same completion again (cache): no new event
+        reporter.shown("c2", "python", 5, 80.0)  # replaces c1 unaccepted: c1 dismissed
+        reporter.accepted("c2", 5)
+        reporter.shown("", "python", 3, 1.0)  # no id: nothing to report
+        await asyncio.sleep(0.2)
+        enabled["on"] = False
+        reporter.shown("c3", "python", 4, 1.0)
+        await reporter.flush()
+        return reporter
+
+    reporter = asyncio.run(session())
+    (batch,) = posted
+    assert [(e["completion_id"], e["event"]) for e in batch] == [
+        ("c1", "shown"), ("c1", "dismissed"), ("c2", "shown"), ("c2", "accepted")]
+    assert batch[3]["accepted_chars"] == 5 and batch[0]["latency_ms"] == 120.0
+    assert "accepted_chars" not in batch[0] and reporter.queue == []
+
+
+def test_events_flush_at_batch_size_and_survive_a_failing_server():
+    from serving.lsp.events import EventReporter
+
+    calls = []
+
+    async def failing(batch):
+        calls.append(len(batch))
+        raise ServeError("down")
+
+    async def session():
+        reporter = EventReporter(failing, lambda: True, flush_s=60, batch_size=4, max_queue=6)
+        for number in range(4):
+            reporter.accepted(f"c{number}", 1)
+        await asyncio.sleep(0.01)
+        for number in range(10):
+            reporter.accepted(f"d{number}", 1)
+        return reporter
+
+    reporter = asyncio.run(session())
+    assert calls[0] == 4  # flushed at the batch size, the failure only logged
+    assert len(reporter.queue) <= 6

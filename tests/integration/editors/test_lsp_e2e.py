@@ -188,3 +188,23 @@ def test_check_reports_what_the_server_serves(editor_server):
     refused = subprocess.run([sys.executable, "-m", "codemill.cli.main", "lsp", "--check", "--server",
                               editor_server.server.url], capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
     assert refused.returncode == 1 and "answered 401" in refused.stderr
+
+
+def test_accepting_an_item_reports_shown_and_accepted_to_the_server(lsp, editor_server):
+    server = editor_server.server
+
+    def events(kind: str) -> float:
+        return server.metric("codemill_serve_completion_events_total", event=kind)
+
+    shown, accepted = events("shown"), events("accepted")
+    (item,) = lsp.call("textDocument/inlineCompletion", {
+        "textDocument": {"uri": URI}, "position": {"line": 0, "character": 6}, "context": {"triggerKind": 1},
+    })["items"]
+    command = item["command"]
+    assert command["command"] == "codemill.accepted"
+    assert command["arguments"][0]["accepted_chars"] == len(item["insertText"])
+    assert command["arguments"][0]["completion_id"].startswith("cmpl-")
+    lsp.call("workspace/executeCommand", {"command": command["command"], "arguments": command["arguments"]})
+    # Batched: sent within the 5 s flush interval.
+    wait_until(lambda: events("accepted") == accepted + 1, 30, "the accepted event never reached the server")
+    assert events("shown") >= shown + 1
