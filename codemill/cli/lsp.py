@@ -85,7 +85,7 @@ def lsp(
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger("serving.lsp").addHandler(handler)
         logging.getLogger("serving.lsp").setLevel(logging.INFO)
-    _serve_stdio(settings, api_key)
+    _serve_stdio(settings, api_key, api_key_env)
 
 
 def _check(server_url: str, api_key: str | None) -> None:
@@ -102,7 +102,7 @@ def _check(server_url: str, api_key: str | None) -> None:
     typer.echo(f"{server_url} is serving {', '.join(map(str, models)) or 'no model'}")
 
 
-def _serve_stdio(settings, api_key: str | None) -> None:
+def _serve_stdio(settings, api_key: str | None, api_key_env: str) -> None:
     from codemill import __version__
     from serving.lsp.server import build_server
 
@@ -110,7 +110,7 @@ def _serve_stdio(settings, api_key: str | None) -> None:
     # corrupt the stream, so Python's stdout goes to stderr and pygls gets the real one.
     protocol_out = sys.stdout.buffer
     sys.stdout = sys.stderr
-    build_server(settings, api_key, __version__).start_io(sys.stdin.buffer, protocol_out)
+    build_server(settings, api_key, __version__, api_key_env=api_key_env).start_io(sys.stdin.buffer, protocol_out)
 
 
 def register(app: typer.Typer) -> None:

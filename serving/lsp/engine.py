@@ -109,6 +109,8 @@ class CompletionEngine:
             return Answer(cached, cached.text, "cache")
         if (reused := self._typed_ahead(request, window, settings)) is not None:
             return reused
+        if not window.prefix and not window.suffix:
+            return None  # an empty document: nothing to complete from (the server would refuse it)
         if self._clock() < self._retry_at:
             log.info("not asking: the server asked to wait %.1f s more", self._retry_at - self._clock())
             return None

@@ -31,10 +31,11 @@ _ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "utf-32": "utf-32"}
 
 class CodemillLanguageServer(LanguageServer):
     def __init__(self, settings: LspSettings, api_key: str | None, version: str, user: str | None = None,
-                 transport=None) -> None:
+                 transport=None, api_key_env: str = "CODEMILL_API_KEY") -> None:
         super().__init__(NAME, version, text_document_sync_kind=types.TextDocumentSyncKind.Full)
         self.settings = settings
         self.api_key = api_key
+        self.api_key_env = api_key_env
         # Supersede on the server is per (API key, user): one id per editor process.
         self.user = user or f"{NAME}-{uuid.uuid4().hex[:12]}"
         self._transport = transport
@@ -98,6 +99,8 @@ class CodemillLanguageServer(LanguageServer):
             answer = await self.engine.provide(request)
         except ServeError as err:
             message = f"codemill: {err.message}"
+            if err.status == 401:
+                message += f" (set {self.api_key_env} in the environment the editor starts codemill lsp in)"
             log.warning("%s", message)
             self.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=message))
             if message != self._last_error:

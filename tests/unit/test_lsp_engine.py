@@ -161,6 +161,12 @@ def test_typed_ahead_needs_the_text_before_unchanged():
     assert asyncio.run(edited_above()).source == "server"
 
 
+def test_an_empty_document_sends_nothing():
+    backend = FakeBackend()
+    assert asyncio.run(make_engine(backend).provide(ask("", 0))) is None
+    assert backend.calls == []
+
+
 def test_429_backs_off_for_retry_after():
     backend = FakeBackend()
     backend.error = ServeError("slow down", 429, retry_after_s=10)

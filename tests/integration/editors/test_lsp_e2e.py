@@ -155,7 +155,7 @@ def test_server_errors_reach_the_user_once(editor_server, tmp_path):
             assert lsp_items(client, character) == []
         messages = client.notifications("window/showMessage")
         assert len(messages) == 1 and messages[0]["type"] == 1, messages  # Error, shown once
-        assert "key" in messages[0]["message"].lower(), messages
+        assert "CODEMILL_API_KEY" in messages[0]["message"], messages
         assert len(client.notifications("window/logMessage")) >= 1
     finally:
         assert client.close() == 0
@@ -208,3 +208,29 @@ def test_accepting_an_item_reports_shown_and_accepted_to_the_server(lsp, editor_
     # Batched: sent within the 5 s flush interval.
     wait_until(lambda: events("accepted") == accepted + 1, 30, "the accepted event never reached the server")
     assert events("shown") >= shown + 1
+
+
+def test_a_real_source_file_with_non_ascii_text(lsp, reference_model):
+    """statistics.py of the standard library: a non-ASCII dash before the cursor, text cut to a window."""
+    import re
+    import sysconfig
+    from pathlib import Path
+
+    path = Path(sysconfig.get_paths()["stdlib"]) / "statistics.py"
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    line = next(n for n, content in enumerate(lines) if n > 200 and re.search(r"[^\x00-\x7f]", content))
+    column = re.search(r"[^\x00-\x7f]", lines[line]).end() + 2  # after a non-ASCII character
+    configure(lsp, maxTokens=16, maxPrefixChars=1500, maxSuffixChars=500, extraContext={"maxChars": 0})
+    try:
+        lsp.open(path.as_uri(), text)
+        items = lsp.call("textDocument/inlineCompletion", {
+            "textDocument": {"uri": path.as_uri()}, "position": {"line": line, "character": column},
+            "context": {"triggerKind": 1},
+        })["items"]
+    finally:
+        configure(lsp, maxTokens=24, maxPrefixChars=8000, maxSuffixChars=2000, extraContext={"maxChars": 6000})
+    offset = sum(len(content) + 1 for content in lines[:line]) + column
+    before, after = text[:offset][-1500:], text[offset:][:500]
+    before, after = before[before.index("\n") + 1:], after[: after.rindex("\n") + 1]
+    assert items and items[0]["insertText"] == reference_model(before, after, "line", 16)
