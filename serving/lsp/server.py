@@ -19,14 +19,23 @@ from serving.lsp.context import select_extra_context, uri_path
 from serving.lsp.engine import Answer, CompletionEngine, DocumentRequest
 from serving.lsp.events import ACCEPT_COMMAND, EventReporter
 from serving.lsp.items import accept_command, completion_items, inline_items
-from serving.lsp.positions import offset_at
+from serving.lsp.positions import ENCODINGS, offset_at
 from serving.lsp.settings import LspSettings, apply_options
 
 log = logging.getLogger(__name__)
 
 NAME = "codemill-lsp"
 TOGGLE_COMMAND = "codemill.toggle"
-_ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "utf-32": "utf-32"}
+
+
+def encoding_name(kind) -> str:
+    """The negotiated position encoding as positions.py names it (UTF-16 when none or unknown).
+
+    lsprotocol's ``PositionEncodingKind`` is a str enum whose ``str()`` is its member name
+    (``PositionEncodingKind.Utf8``), not its value: read ``.value``.
+    """
+    value = getattr(kind, "value", kind)
+    return value if value in ENCODINGS else "utf-16"
 
 
 class CodemillLanguageServer(LanguageServer):
@@ -75,7 +84,7 @@ class CodemillLanguageServer(LanguageServer):
 
     @property
     def encoding(self) -> str:
-        return _ENCODINGS.get(str(self.workspace.position_encoding or "utf-16"), "utf-16")
+        return encoding_name(self.workspace.position_encoding)
 
     def document_request(self, uri: str, position: types.Position) -> DocumentRequest | None:
         document = self.workspace.get_text_document(uri)

@@ -76,6 +76,15 @@ def test_labels_are_short_and_documentation_fences_survive_backticks():
     assert item.documentation.value.startswith("````python\n")
 
 
+def test_the_negotiated_encoding_is_read_from_lsprotocols_enum():
+    from serving.lsp.server import encoding_name
+
+    assert encoding_name(types.PositionEncodingKind.Utf8) == "utf-8"
+    assert encoding_name(types.PositionEncodingKind.Utf32) == "utf-32"
+    assert encoding_name("utf-16") == "utf-16"
+    assert encoding_name(None) == encoding_name("latin-1") == "utf-16"
+
+
 # -- extra context -------------------------------------------------------------------------
 
 

@@ -234,3 +234,21 @@ def test_a_real_source_file_with_non_ascii_text(lsp, reference_model):
     before, after = text[:offset][-1500:], text[offset:][:500]
     before, after = before[before.index("\n") + 1:], after[: after.rindex("\n") + 1]
     assert items and items[0]["insertText"] == reference_model(before, after, "line", 16)
+
+
+def test_a_client_that_counts_utf8_bytes_gets_utf8_positions(editor_server, reference_model, tmp_path):
+    client = LspClient("--server", editor_server.server.url, "--debounce-ms", "0",
+                       env={"CODEMILL_API_KEY": editor_server.api_key}, stderr_path=tmp_path / "err.log")
+    try:
+        result = client.initialize({"mode": "line", "maxTokens": 24, "temperature": 0}, encodings=["utf-8"])
+        assert result["capabilities"]["positionEncoding"] == "utf-8"
+        client.open(URI, SOURCE)
+        column = len(SOURCE.split("\n")[CURSOR_LINE][: CURSOR_OFFSET - SOURCE.index('    label')].encode())
+        (item,) = client.call("textDocument/inlineCompletion", {
+            "textDocument": {"uri": URI}, "position": {"line": CURSOR_LINE, "character": column},
+            "context": {"triggerKind": 1},
+        })["items"]
+        assert item["range"]["start"] == {"line": CURSOR_LINE, "character": column}
+        assert item["insertText"] == reference_model(SOURCE[:CURSOR_OFFSET], SOURCE[CURSOR_OFFSET:], "line", 24)
+    finally:
+        assert client.close() == 0
