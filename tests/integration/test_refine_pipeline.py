@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from conftest import make_config
+from tests.conftest import make_config
 from fixtures.refine import (
     add_comments,
     crlf_with_trailing_spaces,
