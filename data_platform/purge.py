@@ -32,14 +32,15 @@ from pathlib import Path
 
 from data_platform import lake
 from data_platform.config import CodemillConfig
-from data_platform.ops.records import append_rows, read_rows
+from data_platform.ops.records import append_rows
 
-PURGE_TABLE = "ops.purge_requests"
+# What ingest reads lives below ingest, so ingest can skip purged repositories without importing
+# this module (which reaches into ingest's source helpers).
+from data_platform.purge_policy import LIFT, PURGE, PURGE_TABLE, active_purges
+
 # Dependants first, as --prune-missing deletes; repo-level tables only for whole-repository purges.
 FILE_TABLES = ("silver.functions", "silver.files", "bronze.files", "gold.training_corpus", "gold.quarantine")
 REPO_TABLES = ("bronze.repos", "gold.repo_splits")
-PURGE = "purge"
-LIFT = "lift"
 
 
 @dataclass(frozen=True)
@@ -271,32 +272,3 @@ def _request_row(result: PurgeResult, target: Target, reason: str | None, action
         "rows_removed_json": json.dumps(result.rows_removed, sort_keys=True), "gold_version": result.gold_version,
         "vacuum_retention_hours": retention, "action": action, "requested_at": datetime.now(UTC),
     }
-
-
-def active_purges(config: CodemillConfig) -> list[dict]:
-    """The latest row per (repo_id, path_glob) whose action is purge: what ingest must skip."""
-    latest: dict[tuple, dict] = {}
-    for row in sorted(read_rows(config, PURGE_TABLE), key=lambda r: r["requested_at"]):
-        latest[(row["repo_id"], row["path_glob"])] = row
-    return [row for row in latest.values() if row["action"] == PURGE]
-
-
-@dataclass(frozen=True)
-class PurgePolicy:
-    """What ingest skips: whole repositories, and path globs per repository."""
-
-    repos: frozenset[str] = frozenset()
-    globs: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, config: CodemillConfig) -> PurgePolicy:
-        rows = active_purges(config)
-        globs: dict[str, list[str]] = {}
-        for row in rows:
-            if row["path_glob"]:
-                globs.setdefault(row["repo_id"], []).append(row["path_glob"])
-        return cls(frozenset(r["repo_id"] for r in rows if not r["path_glob"]),
-                   {repo: tuple(patterns) for repo, patterns in globs.items()})
-
-    def skips_path(self, repo_id: str, path: str) -> bool:
-        return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.globs.get(repo_id, ()))

@@ -16,10 +16,10 @@ import pyarrow as pa
 
 from data_platform.ingest import errors as E
 from data_platform.ingest.decode import decode_bytes
-from data_platform.ingest.license import NO_LICENSE, license_class
 from data_platform.ingest.signals import is_vendored, text_signals
 from data_platform.ingest.treesitter import parse_source, supports
 from data_platform.languages import detect_language
+from data_platform.licenses import NO_LICENSE, license_class
 
 
 @dataclass(frozen=True)

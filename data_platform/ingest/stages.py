@@ -21,8 +21,8 @@ from data_platform.ingest import errors as E
 from data_platform.ingest.context import RunContext, Stage, rate
 from data_platform.ingest.crawl import crawled_dataframe, plan_tasks
 from data_platform.ingest.curate import FUNCTION_FIELDS, SILVER_FIELDS, CurateLimits, curated_dataframe
-from data_platform.ingest.license import detect_license, license_class
 from data_platform.ingest.sources import Limits, Listing, list_source
+from data_platform.licenses import detect_license, license_class
 from data_platform.ops.crashpoints import crash_point
 
 
@@ -118,7 +118,7 @@ class ListSources:
     @staticmethod
     def _purged(ctx: RunContext, listing: Listing) -> bool:
         """Skip a purged repository (one ops.ingest_errors row); drop the purged paths of others."""
-        from data_platform.purge import PurgePolicy
+        from data_platform.purge_policy import PurgePolicy
 
         policy = ctx.state.get("purge_policy")
         if policy is None:

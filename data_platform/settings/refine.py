@@ -135,7 +135,7 @@ class FilterSettings(Section):
 
     def admits_license(self, license_class: str | None, license_spdx: str | None) -> bool:
         """True when a file of this license may reach gold."""
-        from data_platform.ingest.license import is_weak_copyleft
+        from data_platform.licenses import is_weak_copyleft
 
         if (license_class or "none") in self.allowed_license_classes:
             return True

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from tests.conftest import make_config
 from fixtures.refine import (
     add_comments,
     crlf_with_trailing_spaces,
@@ -27,6 +26,7 @@ from data_platform import lake
 from data_platform.decontaminate import humaneval_items
 from data_platform.dedup.exact import exact_dup_key
 from data_platform.refine import refine
+from tests.conftest import make_config
 
 pytestmark = pytest.mark.integration
 

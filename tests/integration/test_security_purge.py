@@ -13,7 +13,8 @@ from data_platform.ingest.finish import ingest_stages, pipeline_stages
 from data_platform.ingest.run import run_ingest
 from data_platform.ops.records import read_rows
 from data_platform.publication import latest_published_version
-from data_platform.purge import PurgePolicy, lift, purge
+from data_platform.purge import lift, purge
+from data_platform.purge_policy import PurgePolicy
 from tests.conftest import make_config
 from tests.fixtures.ingest import commit_all
 from tests.fixtures.repos import package_repo

@@ -6,9 +6,9 @@ import pytest
 
 from data_platform.ingest.curate import curate_file, file_id_for
 from data_platform.ingest.decode import decode_bytes
-from data_platform.ingest.license import detect_license, license_class, match_license_text
 from data_platform.ingest.signals import is_vendored, text_signals
 from data_platform.languages import detect_language
+from data_platform.licenses import detect_license, license_class, match_license_text
 from tests.fixtures.ingest import INVALID_UTF8, PNG_BYTES, PYTHON_CORE, spdx_text
 
 

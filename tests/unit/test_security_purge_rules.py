@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from data_platform.ops.records import append_rows
-from data_platform.purge import PURGE_TABLE, PurgePolicy, active_purges, glob_regex
+from data_platform.purge import glob_regex
+from data_platform.purge_policy import PURGE_TABLE, PurgePolicy, active_purges
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from data_platform.ingest import errors as E
-from data_platform.ingest.license import is_license_candidate
 from data_platform.ingest.sources.base import (
     Entry,
     FileRecord,
@@ -30,6 +29,7 @@ from data_platform.ingest.sources.base import (
     safe_relative_path,
     stable_id,
 )
+from data_platform.licenses import is_license_candidate
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 CHUNK_BYTES = 1 << 20

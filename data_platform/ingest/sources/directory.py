@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from data_platform.ingest import errors as E
-from data_platform.ingest.license import is_license_candidate
 from data_platform.ingest.sources.base import Entry, FileRecord, Limits, Listing, SourceInfo, stable_id
+from data_platform.licenses import is_license_candidate
 
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__"})
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data_platform.ingest import errors as E
-from data_platform.ingest.license import is_license_candidate
 from data_platform.ingest.refs import check_ref
 from data_platform.ingest.sources.base import Entry, FileRecord, Limits, Listing, SourceInfo, stable_id
+from data_platform.licenses import is_license_candidate
 
 # GIT_NO_LAZY_FETCH (git >= 2.44) stops a partial clone from fetching absent objects behind
 # our back; older git ignores it, which is why absent objects are found with rev-list first.
