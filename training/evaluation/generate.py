@@ -30,6 +30,15 @@ class SamplingSettings:
     def greedy(self) -> bool:
         return self.temperature <= 0.0
 
+    def generate_options(self, per_prompt: int) -> dict:
+        """Keyword arguments of ``model.generate`` for ``per_prompt`` sequences per prompt."""
+        options: dict = dict(max_new_tokens=self.max_new_tokens, num_return_sequences=per_prompt)
+        if self.greedy:
+            options.update(do_sample=False)
+        else:
+            options.update(do_sample=True, temperature=self.temperature, top_p=self.top_p)
+        return options
+
 
 def truncate_at_stop(text: str, stops: Sequence[str] = STOP_SEQUENCES) -> str:
     """Cut a generated continuation at the earliest stop sequence (the body ends before it).
@@ -89,11 +98,7 @@ def generate_completions(
         prompts = [split_trailing_whitespace(problem.prompt) for problem in batch]
         encoded = tokenizer([stripped for stripped, _ in prompts], return_tensors="pt", padding=True)
         encoded = encoded.to(device)
-        options = dict(max_new_tokens=sampling.max_new_tokens, num_return_sequences=per_problem)
-        if sampling.greedy:
-            options.update(do_sample=False)
-        else:
-            options.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
+        options = sampling.generate_options(per_problem)
         with torch.inference_mode():
             output = model.generate(
                 **encoded,

@@ -113,11 +113,7 @@ def generate_infills(
             for task in batch
             for _ in range(per_task)
         ]
-        options = dict(max_new_tokens=sampling.max_new_tokens, num_return_sequences=per_task)
-        if sampling.greedy:
-            options.update(do_sample=False)
-        else:
-            options.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
+        options = sampling.generate_options(per_task)
         with torch.inference_mode():
             output = model.generate(
                 input_ids=ids,
