@@ -18,6 +18,8 @@ URL without user info, and nothing of the secret passes through codemill at all.
 from __future__ import annotations
 
 import base64
+import json
+import os
 import re
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -26,6 +28,10 @@ _URL_USERINFO_RE = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)([^/\s@]+)@")
 _HTTP_SCHEMES = ("http", "https", "ftp", "ftps")
 
 _credentials: dict[str, tuple[str, str]] = {}
+
+# `codemill submit` hands credentials it took out of a job's command line to the job through
+# this environment variable (JSON: public URL -> [user, password]); see :func:`args_without_credentials`.
+HANDOVER_ENV = "CODEMILL_SOURCE_CREDENTIALS"
 
 
 def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
@@ -91,3 +97,43 @@ def auth_env(public_url: str) -> dict[str, str]:
         "GIT_CONFIG_KEY_0": "http.extraHeader",
         "GIT_CONFIG_VALUE_0": f"Authorization: Basic {token}",
     }
+
+
+def args_without_credentials(args: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """A command line with the user info of every URL in it removed, and what was removed.
+
+    ``spark-submit … --source https://user:token@host/r.git`` would show the token to anyone
+    who can run ``ps`` or read the shell history, and ``submit --dry-run`` would print it. The
+    returned mapping (public URL -> [user, password]) travels in :data:`HANDOVER_ENV` instead.
+    """
+    removed: dict[str, list[str]] = {}
+    public_args = []
+    for arg in args:
+        public = arg
+        for match in list(_URL_USERINFO_RE.finditer(arg)):
+            url = re.split(r"[\s#]", arg[match.start():], maxsplit=1)[0]
+            public_url, user, password = split_userinfo(url)
+            if user or password:
+                removed[public_url] = [user or "", password or ""]
+                public = public.replace(url, public_url)
+        public_args.append(public)
+    return public_args, removed
+
+
+def remember_handed_over(environ: dict[str, str] | None = None) -> int:
+    """Remember the credentials ``codemill submit`` passed in :data:`HANDOVER_ENV`; returns how many.
+
+    The variable is removed from this process's environment once read, so child processes
+    (git, Spark executors) never inherit it.
+    """
+    environ = os.environ if environ is None else environ
+    raw = environ.pop(HANDOVER_ENV, None)
+    if not raw:
+        return 0
+    try:
+        handed = json.loads(raw)
+    except ValueError:
+        raise ValueError(f"{HANDOVER_ENV} is not valid JSON; it is set by `codemill submit`") from None
+    for public_url, (user, password) in handed.items():
+        remember(public_url, user, password)
+    return len(handed)

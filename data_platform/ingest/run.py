@@ -28,6 +28,7 @@ from data_platform.ingest.context import (
     RunContext,
     Stage,
 )
+from data_platform.ingest.credentials import remember_handed_over
 from data_platform.ingest.errors import IngestError
 from data_platform.ingest.sources import public_source
 from data_platform.ingest.stages import default_stages
@@ -76,7 +77,9 @@ def run_ingest(
     echo: Callable[[str], None] = print,
 ) -> IngestSummary:
     """Run every stage over ``sources``; returns the summary (status failed when no source was read)."""
-    # Credentials in source URLs are remembered for the fetch and never reach a table or a log.
+    # Credentials in source URLs are remembered for the fetch and never reach a table or a log;
+    # those `codemill submit` took off the command line arrive through the environment.
+    remember_handed_over()
     sources = [public_source(spec) for spec in sources]
     ctx = RunContext(spark, config, run_id or new_run_id("ingest"), sources, now(), echo=echo)
     from data_platform import lake

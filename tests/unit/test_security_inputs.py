@@ -150,3 +150,54 @@ def test_zip_member_whose_header_lies_is_stopped_at_the_limit(tmp_path):
     records = {r.path: (r.content, r.error_kind) for r in read_entries(listing.info, listing.entries, limits)}
     assert records["ok.py"] == (b"x = 1\n", None)
     assert records["zeros.txt"][1] in (E.ARCHIVE_BOMB, E.CORRUPT_MEMBER)
+
+
+# ------------------------------------------------------------- codemill submit's command line
+
+
+@pytest.mark.parametrize(
+    "arg, public, removed",
+    [
+        ("https://octo:tok3n@git.example.com/a.git", "https://git.example.com/a.git",
+         {"https://git.example.com/a.git": ["octo", "tok3n"]}),
+        ("--source=git:https://tok3n@git.example.com/a.git#v1", "--source=git:https://git.example.com/a.git#v1",
+         {"https://git.example.com/a.git": ["tok3n", ""]}),
+        ("ssh://git@host/a.git", "ssh://git@host/a.git", {}),  # an account name, not a secret
+        ("/srv/repos/plain", "/srv/repos/plain", {}),
+    ],
+)
+def test_submit_arguments_lose_their_credentials(arg, public, removed):
+    from data_platform.ingest.credentials import args_without_credentials
+
+    assert args_without_credentials(["--source", arg]) == (["--source", public], removed)
+
+
+def test_credentials_handed_over_through_the_environment_reach_the_fetch_and_leave_the_environment(tmp_path):
+    import json
+
+    from data_platform.ingest.credentials import HANDOVER_ENV, args_without_credentials, remember_handed_over
+
+    root = tmp_path / "served"
+    upstream = init_repo(tmp_path / "upstream", {"lib.py": "X = 1\n"})
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(upstream), str(root / "lib.git")], check=True)
+    with git_http_server(root, "octo", TOKEN) as (base, seen):
+        secret_url = f"{base.replace('http://', f'http://octo:{TOKEN}@')}/lib.git"
+        (public_arg,), handed = args_without_credentials([secret_url])
+        environ = {HANDOVER_ENV: json.dumps(handed), "PATH": "/usr/bin"}
+        assert remember_handed_over(environ) == 1
+        assert HANDOVER_ENV not in environ
+        listing = list_source(public_arg, LIMITS, cache_dir=tmp_path / "cache")
+        assert any(auth.startswith("Basic ") for auth in seen)
+    assert TOKEN not in public_arg and listing.info.repo_url == public_arg
+
+
+def test_submit_dry_run_prints_no_token(capsys):
+    from codemill.cli.main import main
+
+    try:
+        main(["submit", "--dry-run", "jobs/ingest.py", "--", "--source", f"https://octo:{TOKEN}@git.example.com/a.git"])
+    except SystemExit as done:
+        assert not done.code
+    out, err = capsys.readouterr()
+    assert "--source https://git.example.com/a.git" in out
+    assert TOKEN not in out + err and "CODEMILL_SOURCE_CREDENTIALS" in err
