@@ -218,71 +218,17 @@ def run_training(
     allow_unvalidated: bool = False,
 ) -> TrainingResult:
     """Train (or resume) a run end to end; returns where its outputs are."""
-    from training.metrics import plot_loss_curve, read_metrics
-
     run_id = run_name or new_run_id("train")
     # Named before anything imports DeepSpeed here, so it does not guess (and warn) on the driver.
     os.environ.setdefault("DS_ACCELERATOR", "cuda" if config.train.use_gpu else "cpu")
     run_dir, artifacts = run_paths(config, run_id)
-    manifest_path = artifacts / MANIFEST
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
-    table = _choose_data(config, manifest, table_version, allow_unvalidated)
-    if manifest is not None and manifest["model"] != config.train.model:
-        raise TrainingError(
-            f"run {run_id} trains {manifest['model']}; cannot resume it with {config.train.model}"
-        )
-    artifacts.mkdir(parents=True, exist_ok=True)
-    if manifest is None:
-        manifest = {"run_id": run_id, "model": config.train.model, "table": asdict(table)}
-        manifest_path.write_text(json.dumps(manifest, indent=2))
-
+    table = _open_run(config, run_id, artifacts, table_version, allow_unvalidated)
+    lineage = _lineage(config, run_id, table)
     started_at = now()
-    lineage = {
-        "run_id": run_id,
-        "table_name": table.table_name,
-        "table_path": table.table_path,
-        "table_version": table.table_version,
-        "quality_result_id": table.quality_result_id,
-        "allow_unvalidated": table.allow_unvalidated,
-        "model": config.train.model,
-        "code_version": code_version(),
-        "config": config.model_dump(mode="json"),
-        # What serving needs to build fill-in-the-middle prompts the way training did.
-        "fim": fim_lineage(config.train.fim_rate, config.train.fim_spm_rate),
-    }
     record_run(config, _lineage_row(config, run_id, table, started_at, "running"))
     try:
-        with engine_output_to_log("training.model"):  # loading bars, GGUF dequantisation
-            base_model = _prepare_base_model(config, table, artifacts / "base_model")
-        position_file = artifacts / DATA_STATE
-        position = json.loads(position_file.read_text())["position"] if position_file.is_file() else None
-        init_ray(config)
-        datasets, spec, resume_epoch, resume_skip, warnings = _datasets(config, table, base_model, position)
-        job = {
-            "settings": config.train.model_dump(mode="json"),
-            "data": spec.to_dict(),
-            "base_model_dir": str(base_model),
-            "artifacts_dir": str(artifacts),
-            "datasets": sorted(datasets),
-            "resume_epoch": resume_epoch,
-            "resume_skip_blocks": resume_skip,
-            "lineage": lineage,
-        }
-        result = _trainer(config, run_id, job, datasets).fit()
-        if result.error is not None:
-            raise TrainingError(f"training failed: {result.error}")
-        checkpoint_path = result.checkpoint.path if result.checkpoint is not None else None
-        metrics = read_metrics(artifacts / "metrics.jsonl")
-        steps = max((row["step"] for row in metrics), default=0)
-        final_loss = next((row["loss"] for row in reversed(metrics) if row["step"] == steps), None)
-        loss_curve = plot_loss_curve(artifacts / "metrics.jsonl", artifacts / "loss_curve.png")
-        export_dir = None
-        if config.train.export and result.checkpoint is not None:
-            from training.export import export_checkpoint
-
-            with result.checkpoint.as_directory() as folder, engine_output_to_log("training.export"):
-                # as_directory: a download when storage is remote
-                export_dir = export_checkpoint(Path(folder), base_model, run_dir / "export", lineage)
+        result, base_model, warnings = _fit(config, run_id, table, artifacts, lineage)
+        outcome = _collect_outcome(config, result, artifacts, base_model, run_dir / "export", lineage)
     except BaseException as err:
         record_run(config, _lineage_row(config, run_id, table, started_at, "failed", finished_at=now()))
         if isinstance(err, TrainingError):
@@ -299,14 +245,101 @@ def run_training(
             started_at,
             "succeeded",
             finished_at=now(),
-            steps=steps,
-            final_loss=final_loss,
-            checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
-            export_path=str(export_dir) if export_dir else None,
+            steps=outcome.steps,
+            final_loss=outcome.final_loss,
+            checkpoint_path=str(outcome.checkpoint_path) if outcome.checkpoint_path else None,
+            export_path=str(outcome.export_dir) if outcome.export_dir else None,
         ),
     )
-    return TrainingResult(run_id, run_dir, steps, final_loss, checkpoint_path, export_dir, loss_curve, table,
-                          tuple(warnings))
+    return TrainingResult(run_id, run_dir, outcome.steps, outcome.final_loss, outcome.checkpoint_path,
+                          outcome.export_dir, outcome.loss_curve, table, tuple(warnings))
+
+
+def _open_run(config: CodemillConfig, run_id: str, artifacts: Path, table_version: int | None,
+              allow_unvalidated: bool) -> TableChoice:
+    """The table version this run trains on; a resumed run keeps its manifest's model and table."""
+    manifest_path = artifacts / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    table = _choose_data(config, manifest, table_version, allow_unvalidated)
+    if manifest is not None and manifest["model"] != config.train.model:
+        raise TrainingError(
+            f"run {run_id} trains {manifest['model']}; cannot resume it with {config.train.model}"
+        )
+    artifacts.mkdir(parents=True, exist_ok=True)
+    if manifest is None:
+        manifest = {"run_id": run_id, "model": config.train.model, "table": asdict(table)}
+        manifest_path.write_text(json.dumps(manifest, indent=2))
+    return table
+
+
+def _lineage(config: CodemillConfig, run_id: str, table: TableChoice) -> dict[str, Any]:
+    """What every checkpoint and export of this run carries about its origin."""
+    return {
+        "run_id": run_id,
+        "table_name": table.table_name,
+        "table_path": table.table_path,
+        "table_version": table.table_version,
+        "quality_result_id": table.quality_result_id,
+        "allow_unvalidated": table.allow_unvalidated,
+        "model": config.train.model,
+        "code_version": code_version(),
+        "config": config.model_dump(mode="json"),
+        # What serving needs to build fill-in-the-middle prompts the way training did.
+        "fim": fim_lineage(config.train.fim_rate, config.train.fim_spm_rate),
+    }
+
+
+def _fit(config: CodemillConfig, run_id: str, table: TableChoice, artifacts: Path, lineage: dict[str, Any]):
+    """(Ray Train result, base model directory, data warnings): data, model and workers started, then trained."""
+    with engine_output_to_log("training.model"):  # loading bars, GGUF dequantisation
+        base_model = _prepare_base_model(config, table, artifacts / "base_model")
+    position_file = artifacts / DATA_STATE
+    position = json.loads(position_file.read_text())["position"] if position_file.is_file() else None
+    init_ray(config)
+    datasets, spec, resume_epoch, resume_skip, warnings = _datasets(config, table, base_model, position)
+    job = {
+        "settings": config.train.model_dump(mode="json"),
+        "data": spec.to_dict(),
+        "base_model_dir": str(base_model),
+        "artifacts_dir": str(artifacts),
+        "datasets": sorted(datasets),
+        "resume_epoch": resume_epoch,
+        "resume_skip_blocks": resume_skip,
+        "lineage": lineage,
+    }
+    result = _trainer(config, run_id, job, datasets).fit()
+    if result.error is not None:
+        raise TrainingError(f"training failed: {result.error}")
+    return result, base_model, warnings
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    steps: int
+    final_loss: float | None
+    checkpoint_path: Any
+    export_dir: Path | None
+    loss_curve: Path | None
+
+
+def _collect_outcome(config: CodemillConfig, result, artifacts: Path, base_model: Path, export_to: Path,
+                     lineage: dict[str, Any]) -> _Outcome:
+    """Steps, final loss and loss curve from the metrics file; the Hugging Face export if asked for."""
+    from training.metrics import plot_loss_curve, read_metrics
+
+    checkpoint_path = result.checkpoint.path if result.checkpoint is not None else None
+    metrics = read_metrics(artifacts / "metrics.jsonl")
+    steps = max((row["step"] for row in metrics), default=0)
+    final_loss = next((row["loss"] for row in reversed(metrics) if row["step"] == steps), None)
+    loss_curve = plot_loss_curve(artifacts / "metrics.jsonl", artifacts / "loss_curve.png")
+    export_dir = None
+    if config.train.export and result.checkpoint is not None:
+        from training.export import export_checkpoint
+
+        with result.checkpoint.as_directory() as folder, engine_output_to_log("training.export"):
+            # as_directory: a download when storage is remote
+            export_dir = export_checkpoint(Path(folder), base_model, export_to, lineage)
+    return _Outcome(steps, final_loss, checkpoint_path, export_dir, loss_curve)
 
 
 def checkpoint_lineage(checkpoint_dir: Path) -> dict[str, Any] | None:
