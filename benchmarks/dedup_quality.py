@@ -155,10 +155,10 @@ def platform_clusters(docs, threshold: float, num_perm: int, master: str) -> tup
     from deltalake import DeltaTable
 
     from data_platform import lake
-    from data_platform.config import load_config
     from data_platform.ingest.curate import curate_file
     from data_platform.refine import refine
     from data_platform.spark import get_spark
+    from serving.config import load_config
 
     root = tempfile.mkdtemp(prefix="codemill-dedup-bench-")
     config = load_config(overrides=[f"lake.root={root}", f"spark.master={master}", "spark.shuffle_partitions=4",

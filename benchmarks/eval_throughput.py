@@ -24,7 +24,6 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from data_platform.settings.evaluate import EvalSettings
 from training.evaluation.problems import check_program, load_problems, submission
 from training.evaluation.sandbox import (
     SandboxSettings,
@@ -33,6 +32,7 @@ from training.evaluation.sandbox import (
     run_submissions,
     sandbox_python,
 )
+from training.evaluation.settings import EvalSettings
 
 
 def sandboxed(submissions: list[Submission], workers: int) -> tuple[dict, list[bool]]:

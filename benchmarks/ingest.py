@@ -121,11 +121,11 @@ def main() -> None:
     parser.add_argument("--files-per-task", type=int, default=400)
     args = parser.parse_args()
 
-    from data_platform.config import load_config
     from data_platform.ingest.curate import CurateLimits
     from data_platform.ingest.demo_corpus import demo_sources
     from data_platform.ingest.sources import Limits, list_source
     from data_platform.spark import get_spark
+    from serving.config import load_config
 
     cores = int(args.master[len("local[") : -1]) if args.master.startswith("local[") and args.master[6:-1].isdigit() \
         else os.cpu_count()

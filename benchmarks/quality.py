@@ -69,10 +69,10 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from data_platform.config import load_config
     from data_platform.lake import overwrite
     from data_platform.quality import gate_gold
     from data_platform.spark import get_spark
+    from serving.config import load_config
 
     results = []
     with tempfile.TemporaryDirectory(prefix="codemill-quality-bench-") as lake:

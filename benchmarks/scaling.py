@@ -203,10 +203,10 @@ def instrument_dedup(ledger: CpuLedger) -> None:
 
 
 def run_one(dataset: Path, lake: Path, master: str) -> dict:
-    from data_platform.config import load_config
     from data_platform.ingest.finish import pipeline_stages
     from data_platform.ingest.run import run_ingest
     from data_platform.spark import get_spark
+    from serving.config import load_config
 
     # The measured corpus (installed packages) has no license files: admit it, as before the
     # default policy became permissive-only, so every stage keeps its work.

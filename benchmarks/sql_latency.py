@@ -42,8 +42,8 @@ def main() -> None:
     import duckdb
     from deltalake import DeltaTable
 
-    from data_platform.config import load_config
     from data_platform.spark import get_spark
+    from serving.config import load_config
 
     lake = Path(tempfile.mkdtemp(prefix="codemill-bench-"))
     env = dict(os.environ, CODEMILL_LAKE=str(lake))

@@ -177,15 +177,9 @@ def run_deepspeed(args, device, stage: int) -> dict:
     import torch
 
     from training.loop import deepspeed_config
+    from training.settings import TrainSettings
 
-    settings = {
-        "zero_stage": stage,
-        "micro_batch_size": args.micro_batch,
-        "grad_accum": 1,
-        "grad_clip": 1.0,
-        "offload_optimizer": False,
-        "offload_params": False,
-    }
+    settings = TrainSettings(zero_stage=stage, micro_batch_size=args.micro_batch, grad_accum=1, grad_clip=1.0)
     on_gpu = device.type == "cuda"
     model = build_model(args.model_config, args.seq_len, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=on_gpu)
@@ -222,9 +216,9 @@ def run_ray(args, device, stage: int) -> dict:
     """The full path on a throwaway lake: synthetic code documents in a Delta table."""
     from deltalake import write_deltalake
 
-    from data_platform.config import load_config
     from data_platform.ops.records import rows_to_arrow
     from data_platform.publication import GOLD_TABLE
+    from serving.config import load_config
     from training.metrics import read_metrics
     from training.trainer import run_training
 

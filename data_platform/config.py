@@ -1,9 +1,15 @@
-"""One configuration model for the whole platform.
+"""The data platform's configuration, and the loader every layer's configuration uses.
+
+Each package owns the sections it reads: :class:`PlatformConfig` holds the data platform's
+(lake, spark, ingest, dedup, pii, decontamination, filters, gold, quality);
+``training.config.TrainingConfig`` adds ``ray``, ``train`` and ``eval``;
+``serving.config.PlatformConfig``, the root that the CLI and jobs load, adds ``serve``. Each
+is a subclass of the one below it, so a function of a lower layer takes the root object as
+the typed configuration it needs, and no package imports upward to know a section.
 
 Resolution order (later wins): the embedded default (``default_config.yaml``), a user
 YAML file, the ``CODEMILL_LAKE`` environment variable, then ``section.key=value``
-overrides from the command line. Stages add their own section models here so that a
-single ``codemill config show`` prints everything a run will use.
+overrides from the command line.
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from data_platform.settings.base import Section
-from data_platform.settings.evaluate import EvalSettings
 from data_platform.settings.ingest import IngestSettings
 from data_platform.settings.quality import QualitySettings
 from data_platform.settings.refine import (
@@ -26,8 +31,6 @@ from data_platform.settings.refine import (
     GoldSettings,
     PiiSettings,
 )
-from data_platform.settings.serve import ServeSettings
-from data_platform.settings.train import TrainSettings
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
 LAKE_ENV_VAR = "CODEMILL_LAKE"
@@ -87,14 +90,9 @@ class SparkSettings(Section):
         return value
 
 
-class RaySettings(Section):
-    address: str = "local"
-
-
-class CodemillConfig(Section):
+class PlatformConfig(Section):
     lake: LakeSettings = Field(default_factory=LakeSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
-    ray: RaySettings = Field(default_factory=RaySettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     pii: PiiSettings = Field(default_factory=PiiSettings)
@@ -102,9 +100,6 @@ class CodemillConfig(Section):
     filters: FilterSettings = Field(default_factory=FilterSettings)
     gold: GoldSettings = Field(default_factory=GoldSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
-    train: TrainSettings = Field(default_factory=TrainSettings)
-    eval: EvalSettings = Field(default_factory=EvalSettings)
-    serve: ServeSettings = Field(default_factory=ServeSettings)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
@@ -146,13 +141,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), value
 
 
-def is_override(token: str, sections: set[str] | None = None) -> bool:
-    """True for command-line tokens meant as config overrides (``section.key=value``)."""
+def is_override(token: str, model: type[PlatformConfig] = PlatformConfig) -> bool:
+    """True for command-line tokens meant as overrides (``section.key=value``) of ``model``'s sections."""
     key, sep, _ = token.partition("=")
     if not sep or "." not in key or " " in key or key.startswith("-"):
         return False
-    names = sections if sections is not None else set(CodemillConfig.model_fields)
-    return key.split(".")[0] in names
+    return key.split(".")[0] in model.model_fields
 
 
 def _apply_override(data: dict[str, Any], path: list[str], value: Any) -> None:
@@ -181,8 +175,13 @@ def load_config(
     path: str | Path | None = None,
     overrides: list[str] | tuple[str, ...] = (),
     environ: dict[str, str] | None = None,
-) -> CodemillConfig:
-    """Build the effective configuration; raises ConfigError with a one-line message."""
+    model: type[PlatformConfig] = PlatformConfig,
+) -> PlatformConfig:
+    """Build the effective configuration as ``model``; raises ConfigError with a one-line message.
+
+    ``model`` is the configuration of the layer asking (the CLI and jobs pass the root,
+    ``serving.config.PlatformConfig``); a section it does not know is an error, as a typo is.
+    """
     environ = os.environ if environ is None else environ
     data = _read_yaml(DEFAULT_CONFIG_PATH)
     if path is not None:
@@ -193,6 +192,6 @@ def load_config(
         keys, value = parse_override(text)
         _apply_override(data, keys, value)
     try:
-        return CodemillConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_describe(err)) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.publication import GOLD_TABLE
 
 SILVER_TABLE = "silver.files"
@@ -33,7 +33,7 @@ def _latest_commit_metadata(path) -> dict:
         return {}
 
 
-def gold_staleness(config: CodemillConfig) -> str | None:
+def gold_staleness(config: PlatformConfig) -> str | None:
     """Why gold must be rebuilt although nothing new was crawled, or None when it is current.
 
     Read from the Delta logs with delta-rs: no Spark job. A gold version written without the
@@ -57,7 +57,7 @@ def gold_staleness(config: CodemillConfig) -> str | None:
             f"which is now at v{silver_version} (an earlier run stopped before gold caught up)")
 
 
-def unvalidated_gold_version(config: CodemillConfig) -> int | None:
+def unvalidated_gold_version(config: PlatformConfig) -> int | None:
     """The latest gold version if no quality result exists for it (a run died in the gate)."""
     from data_platform import lake
     from data_platform.ops.records import read_rows

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.contracts import TableContract, all_contracts, contract, spark_type
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def register_in_catalog(spark, table: TableContract, path: Path) -> None:
         spark.sql(f"CREATE TABLE IF NOT EXISTS {table.name} USING DELTA LOCATION '{path}'")
 
 
-def register_lake_tables(spark, config: CodemillConfig) -> list[str]:
+def register_lake_tables(spark, config: PlatformConfig) -> list[str]:
     """Name in the catalog every contract table that exists in the lake and has no name yet.
 
     Tables are written by several engines: Spark stages, but also delta-rs (ops.* rows from
@@ -93,7 +93,7 @@ def register_lake_tables(spark, config: CodemillConfig) -> list[str]:
     return added
 
 
-def init_tables(spark, config: CodemillConfig, names: Iterable[str] | None = None) -> list[TableInitResult]:
+def init_tables(spark, config: PlatformConfig, names: Iterable[str] | None = None) -> list[TableInitResult]:
     """Create every contract table (idempotent) and name it in the catalog.
 
     A second call changes nothing: no table gets a new Delta version unless its contract
@@ -114,7 +114,7 @@ def init_tables(spark, config: CodemillConfig, names: Iterable[str] | None = Non
     return results
 
 
-def ensure_table(spark, config: CodemillConfig, name: str) -> Path:
+def ensure_table(spark, config: PlatformConfig, name: str) -> Path:
     """Path of a contract table, creating it first if it does not exist yet."""
     path = config.lake.table_path(name)
     if not is_delta_table(path):
@@ -144,21 +144,21 @@ def conform(df, name: str):
     return df.select(*columns)
 
 
-def read_table(spark, config: CodemillConfig, name: str, version: int | None = None):
+def read_table(spark, config: PlatformConfig, name: str, version: int | None = None):
     reader = spark.read.format("delta")
     if version is not None:
         reader = reader.option("versionAsOf", version)
     return reader.load(str(ensure_table(spark, config, name)))
 
 
-def append(spark, config: CodemillConfig, name: str, df) -> int:
+def append(spark, config: PlatformConfig, name: str, df) -> int:
     """Append rows conforming to the contract; returns the new table version."""
     path = ensure_table(spark, config, name)
     conform(df, name).write.format("delta").mode("append").save(str(path))
     return table_version(path)
 
 
-def overwrite(spark, config: CodemillConfig, name: str, df, user_metadata: str | None = None) -> int:
+def overwrite(spark, config: PlatformConfig, name: str, df, user_metadata: str | None = None) -> int:
     """Replace the table's rows in one new version (older versions stay readable).
 
     ``user_metadata`` is stored in the commit (``DESCRIBE HISTORY``'s userMetadata), in the
@@ -172,7 +172,7 @@ def overwrite(spark, config: CodemillConfig, name: str, df, user_metadata: str |
     return table_version(path)
 
 
-def merge(spark, config: CodemillConfig, name: str, df, changed_when: str | None = None) -> int:
+def merge(spark, config: PlatformConfig, name: str, df, changed_when: str | None = None) -> int:
     """MERGE rows on the contract's keys: insert new keys, update matched rows.
 
     ``changed_when`` is a SQL condition over ``target`` and ``source`` that limits updates

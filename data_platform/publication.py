@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.ops.records import read_rows
 
 GOLD_TABLE = "gold.training_corpus"
@@ -22,7 +22,7 @@ class PublishedVersion:
     quality_result_id: str
 
 
-def published_versions(config: CodemillConfig, table_name: str = GOLD_TABLE) -> list[PublishedVersion]:
+def published_versions(config: PlatformConfig, table_name: str = GOLD_TABLE) -> list[PublishedVersion]:
     """Every published version of a table, oldest first."""
     rows = [
         row
@@ -37,13 +37,13 @@ def published_versions(config: CodemillConfig, table_name: str = GOLD_TABLE) -> 
     ]
 
 
-def latest_published_version(config: CodemillConfig, table_name: str = GOLD_TABLE) -> PublishedVersion | None:
+def latest_published_version(config: PlatformConfig, table_name: str = GOLD_TABLE) -> PublishedVersion | None:
     """The newest published version, or None when nothing has passed the gate yet."""
     versions = published_versions(config, table_name)
     return versions[-1] if versions else None
 
 
-def publication_of(config: CodemillConfig, table_name: str, version: int) -> PublishedVersion | None:
+def publication_of(config: PlatformConfig, table_name: str, version: int) -> PublishedVersion | None:
     """The publication record of one version, or None if that version is unpublished."""
     for published in published_versions(config, table_name):
         if published.table_version == version:

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from data_platform import lake
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.ops.records import append_rows
 
 # What ingest reads lives below ingest, so ingest can skip purged repositories without importing
@@ -101,7 +101,7 @@ class AmbiguousRepository(ValueError):
     """A short name matches several repositories: the user must say which (URL, path or repo_id)."""
 
 
-def _known_repos(spark, config: CodemillConfig):
+def _known_repos(spark, config: PlatformConfig):
     """(repo_id, repo_url, repo_name) of every repository the lake knows, or None for an empty lake."""
     from pyspark.sql import functions as F
 
@@ -115,7 +115,7 @@ def _known_repos(spark, config: CodemillConfig):
     return known
 
 
-def resolve_targets(spark, config: CodemillConfig, requested: str) -> list[Target]:
+def resolve_targets(spark, config: PlatformConfig, requested: str) -> list[Target]:
     """Repositories the lake holds under that URL, path or id (else a unique short name); else
     the ids the request would get as a source, so it can be purged before it is ever ingested."""
     from pyspark.sql import functions as F
@@ -164,7 +164,7 @@ def _sql_list(values) -> str:
     return ", ".join("'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'" for value in values)
 
 
-def delete_rows(spark, config: CodemillConfig, targets: list[Target], path_glob: str | None) -> dict[str, int]:
+def delete_rows(spark, config: PlatformConfig, targets: list[Target], path_glob: str | None) -> dict[str, int]:
     """Delete the targets' rows from every layer; returns rows removed per table."""
     ids = _sql_list(t.repo_id for t in targets)
     where = f"repo_id IN ({ids})"
@@ -201,7 +201,7 @@ def _delete_orphan_signatures(spark, config) -> int:
     return before - DeltaTable.forPath(spark, str(path)).toDF().count()
 
 
-def vacuum(spark, config: CodemillConfig, tables: list[str], retention_hours: int) -> list[str]:
+def vacuum(spark, config: PlatformConfig, tables: list[str], retention_hours: int) -> list[str]:
     """VACUUM tables so data files only older versions need are deleted now (not after 7 days)."""
     previous = spark.conf.get("spark.databricks.delta.retentionDurationCheck.enabled", "true")
     spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
@@ -217,7 +217,7 @@ def vacuum(spark, config: CodemillConfig, tables: list[str], retention_hours: in
         spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", previous)
 
 
-def _drop_clone(config: CodemillConfig, targets: list[Target]) -> None:
+def _drop_clone(config: PlatformConfig, targets: list[Target]) -> None:
     import hashlib
 
     for target in targets:
@@ -226,7 +226,7 @@ def _drop_clone(config: CodemillConfig, targets: list[Target]) -> None:
             shutil.rmtree(clone, ignore_errors=True)
 
 
-def purge(spark, config: CodemillConfig, requested: str, path_glob: str | None = None, reason: str | None = None,
+def purge(spark, config: PlatformConfig, requested: str, path_glob: str | None = None, reason: str | None = None,
           gate: bool = True) -> PurgeResult:
     """Carry out one purge request (see the module docstring); returns what it did."""
     from data_platform.ingest.credentials import redact_credentials
@@ -252,7 +252,7 @@ def purge(spark, config: CodemillConfig, requested: str, path_glob: str | None =
     return result
 
 
-def lift(config: CodemillConfig, requested_ids: list[str], requested_as: str, path_glob: str | None) -> int:
+def lift(config: PlatformConfig, requested_ids: list[str], requested_as: str, path_glob: str | None) -> int:
     """Let later ingests crawl these repositories (or paths) again; returns the requests lifted."""
     active = [r for r in active_purges(config) if r["repo_id"] in requested_ids and r["path_glob"] == path_glob]
     if active:

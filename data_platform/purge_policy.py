@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.ops.records import read_rows
 
 PURGE_TABLE = "ops.purge_requests"
@@ -17,7 +17,7 @@ PURGE = "purge"
 LIFT = "lift"
 
 
-def active_purges(config: CodemillConfig) -> list[dict]:
+def active_purges(config: PlatformConfig) -> list[dict]:
     """The latest row per (repo_id, path_glob) whose action is purge: what ingest must skip."""
     latest: dict[tuple, dict] = {}
     for row in sorted(read_rows(config, PURGE_TABLE), key=lambda r: r["requested_at"]):
@@ -33,7 +33,7 @@ class PurgePolicy:
     globs: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, config: CodemillConfig) -> PurgePolicy:
+    def load(cls, config: PlatformConfig) -> PurgePolicy:
         rows = active_purges(config)
         globs: dict[str, list[str]] = {}
         for row in rows:

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.lake import register_lake_tables
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def _check_java() -> None:
         )
 
 
-def _base_conf(config: CodemillConfig, catalog: str) -> dict[str, str]:
+def _base_conf(config: PlatformConfig, catalog: str) -> dict[str, str]:
     lake = config.lake
     spark = config.spark
     lake.metastore_dir.mkdir(parents=True, exist_ok=True)
@@ -102,7 +102,7 @@ def _jvm_output_to(log_file: Path | None):
             os.close(saved[1])
 
 
-def _build(config: CodemillConfig, catalog: str, verbose: bool):
+def _build(config: PlatformConfig, catalog: str, verbose: bool):
     from delta import configure_spark_with_delta_pip
     from pyspark.sql import SparkSession
 
@@ -118,7 +118,7 @@ def _build(config: CodemillConfig, catalog: str, verbose: bool):
     return session
 
 
-def get_spark(config: CodemillConfig, verbose: bool = False):
+def get_spark(config: PlatformConfig, verbose: bool = False):
     """Start (or reuse) the Spark session described by ``config``.
 
     Every contract table the lake holds is named in the catalog on start, whichever engine
@@ -164,7 +164,7 @@ def delta_packages() -> str:
     return configure_spark_with_delta_pip(SparkSession.Builder())._options["spark.jars.packages"]
 
 
-def spark_submit_command(config: CodemillConfig, script: str, script_args: list[str]) -> list[str]:
+def spark_submit_command(config: PlatformConfig, script: str, script_args: list[str]) -> list[str]:
     """The spark-submit command line that runs a job script with the lake's settings.
 
     Jobs started by spark-submit join a JVM that already exists, so the Delta jars and

@@ -243,7 +243,7 @@ def validate_ray_launcher(document: dict) -> list[str]:
 
 
 def validate_codemill_config(path: Path, document: dict) -> list[str]:
-    from data_platform.config import ConfigError, load_config
+    from serving.config import ConfigError, load_config
 
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as handle:
         yaml.safe_dump(document, handle)

@@ -14,6 +14,7 @@ import sys
 from data_platform.ingest.entry import IngestOptions, NoSourcesError, ingest
 from data_platform.job import parse_job_args
 from data_platform.spark import get_spark
+from serving.config import CodemillConfig
 
 
 def add_arguments(parser) -> None:
@@ -27,7 +28,7 @@ def add_arguments(parser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config, args = parse_job_args(__doc__, add_arguments, argv, job="ingest")
+    config, args = parse_job_args(__doc__, add_arguments, argv, job="ingest", model=CodemillConfig)
     options = IngestOptions(args.source, args.run_id, args.demo, args.refine, args.curate_only, args.prune_missing)
     started = []
 

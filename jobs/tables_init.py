@@ -6,10 +6,11 @@
 from data_platform.job import parse_job_args
 from data_platform.lake import init_tables
 from data_platform.spark import get_spark
+from serving.config import CodemillConfig
 
 
 def main() -> None:
-    config, args = parse_job_args(__doc__, job="tables_init")
+    config, args = parse_job_args(__doc__, job="tables_init", model=CodemillConfig)
     spark = get_spark(config, verbose=args.verbose)
     for result in init_tables(spark, config):
         state = "created" if result.created else "unchanged"

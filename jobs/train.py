@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from data_platform.job import parse_job_args
+from serving.config import CodemillConfig
 from training.entry import TrainOptions, summary_lines, train
 from training.lineage import LineageError
 from training.model import ModelSpecError
@@ -29,7 +30,7 @@ def add_arguments(parser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    config, args = parse_job_args(__doc__, add_arguments, argv, job="train")
+    config, args = parse_job_args(__doc__, add_arguments, argv, job="train", model=CodemillConfig)
     if config.ray.address == "local" and not any(token.startswith("ray.address=") for token in argv):
         config.ray.address = "auto"  # submitted with `ray job submit`: join that cluster
     options = TrainOptions(args.model, args.max_steps, args.workers, args.zero_stage, args.table_version,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data_platform.config import CodemillConfig
+from serving.config import CodemillConfig
 from serving.promotion import newest_promotion
 from serving.settings import ServeSettings
 from training.evaluation.lineage import resolve_model

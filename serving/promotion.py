@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from data_platform.config import CodemillConfig
 from data_platform.ops.records import append_rows, read_rows
+from serving.config import CodemillConfig
 from training.lineage import read_run
 
 PROMOTIONS_TABLE = "ops.promotions"

@@ -20,8 +20,8 @@ import socket  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
-from data_platform.config import CodemillConfig  # noqa: E402
 from serving.api.security import Authenticator, RateLimiter, bind_host, configured_keys  # noqa: E402
+from serving.config import CodemillConfig  # noqa: E402
 from serving.metrics import ServeMetrics  # noqa: E402
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from data_platform.config import CodemillConfig, load_config
+from serving.config import CodemillConfig, load_config
 
 # Keep test runs from touching a developer's real lake under ~/.codemill.
 os.environ.pop("CODEMILL_LAKE", None)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from data_platform.config import CodemillConfig
+from training.config import TrainingConfig
 from training.trainer import TrainingError, TrainingResult, run_training
 
 # Long option names of the training job, in --help order.
@@ -29,7 +29,7 @@ class TrainOptions:
     run_name: str | None = None
 
 
-def apply_options(config: CodemillConfig, options: TrainOptions) -> None:
+def apply_options(config: TrainingConfig, options: TrainOptions) -> None:
     """Set the train.* values given as options, validated like the config file."""
     for key in ("model", "max_steps", "workers", "zero_stage"):
         value = getattr(options, key)
@@ -41,7 +41,7 @@ def apply_options(config: CodemillConfig, options: TrainOptions) -> None:
             raise TrainingError(f"invalid --{key.replace('_', '-')} {value}: {err.errors()[0]['msg']}") from None
 
 
-def train(config: CodemillConfig, options: TrainOptions) -> TrainingResult:
+def train(config: TrainingConfig, options: TrainOptions) -> TrainingResult:
     """Train (or resume) a run with these options; raises LineageError, TrainingError, ModelSpecError."""
     apply_options(config, options)
     return run_training(config, run_name=options.run_name, table_version=options.table_version,

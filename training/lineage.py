@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from data_platform.config import CodemillConfig
 from data_platform.ops.records import read_rows, upsert_rows
 from data_platform.ops.runs import LineageError
 from data_platform.publication import GOLD_TABLE, latest_published_version, publication_of
+from training.config import TrainingConfig
 
 RUNS_TABLE = "ops.training_runs"
 __all__ = ["LineageError", "TableChoice", "choose_table_version", "quality_result", "read_run", "record_run"]
@@ -30,7 +30,7 @@ class TableChoice:
 
 
 def choose_table_version(
-    config: CodemillConfig,
+    config: TrainingConfig,
     requested: int | None = None,
     allow_unvalidated: bool = False,
     table_name: str = GOLD_TABLE,
@@ -69,17 +69,17 @@ def choose_table_version(
     return TableChoice(table_name, str(path), requested, None, True)
 
 
-def record_run(config: CodemillConfig, row: dict[str, Any]) -> None:
+def record_run(config: TrainingConfig, row: dict[str, Any]) -> None:
     """Insert or update the run's row (one row per run id: the key of the contract)."""
     upsert_rows(config, RUNS_TABLE, [row])
 
 
-def read_run(config: CodemillConfig, run_id: str) -> dict[str, Any] | None:
+def read_run(config: TrainingConfig, run_id: str) -> dict[str, Any] | None:
     rows = [row for row in read_rows(config, RUNS_TABLE) if row["run_id"] == run_id]
     return max(rows, key=lambda row: row["started_at"]) if rows else None
 
 
-def quality_result(config: CodemillConfig, result_id: str | None) -> dict[str, Any] | None:
+def quality_result(config: TrainingConfig, result_id: str | None) -> dict[str, Any] | None:
     if result_id is None:
         return None
     for row in read_rows(config, "ops.quality_results"):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from data_platform.ops.logs import progress_print
+from training.settings import TrainSettings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent
 CHECKPOINT_TAG = "zero"
@@ -39,17 +40,17 @@ def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def deepspeed_config(settings: dict[str, Any], on_gpu: bool) -> dict[str, Any]:
+def deepspeed_config(settings: TrainSettings, on_gpu: bool) -> dict[str, Any]:
     """Fill the ZeRO template of the configured stage with this run's settings."""
-    template = json.loads((TEMPLATES_DIR / f"zero{settings['zero_stage']}.json").read_text())
-    template["train_micro_batch_size_per_gpu"] = settings["micro_batch_size"]
-    template["gradient_accumulation_steps"] = settings["grad_accum"]
-    template["gradient_clipping"] = settings["grad_clip"]
+    template = json.loads((TEMPLATES_DIR / f"zero{settings.zero_stage}.json").read_text())
+    template["train_micro_batch_size_per_gpu"] = settings.micro_batch_size
+    template["gradient_accumulation_steps"] = settings.grad_accum
+    template["gradient_clipping"] = settings.grad_clip
     template["bf16"] = {"enabled": on_gpu}
     zero = template["zero_optimization"]
     for key, enabled in (
-        ("offload_optimizer", settings["offload_optimizer"]),
-        ("offload_param", settings["offload_params"]),
+        ("offload_optimizer", settings.offload_optimizer),
+        ("offload_param", settings.offload_params),
     ):
         if key not in zero:
             continue
@@ -60,26 +61,26 @@ def deepspeed_config(settings: dict[str, Any], on_gpu: bool) -> dict[str, Any]:
     return template
 
 
-def _prepare_environment(settings: dict[str, Any], on_gpu: bool) -> None:
+def _prepare_environment(settings: TrainSettings, on_gpu: bool) -> None:
     # DeepSpeed picks its accelerator at import time; on CPU it must be told explicitly.
     os.environ.setdefault("DS_ACCELERATOR", "cuda" if on_gpu else "cpu")
     # The shm_comm op compiles once (~90 s); a persistent cache makes later runs skip it.
-    extensions = Path(os.path.expandvars(settings["torch_extensions_dir"])).expanduser()
+    extensions = Path(os.path.expandvars(settings.torch_extensions_dir)).expanduser()
     extensions.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(extensions))
 
 
-def _optimizer(model, settings: dict[str, Any], on_gpu: bool):
+def _optimizer(model, settings: TrainSettings, on_gpu: bool):
     import torch
 
     # No weight decay on norms and biases (one-dimensional tensors), as usual for LMs.
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
     groups = [
-        {"params": decay, "weight_decay": settings["weight_decay"]},
+        {"params": decay, "weight_decay": settings.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=settings["lr"], betas=(0.9, 0.95), fused=on_gpu)
+    return torch.optim.AdamW(groups, lr=settings.lr, betas=(0.9, 0.95), fused=on_gpu)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -169,20 +170,20 @@ def build_engine(job: dict[str, Any], on_gpu: bool):
     from training.metrics import flops_per_token
 
     settings = job["settings"]
-    torch.manual_seed(settings["seed"])
+    torch.manual_seed(settings.seed)
     model = AutoModelForCausalLM.from_pretrained(job["base_model_dir"], dtype=torch.float32)
     model.config.use_cache = False
-    if settings["activation_checkpointing"]:
+    if settings.activation_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     n_params = sum(p.numel() for p in model.parameters())
     flops_token = flops_per_token(
-        n_params, model.config.num_hidden_layers, model.config.hidden_size, settings["seq_len"]
+        n_params, model.config.num_hidden_layers, model.config.hidden_size, settings.seq_len
     )
     optimizer = _optimizer(model, settings, on_gpu)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
         lambda step: warmup_cosine(
-            step, settings["warmup_steps"], settings["max_steps"], settings["min_lr_ratio"]
+            step, settings.warmup_steps, settings.max_steps, settings.min_lr_ratio
         ),
     )
     engine, _, _, scheduler = deepspeed.initialize(
@@ -243,7 +244,7 @@ def epoch_batches(job: dict[str, Any], worker: Worker, position) -> tuple[Any, i
     resuming = position.epoch == job["resume_epoch"] and resume_skip > 0 and "train_resume" in job["datasets"]
     shard = ray.train.get_dataset_shard("train_resume" if resuming else "train")
     local_skip = (position.blocks_in_epoch - (resume_skip if resuming else 0)) // worker.world
-    micro = job["settings"]["micro_batch_size"]
+    micro = job["settings"].micro_batch_size
     batches = shard.iter_torch_batches(batch_size=micro, drop_last=True, dtypes=torch.long, device=worker.device)
     return iter(batches), local_skip, resuming
 
@@ -270,10 +271,10 @@ def step_metrics(job, engine, scheduler, worker: Worker, progress: Progress, ste
     settings = job["settings"]
     (loss,) = _all_reduce_mean([sum(progress.losses) / len(progress.losses)], worker.device)
     eval_loss = None
-    due = settings["eval_every"] and (
-        progress.step % settings["eval_every"] == 0 or progress.step == settings["max_steps"])
+    due = settings.eval_every and (
+        progress.step % settings.eval_every == 0 or progress.step == settings.max_steps)
     if due and "valid" in job["datasets"]:
-        eval_loss = _evaluate(engine, ray.train.get_dataset_shard("valid"), settings["micro_batch_size"],
+        eval_loss = _evaluate(engine, ray.train.get_dataset_shard("valid"), settings.micro_batch_size,
                               worker.device)
     tokens_per_s = _tokens_per_step(settings, worker.world) / step_time
     metrics = StepMetrics(
@@ -294,7 +295,7 @@ def step_metrics(job, engine, scheduler, worker: Worker, progress: Progress, ste
 
 
 def _tokens_per_step(settings: dict[str, Any], world: int) -> int:
-    return settings["micro_batch_size"] * settings["grad_accum"] * world * settings["seq_len"]
+    return settings.micro_batch_size * settings.grad_accum * world * settings.seq_len
 
 
 def _peak_tflops(settings: dict[str, Any], worker: Worker, on_gpu: bool) -> float:
@@ -302,14 +303,14 @@ def _peak_tflops(settings: dict[str, Any], worker: Worker, on_gpu: bool) -> floa
 
     from training.metrics import cpu_peak_tflops, gpu_peak_tflops
 
-    peak = settings["peak_tflops"] or (gpu_peak_tflops(torch.cuda.get_device_name(worker.device)) if on_gpu else None)
+    peak = settings.peak_tflops or (gpu_peak_tflops(torch.cuda.get_device_name(worker.device)) if on_gpu else None)
     return peak or cpu_peak_tflops()
 
 
 def train_loop_per_worker(job: dict[str, Any]) -> None:
     """Set up, restore, then step through epochs until ``max_steps``, with eval and checkpoints."""
     settings = job["settings"]
-    on_gpu = settings["use_gpu"]
+    on_gpu = settings.use_gpu
     _prepare_environment(settings, on_gpu)
     from training.metrics import MetricsSink, StepClock
 
@@ -317,8 +318,8 @@ def train_loop_per_worker(job: dict[str, Any]) -> None:
     engine, scheduler, flops_token = build_engine(job, on_gpu)
     progress = restore(engine, worker)
     peak = _peak_tflops(settings, worker, on_gpu)
-    sink = MetricsSink(worker.artifacts, settings["max_steps"], settings["log_every"]) if worker.rank == 0 else None
-    micro, accum, max_steps = settings["micro_batch_size"], settings["grad_accum"], settings["max_steps"]
+    sink = MetricsSink(worker.artifacts, settings.max_steps, settings.log_every) if worker.rank == 0 else None
+    micro, accum, max_steps = settings.micro_batch_size, settings.grad_accum, settings.max_steps
     while progress.step < max_steps:
         batches, local_skip, resuming = epoch_batches(job, worker, progress.position)
         clock, got_any = StepClock(), False
@@ -337,7 +338,7 @@ def train_loop_per_worker(job: dict[str, Any]) -> None:
             metrics = step_metrics(job, engine, scheduler, worker, progress, *clock.lap(), flops_token, peak)
             if sink:
                 sink.log(metrics)
-            if progress.step % settings["checkpoint_every"] == 0 or progress.step == max_steps:
+            if progress.step % settings.checkpoint_every == 0 or progress.step == max_steps:
                 save_checkpoint(engine, job, worker, progress,
                                 {"step": progress.step, "loss": metrics.loss, "eval_loss": metrics.eval_loss})
             clock.lap()  # eval and checkpoint time is not training throughput

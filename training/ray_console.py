@@ -14,7 +14,6 @@ import logging
 import sys
 from typing import Any
 
-from data_platform.config import CodemillConfig
 from data_platform.ops.logs import (
     PROGRESS_MARK,
     VERBOSE_ENV,
@@ -23,12 +22,13 @@ from data_platform.ops.logs import (
     quiet_worker_logging,
     route_engine_loggers_to_root,
 )
+from training.config import TrainingConfig
 
 WORKER_OUTPUT_LOGGER = "ray.worker_output"
 _HANDLER_NAME = "ray_print_logs"  # the name Ray registers its printing handler under
 
 
-def init_ray(config: CodemillConfig) -> None:
+def init_ray(config: TrainingConfig) -> None:
     """Start (or join) Ray for a training run, with the console policy above."""
     import ray
     import ray.data  # noqa: F401  (configures its loggers on import: route them below)

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from data_platform.config import CodemillConfig
 from data_platform.ops.logs import engine_output_to_log
 from data_platform.ops.runs import code_version, new_run_id, now
+from training.config import TrainingConfig
 from training.fim import fim_lineage
 from training.lineage import TableChoice, choose_table_version, record_run
 from training.loop import DATA_STATE, LINEAGE_FILE
@@ -47,23 +47,23 @@ class TrainingResult:
     warnings: tuple[str, ...] = ()  # e.g. a corpus smaller than one global batch was padded and repeated
 
 
-def runs_root(config: CodemillConfig) -> Path:
+def runs_root(config: TrainingConfig) -> Path:
     return config.lake.root / "_train"
 
 
-def checkpoint_storage(config: CodemillConfig) -> str:
+def checkpoint_storage(config: TrainingConfig) -> str:
     """Where Ray Train keeps checkpoints: train.storage_path (may be s3://…) or next to the run."""
     return config.train.storage_path or str(runs_root(config))
 
 
-def run_paths(config: CodemillConfig, run_id: str) -> tuple[Path, Path]:
+def run_paths(config: TrainingConfig, run_id: str) -> tuple[Path, Path]:
     """(run dir, codemill artifacts dir) of a run, under the lake root (shared on clusters)."""
     run_dir = runs_root(config) / run_id
     return run_dir, run_dir / ARTIFACTS
 
 
 def _choose_data(
-    config: CodemillConfig, manifest: dict | None, table_version: int | None, allow: bool
+    config: TrainingConfig, manifest: dict | None, table_version: int | None, allow: bool
 ) -> TableChoice:
     if manifest is None:
         return choose_table_version(config, table_version, allow)
@@ -76,7 +76,7 @@ def _choose_data(
     return stored
 
 
-def _prepare_base_model(config: CodemillConfig, table: TableChoice, folder: Path) -> Path:
+def _prepare_base_model(config: TrainingConfig, table: TableChoice, folder: Path) -> Path:
     """The run's starting weights and tokenizer (FIM tokens included), saved once per run.
 
     Workers load this folder instead of the original spec: every rank starts from identical
@@ -103,7 +103,7 @@ def _split_has_rows(table: TableChoice, split: str) -> bool:
     return dataset.head(1, columns=["split"], filter=pads.field("split") == split).num_rows > 0
 
 
-def _datasets(config: CodemillConfig, table: TableChoice, base_model: Path, position: dict | None):
+def _datasets(config: TrainingConfig, table: TableChoice, base_model: Path, position: dict | None):
     from transformers import AutoTokenizer
 
     from training.data import DataSpec, packed_dataset, preserve_order
@@ -147,7 +147,7 @@ def _datasets(config: CodemillConfig, table: TableChoice, base_model: Path, posi
     return datasets, spec, resume_epoch, resume_skip, warnings
 
 
-def _trainer(config: CodemillConfig, run_id: str, job: dict[str, Any], datasets: dict):
+def _trainer(config: TrainingConfig, run_id: str, job: dict[str, Any], datasets: dict):
     from ray.data import ExecutionOptions
     from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
@@ -193,7 +193,7 @@ def _train_fn(job: dict[str, Any]) -> None:
 
 
 def _lineage_row(
-    config: CodemillConfig, run_id: str, table: TableChoice, started_at, status: str, **extra: Any
+    config: TrainingConfig, run_id: str, table: TableChoice, started_at, status: str, **extra: Any
 ) -> dict[str, Any]:
     row = {
         "run_id": run_id,
@@ -212,7 +212,7 @@ def _lineage_row(
 
 
 def run_training(
-    config: CodemillConfig,
+    config: TrainingConfig,
     run_name: str | None = None,
     table_version: int | None = None,
     allow_unvalidated: bool = False,
@@ -255,7 +255,7 @@ def run_training(
                           outcome.export_dir, outcome.loss_curve, table, tuple(warnings))
 
 
-def _open_run(config: CodemillConfig, run_id: str, artifacts: Path, table_version: int | None,
+def _open_run(config: TrainingConfig, run_id: str, artifacts: Path, table_version: int | None,
               allow_unvalidated: bool) -> TableChoice:
     """The table version this run trains on; a resumed run keeps its manifest's model and table."""
     manifest_path = artifacts / MANIFEST
@@ -272,7 +272,7 @@ def _open_run(config: CodemillConfig, run_id: str, artifacts: Path, table_versio
     return table
 
 
-def _lineage(config: CodemillConfig, run_id: str, table: TableChoice) -> dict[str, Any]:
+def _lineage(config: TrainingConfig, run_id: str, table: TableChoice) -> dict[str, Any]:
     """What every checkpoint and export of this run carries about its origin."""
     return {
         "run_id": run_id,
@@ -289,7 +289,7 @@ def _lineage(config: CodemillConfig, run_id: str, table: TableChoice) -> dict[st
     }
 
 
-def _fit(config: CodemillConfig, run_id: str, table: TableChoice, artifacts: Path, lineage: dict[str, Any]):
+def _fit(config: TrainingConfig, run_id: str, table: TableChoice, artifacts: Path, lineage: dict[str, Any]):
     """(Ray Train result, base model directory, data warnings): data, model and workers started, then trained."""
     with engine_output_to_log("training.model"):  # loading bars, GGUF dequantisation
         base_model = _prepare_base_model(config, table, artifacts / "base_model")
@@ -298,7 +298,7 @@ def _fit(config: CodemillConfig, run_id: str, table: TableChoice, artifacts: Pat
     init_ray(config)
     datasets, spec, resume_epoch, resume_skip, warnings = _datasets(config, table, base_model, position)
     job = {
-        "settings": config.train.model_dump(mode="json"),
+        "settings": config.train,  # typed: Ray pickles it to every worker
         "data": spec.to_dict(),
         "base_model_dir": str(base_model),
         "artifacts_dir": str(artifacts),
@@ -322,7 +322,7 @@ class _Outcome:
     loss_curve: Path | None
 
 
-def _collect_outcome(config: CodemillConfig, result, artifacts: Path, base_model: Path, export_to: Path,
+def _collect_outcome(config: TrainingConfig, result, artifacts: Path, base_model: Path, export_to: Path,
                      lineage: dict[str, Any]) -> _Outcome:
     """Steps, final loss and loss curve from the metrics file; the Hugging Face export if asked for."""
     from training.metrics import plot_loss_curve, read_metrics

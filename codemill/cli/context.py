@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
-from data_platform.config import CodemillConfig, ConfigError, load_config
 from data_platform.ops.logs import attach_run_log
 from data_platform.ops.logs import configure_logging as setup_logging
+from serving.config import CodemillConfig, ConfigError, load_config
 
 
 @dataclass

@@ -16,6 +16,7 @@ import typer
 from codemill import __version__
 from codemill.cli.context import STATE, configure_logging
 from data_platform.config import is_override
+from serving.config import CodemillConfig
 
 app = typer.Typer(
     name="codemill",
@@ -73,7 +74,7 @@ def split_global_arguments(argv: list[str]) -> tuple[list[str], str | None, list
             config_path = token.split("=", 1)[1]
         elif token in ("--verbose", "-v"):
             verbose = True
-        elif is_override(token):
+        elif is_override(token, CodemillConfig):
             overrides.append(token)
         else:
             rest.append(token)

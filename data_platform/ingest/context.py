@@ -1,7 +1,7 @@
 """What the ingest stages share: the run context, the stage protocol and the run statuses.
 
 A stage is an object with a ``name`` and ``run(ctx)``; it reads what earlier stages left in
-``ctx.state``, records counts, table versions and errors on the context, and leaves its own
+``ctx.state`` (a :class:`StageOutputs`), records counts, table versions and errors on the context, and leaves its own
 outputs for the next. Both the stages (:mod:`data_platform.ingest.stages`,
 :mod:`data_platform.ingest.finish`) and the runner (:mod:`data_platform.ingest.run`) import
 this module, so neither imports the other's internals.
@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.ingest.credentials import redact_credentials
 from data_platform.ingest.errors import IngestError
 
@@ -30,9 +30,27 @@ class Stage(Protocol):
 
 
 @dataclass
+class StageOutputs:
+    """What stages hand to later stages of one run; each field names the stage that sets it."""
+
+    listings: list[Any] = field(default_factory=list)  # list: sources to crawl (changed since their snapshot)
+    licenses: dict[str, str | None] = field(default_factory=dict)  # list: repo_id -> SPDX id found at the root
+    repo_ids: set[str] = field(default_factory=set)  # list: repositories of ``listings``
+    listed_repo_ids: set[str] = field(default_factory=set)  # list: every repository named, changed or not
+    dataset_specs: list[str] = field(default_factory=list)  # list: dataset sources (one repository per row)
+    per_row_repos: bool = False  # list: some source is a dataset
+    purge_policy: Any = None  # list: PurgePolicy, loaded once
+    crawled: Any = None  # crawl: DataFrame of every readable crawled file
+    curated: Any = None  # curate: DataFrame of curated silver rows
+    curated_file_ids: Any = None  # curate: DataFrame of file_id written to silver this run
+    refined: bool = False  # refine: a new gold version was built
+    gate_failed: bool = False  # gate: that version failed its quality gate
+
+
+@dataclass
 class RunContext:
     spark: Any
-    config: CodemillConfig
+    config: PlatformConfig
     run_id: str
     sources: list[str]
     started_at: dt.datetime
@@ -42,7 +60,7 @@ class RunContext:
     driver_errors: list[IngestError] = field(default_factory=list)
     error_frames: list[Any] = field(default_factory=list)  # DataFrames: source, path, stage, kind, message
     failed_sources: set[str] = field(default_factory=set)
-    state: dict[str, Any] = field(default_factory=dict)  # what stages hand to later stages
+    state: StageOutputs = field(default_factory=StageOutputs)
     echo: Callable[[str], None] = print
     _cached: list[Any] = field(default_factory=list)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.ingest.finish import ingest_stages
 from data_platform.ingest.run import IngestSummary, main_exit_code, run_ingest
 
@@ -33,7 +33,7 @@ class IngestOptions:
     prune_missing: bool = False
 
 
-def choose_sources(options: IngestOptions, config: CodemillConfig) -> list[str]:
+def choose_sources(options: IngestOptions, config: PlatformConfig) -> list[str]:
     """--source values, else the config's ingest.sources; --demo adds the demo corpus."""
     from data_platform.ingest.demo_corpus import demo_sources
 
@@ -46,7 +46,7 @@ def choose_sources(options: IngestOptions, config: CodemillConfig) -> list[str]:
 
 
 def ingest(
-    start_spark: Callable[[], Any], config: CodemillConfig, options: IngestOptions,
+    start_spark: Callable[[], Any], config: PlatformConfig, options: IngestOptions,
     echo: Callable[[str], None] = print,
 ) -> int:
     """Run the ingest job; returns its exit status (1: no source read, or gold failed its gate).
@@ -64,7 +64,7 @@ def ingest(
     return main_exit_code(summary)
 
 
-def admit_unlicensed_demo_files(config: CodemillConfig, echo: Callable[[str], None]) -> None:
+def admit_unlicensed_demo_files(config: PlatformConfig, echo: Callable[[str], None]) -> None:
     """The demo opts in to files without a license file, and says so.
 
     It crawls this machine's own files (stdlib, headers, npm), whose license files sit outside the

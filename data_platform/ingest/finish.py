@@ -32,7 +32,7 @@ class Refine:
         if reason is None:
             ctx.progress(self.name, "no new, changed or deleted files and gold is current: silver and gold "
                                     "unchanged (--refine to force)")
-            ctx.state["refined"] = False
+            ctx.state.refined = False
             return
         ctx.progress(self.name, f"refining: {reason}")
         summary = refine(ctx.spark, ctx.config, ctx.run_id)
@@ -41,7 +41,7 @@ class Refine:
         ctx.counts.update(summary.stage_counts())
         ctx.table_versions.update(summary.table_versions)
         ctx.seconds.update({f"refine.{step}": seconds for step, seconds in summary.seconds.items()})
-        ctx.state["refined"] = True
+        ctx.state.refined = True
 
     def _reason(self, ctx: RunContext) -> str | None:
         if self.force:
@@ -62,7 +62,7 @@ class QualityGate:
         from data_platform.quality import check_ingest_run
 
         versions = dict(ctx.table_versions)
-        if not ctx.state.get("refined"):
+        if not ctx.state.refined:
             pending = unvalidated_gold_version(ctx.config)
             if pending is None:
                 return  # nothing new to validate or publish
@@ -78,7 +78,7 @@ class QualityGate:
         if held is not None and held.clean_version is not None:  # the gate wrote gold without quarantined rows
             ctx.table_versions["gold.training_corpus"] = held.clean_version
         if not quality.ok:
-            ctx.state["gate_failed"] = True
+            ctx.state.gate_failed = True
 
 
 def pipeline_stages(force_refine: bool = False, prune_missing: bool = False) -> list:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.ingest import errors as E
 from data_platform.ingest.context import (
     FAILED,
@@ -70,7 +70,7 @@ class IngestSummary:
 
 def run_ingest(
     spark,
-    config: CodemillConfig,
+    config: PlatformConfig,
     sources: list[str],
     run_id: str | None = None,
     stages: Sequence[Stage] | None = None,
@@ -113,7 +113,7 @@ def run_ingest(
 def _final_status(ctx: RunContext) -> str:
     if ctx.sources and len(ctx.failed_sources) >= len(set(ctx.sources)):
         return FAILED
-    if ctx.state.get("gate_failed"):
+    if ctx.state.gate_failed:
         return FAILED  # the new gold version failed its quality suite and was not published
     return PARTIAL if ctx.failed_sources else SUCCEEDED
 

@@ -1,14 +1,8 @@
 """The ingest stages: list sources, crawl them into bronze, curate changed files into silver.
 
 Each stage is a small object with ``name`` and ``run(ctx)``; see :mod:`data_platform.ingest.run`.
-What a stage leaves in ``ctx.state`` for later ones:
-
-- ``listings``: the :class:`Listing` of every readable source;
-- ``licenses``: repo_id → SPDX id (None when no license was found);
-- ``crawled``: persisted DataFrame of every crawled file (bytes or error);
-- ``changed_files``: persisted DataFrame of files new or changed since the last crawl;
-- ``curated``: persisted DataFrame of curated rows (silver columns + functions + errors);
-- ``curated_file_ids``: DataFrame of the file_id values this run (re)wrote in silver.files.
+What a stage leaves for later ones is a field of ``ctx.state``
+(:class:`data_platform.ingest.context.StageOutputs`), commented with the stage that sets it.
 """
 
 from __future__ import annotations
@@ -40,9 +34,9 @@ def unseen(ctx: RunContext, files, table: str):
     """
     from pyspark.sql import functions as F
 
-    repo_ids = sorted(ctx.state.get("repo_ids", ()))
+    repo_ids = sorted(ctx.state.repo_ids)
     keys = lake.read_table(ctx.spark, ctx.config, table).select("repo_id", "path", "blob_sha")
-    if repo_ids and not ctx.state.get("per_row_repos"):
+    if repo_ids and not ctx.state.per_row_repos:
         keys = keys.where(F.col("repo_id").isin(repo_ids))
     return files.join(F.broadcast(keys), ["repo_id", "path", "blob_sha"], "left_anti")
 
@@ -103,14 +97,14 @@ class ListSources:
                                     "skipped")
         listings = [listing for listing in listings if listing not in unchanged]
         ctx.count("list.unchanged_sources", len(unchanged))
-        ctx.state["listings"] = listings
-        ctx.state["licenses"] = licenses
-        ctx.state["repo_ids"] = {listing.info.repo_id for listing in listings}
+        ctx.state.listings = listings
+        ctx.state.licenses = licenses
+        ctx.state.repo_ids = {listing.info.repo_id for listing in listings}
         # Every repository named by this run's sources, changed or not (--prune-missing keeps these).
-        ctx.state["listed_repo_ids"] = {item.info.repo_id for item in [*listings, *unchanged]
+        ctx.state.listed_repo_ids = {item.info.repo_id for item in [*listings, *unchanged]
                                         if not item.per_row_repos}
-        ctx.state["dataset_specs"] = [item.info.spec for item in listings if item.per_row_repos]
-        ctx.state["per_row_repos"] = any(listing.per_row_repos for listing in listings)
+        ctx.state.dataset_specs = [item.info.spec for item in listings if item.per_row_repos]
+        ctx.state.per_row_repos = any(listing.per_row_repos for listing in listings)
         ctx.count("list.sources", len(listings) + len(unchanged))
         ctx.count("list.entries", sum(len(listing.entries) for listing in [*listings, *unchanged]))
 
@@ -120,9 +114,9 @@ class ListSources:
         """Skip a purged repository (one ops.ingest_errors row); drop the purged paths of others."""
         from data_platform.purge_policy import PurgePolicy
 
-        policy = ctx.state.get("purge_policy")
+        policy = ctx.state.purge_policy
         if policy is None:
-            policy = ctx.state["purge_policy"] = PurgePolicy.load(ctx.config)
+            policy = ctx.state.purge_policy = PurgePolicy.load(ctx.config)
         repo_id = listing.info.repo_id
         if not listing.per_row_repos and repo_id in policy.repos:
             message = "repository purged (ops.purge_requests): not crawled; `codemill purge --lift` to allow it again"
@@ -142,7 +136,7 @@ class CrawlFiles:
     def run(self, ctx: RunContext) -> None:
         from pyspark.sql import functions as F
 
-        listings: list[Listing] = ctx.state["listings"]
+        listings: list[Listing] = ctx.state.listings
         ingest = ctx.config.ingest
         min_tasks = ingest.min_tasks or 2 * ctx.spark.sparkContext.defaultParallelism
         tasks = plan_tasks(listings, ingest.files_per_task, min_tasks)
@@ -150,7 +144,6 @@ class CrawlFiles:
         if not tasks:
             for key in ("crawl.files", "crawl.bytes", "crawl.changed_files"):
                 ctx.count(key, 0)
-            ctx.state["changed_files"] = None
             ctx.progress(self.name, "nothing to read")
             crash_point("after_bronze")
             return
@@ -173,10 +166,10 @@ class CrawlFiles:
         )
         files = crawled.where(F.col("error_kind").isNull()).withColumn("run_id", F.lit(ctx.run_id)).withColumn(
             "crawled_at", F.lit(ctx.started_at))
-        purged = ctx.state.get("purge_policy")
-        if purged is not None and purged.repos and ctx.state.get("per_row_repos"):
+        purged = ctx.state.purge_policy
+        if purged is not None and purged.repos and ctx.state.per_row_repos:
             files = files.where(~F.col("repo_id").isin(sorted(purged.repos)))  # dataset rows of purged repositories
-        ctx.state["crawled"] = files
+        ctx.state.crawled = files
         changed = ctx.materialize(unseen(ctx, files, "bronze.files"))
         n_changed = changed.count()
         ctx.count("crawl.changed_files", n_changed)
@@ -185,7 +178,6 @@ class CrawlFiles:
                                  changed_when="target.blob_sha <> source.blob_sha")
             ctx.wrote("bronze.files", version)
         ctx.progress(self.name, f"{n_changed:,} new or changed files merged into bronze.files")
-        ctx.state["changed_files"] = changed
         crash_point("after_bronze")
 
 
@@ -201,11 +193,11 @@ class RecordSnapshots:
     def run(self, ctx: RunContext) -> None:
         from pyspark.sql import functions as F
 
-        listings: list[Listing] = ctx.state["listings"]
+        listings: list[Listing] = ctx.state.listings
         if not listings:
             return
-        files = ctx.state.get("crawled")
-        licenses = ctx.state["licenses"]
+        files = ctx.state.crawled
+        licenses = ctx.state.licenses
         rows = []
         for listing in listings:
             info = listing.info
@@ -260,7 +252,7 @@ class PruneFiles:
     def run(self, ctx: RunContext) -> None:
         from data_platform.ingest.prune import delete_gone_files, prunable_snapshots
 
-        snapshots = prunable_snapshots(ctx.state["listings"])
+        snapshots = prunable_snapshots(ctx.state.listings)
         deleted = delete_gone_files(ctx, snapshots)
         ctx.count("prune.deleted_files", deleted)
         if deleted:
@@ -282,8 +274,8 @@ class PruneFiles:
             ctx.progress("prune", message)
             ctx.count("prune.removed_repositories", 0)
             return
-        present = ctx.spark.createDataFrame([(r,) for r in sorted(ctx.state["listed_repo_ids"])], "repo_id STRING")
-        crawled, specs = ctx.state.get("crawled"), ctx.state.get("dataset_specs")
+        present = ctx.spark.createDataFrame([(r,) for r in sorted(ctx.state.listed_repo_ids)], "repo_id STRING")
+        crawled, specs = ctx.state.crawled, ctx.state.dataset_specs
         if specs and crawled is not None:  # datasets name their repositories per row
             present = present.unionByName(crawled.where(F.col("source").isin(specs)).select("repo_id"))
         ctx.count("prune.removed_repositories", delete_missing_repos(ctx, present))
@@ -297,7 +289,7 @@ class CurateFiles:
     def run(self, ctx: RunContext) -> None:
         from pyspark.sql import functions as F
 
-        crawled = ctx.state.get("crawled")
+        crawled = ctx.state.crawled
         if crawled is None:
             return
         ingest = ctx.config.ingest
@@ -306,7 +298,7 @@ class CurateFiles:
         # Against silver, not bronze: a run killed between the bronze and silver writes heals here.
         todo = unseen(ctx, crawled, "silver.files")
         started = time.perf_counter()
-        curated = ctx.materialize(curated_dataframe(ctx.spark, todo, ctx.state["licenses"], limits))
+        curated = ctx.materialize(curated_dataframe(ctx.spark, todo, ctx.state.licenses, limits))
         totals = curated.agg(
             F.count("file_id").alias("files"), F.coalesce(F.sum("size_bytes"), F.lit(0)).alias("bytes"),
             F.coalesce(F.sum(F.size("functions")), F.lit(0)).alias("functions"),
@@ -325,7 +317,7 @@ class CurateFiles:
             curated.select("source", F.explode("errors").alias("e")).select(
                 "source", "e.path", "e.stage", "e.kind", "e.message")
         )
-        ctx.state["curated"] = curated
+        ctx.state.curated = curated
         if totals["files"]:
             self._write(ctx, curated.where(F.col("file_id").isNotNull()))
 
@@ -344,7 +336,7 @@ class CurateFiles:
             "run_id", F.lit(ctx.run_id)).withColumn("updated_at", F.lit(ctx.started_at))
         ctx.wrote("silver.files", lake.merge(ctx.spark, ctx.config, "silver.files", silver_rows,
                                              changed_when="target.blob_sha <> source.blob_sha"))
-        ctx.state["curated_file_ids"] = rows.select("file_id")
+        ctx.state.curated_file_ids = rows.select("file_id")
 
     @staticmethod
     def _write_functions(ctx: RunContext, rows) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.contracts import contract
 
 
@@ -27,7 +27,7 @@ def rows_to_arrow(table_name: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=schema)
 
 
-def append_rows(config: CodemillConfig, table_name: str, rows: Sequence[dict[str, Any]]) -> int:
+def append_rows(config: PlatformConfig, table_name: str, rows: Sequence[dict[str, Any]]) -> int:
     """Append rows to a contract table (created on first use); returns the new version."""
     from deltalake import DeltaTable, write_deltalake
 
@@ -38,7 +38,7 @@ def append_rows(config: CodemillConfig, table_name: str, rows: Sequence[dict[str
 
 
 def upsert_rows(
-    config: CodemillConfig, table_name: str, rows: Sequence[dict[str, Any]], keys: Sequence[str] = ("run_id",)
+    config: PlatformConfig, table_name: str, rows: Sequence[dict[str, Any]], keys: Sequence[str] = ("run_id",)
 ) -> int:
     """Insert rows, or update those whose ``keys`` match (a run row moving running → succeeded).
 
@@ -63,7 +63,7 @@ def upsert_rows(
     return DeltaTable(path).version()
 
 
-def read_rows(config: CodemillConfig, table_name: str) -> list[dict[str, Any]]:
+def read_rows(config: PlatformConfig, table_name: str) -> list[dict[str, Any]]:
     """Read a (small) ops table as dicts; an absent table reads as empty."""
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.quality.results import ExpectationOutcome, shorten
 from data_platform.quality.row_checks import ROW_CHECKS, row_check_violations
 from data_platform.quality.suites import CheckSpec, check_label, expected_split_fractions
@@ -99,7 +99,7 @@ def one_split_per_repo(per_repo_split, example_count: int) -> ExpectationOutcome
     )
 
 
-def splits_not_empty(stats, config: CodemillConfig) -> tuple[ExpectationOutcome, str | None]:
+def splits_not_empty(stats, config: PlatformConfig) -> tuple[ExpectationOutcome, str | None]:
     gold = refine_sections(config).gold
     by_file = gold.split_by == "file"
     units_per_split = {split: rows if by_file else repos for split, (rows, repos) in stats.items()}
@@ -126,7 +126,7 @@ def splits_not_empty(stats, config: CodemillConfig) -> tuple[ExpectationOutcome,
     return outcome, note
 
 
-def split_fractions_near_config(stats, config: CodemillConfig) -> tuple[ExpectationOutcome, str | None]:
+def split_fractions_near_config(stats, config: PlatformConfig) -> tuple[ExpectationOutcome, str | None]:
     by_file = refine_sections(config).gold.split_by == "file"
     units_per_split = {split: rows if by_file else repos for split, (rows, repos) in stats.items()}
     unit = "files" if by_file else "repositories"
@@ -188,7 +188,7 @@ def row_check_outcomes(violations, names: list[str], example_count: int) -> list
 def run_checks(
     df,
     checks: tuple[CheckSpec, ...],
-    config: CodemillConfig,
+    config: PlatformConfig,
     known_outcomes: dict[str, ExpectationOutcome] | None = None,
 ) -> tuple[list[ExpectationOutcome], list[str]]:
     """Run a suite's checks on a (cached) DataFrame; returns outcomes and notes.

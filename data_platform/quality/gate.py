@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.lake import init_tables, read_table
 from data_platform.publication import GOLD_TABLE, PublishedVersion, latest_published_version
 from data_platform.quality.quarantine import QUARANTINE_TABLE, QuarantineResult, quarantine
@@ -88,7 +88,7 @@ def _source_outcome(config, version: int, result_id: str, run_id, held: Quaranti
     )
 
 
-def gate_gold(spark, config: CodemillConfig, run_id: str | None, version: int | None) -> GateResult:
+def gate_gold(spark, config: PlatformConfig, run_id: str | None, version: int | None) -> GateResult:
     """Validate a gold version; quarantine failing rows (by default); publish what passes."""
     # Bring the tables the gate writes up to their contracts (columns added since they were created).
     init_tables(spark, config, [OPS_TABLE, QUARANTINE_TABLE])

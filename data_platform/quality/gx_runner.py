@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.quality.results import ExpectationOutcome, expectation_label, outcome_from_ge
 from data_platform.quality.scrub import scrub_tree, secrets_of_results
 from data_platform.quality.suites import SuiteSpec
@@ -26,7 +26,7 @@ DATA_SOURCE = "lake"
 BATCH_DEFINITION = "whole_table_version"
 
 
-def quality_root(config: CodemillConfig) -> Path:
+def quality_root(config: PlatformConfig) -> Path:
     return config.lake.root / "_quality"
 
 
@@ -57,7 +57,7 @@ def import_gx():
     return gx
 
 
-def get_context(config: CodemillConfig):
+def get_context(config: PlatformConfig):
     """The file-backed GE context of this lake (created on first use)."""
     gx = import_gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -153,7 +153,7 @@ def _run_checkpoint(context, name: str, table: str, specs, df, result_format: di
 
 
 def run_suite(
-    config: CodemillConfig, suite: SuiteSpec, df, key_columns: list[str], run_name: str
+    config: PlatformConfig, suite: SuiteSpec, df, key_columns: list[str], run_name: str
 ) -> SuiteRun:
     """Validate a Spark DataFrame with a suite through checkpoints; also updates Data Docs.
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.publication import GOLD_TABLE
 from data_platform.quality.gate import GateResult, gate_gold
 from data_platform.quality.report import build_report
@@ -50,7 +50,7 @@ class QualityStageResult:
 
 
 def check_ingest_run(
-    spark, config: CodemillConfig, run_id: str, table_versions: Mapping[str, int]
+    spark, config: PlatformConfig, run_id: str, table_versions: Mapping[str, int]
 ) -> QualityStageResult:
     """Validate what an ingest run wrote (``{table: version}``), gate gold, write the report."""
     if not config.quality.enabled:

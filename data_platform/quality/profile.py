@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.lake import is_delta_table, read_table, table_version
 
 
@@ -58,7 +58,7 @@ def _counts(df, key) -> dict:
     return {row[0]: int(row[1]) for row in df.groupBy(key.alias("k")).count().collect()}
 
 
-def _profile_gold(spark, config: CodemillConfig, version: int | None, profile: Profile) -> None:
+def _profile_gold(spark, config: PlatformConfig, version: int | None, profile: Profile) -> None:
     if version is None:
         version = table_version(config.lake.table_path("gold.training_corpus"))
     gold = read_table(spark, config, "gold.training_corpus", version)
@@ -71,7 +71,7 @@ def _profile_gold(spark, config: CodemillConfig, version: int | None, profile: P
     profile.gold_version = version
 
 
-def _profile_silver(spark, config: CodemillConfig, profile: Profile) -> None:
+def _profile_silver(spark, config: PlatformConfig, profile: Profile) -> None:
     from pyspark.sql import functions as F
 
     silver = read_table(spark, config, "silver.files").cache()
@@ -107,7 +107,7 @@ def _profile_silver(spark, config: CodemillConfig, profile: Profile) -> None:
         silver.unpersist()
 
 
-def collect_profile(spark, config: CodemillConfig, gold_version: int | None = None) -> Profile:
+def collect_profile(spark, config: PlatformConfig, gold_version: int | None = None) -> Profile:
     """Aggregates of gold (at ``gold_version``, default latest) and of current silver.files."""
     profile = Profile()
     if is_delta_table(config.lake.table_path("gold.training_corpus")):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from data_platform import lake
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.quality.results import ExpectationOutcome, shorten
 from data_platform.quality.row_checks import row_check_violations
 from data_platform.quality.row_rules import rule_violations
@@ -66,7 +66,7 @@ class QuarantineResult:
         return lines
 
 
-def row_violations(df, suite: SuiteSpec, config: CodemillConfig):
+def row_violations(df, suite: SuiteSpec, config: PlatformConfig):
     """(doc_id, expectation, reason) for every row failing a row-level expectation or check."""
     names = tuple(check.name for check in suite.checks if check.scope == ROW)
     parts = [row_check_violations(df, config, names)] if names else []
@@ -95,7 +95,7 @@ def _quarantine_rows(df, violations, source_version: int, clean_version: int, re
 
 
 def quarantine(
-    spark, config: CodemillConfig, df, suite: SuiteSpec, version: int, result_id: str, run_id: str | None
+    spark, config: PlatformConfig, df, suite: SuiteSpec, version: int, result_id: str, run_id: str | None
 ) -> QuarantineResult:
     """Quarantine the failing rows of gold ``version`` (``df``) and write a version without them.
 
@@ -135,7 +135,7 @@ def quarantine(
     return result
 
 
-def quarantined_rows(config: CodemillConfig, source_versions: list[int], limit: int) -> list[dict]:
+def quarantined_rows(config: PlatformConfig, source_versions: list[int], limit: int) -> list[dict]:
     """Quarantined rows of these gold versions for reports, read with delta-rs, never the text."""
     import pyarrow.compute as pc
     from deltalake import DeltaTable

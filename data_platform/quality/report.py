@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.ops.records import read_rows
 from data_platform.quality.gx_runner import quality_root
 from data_platform.quality.profile import Profile, collect_profile, log2_bucket_label
@@ -338,16 +338,16 @@ def render_html(
     )
 
 
-def report_path(config: CodemillConfig, run_id: str | None) -> Path:
+def report_path(config: PlatformConfig, run_id: str | None) -> Path:
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", run_id) if run_id else "latest"
     return quality_root(config) / "reports" / f"report-{name}.html"
 
 
-def data_docs_index(config: CodemillConfig) -> Path:
+def data_docs_index(config: PlatformConfig) -> Path:
     return quality_root(config) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
-def report_quarantine(config: CodemillConfig, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def report_quarantine(config: PlatformConfig, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Quarantined rows of the gold versions these results quarantined from."""
     from data_platform.quality.quarantine import quarantined_rows
 
@@ -359,7 +359,7 @@ def report_quarantine(config: CodemillConfig, rows: list[dict[str, Any]]) -> lis
     return quarantined_rows(config, versions, max(config.quality.quarantine_examples, 1) * 10)
 
 
-def build_report(spark, config: CodemillConfig, run_id: str | None = None) -> Path:
+def build_report(spark, config: PlatformConfig, run_id: str | None = None) -> Path:
     """Write the report of a run (default: the latest result per table); returns its path."""
     all_rows = read_rows(config, OPS_TABLE)
     rows = with_quarantine_sources(select_results(all_rows, run_id), all_rows)

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.contracts import SCHEMAS_DIR, TableContract, contract
 from data_platform.languages import known_languages
 from data_platform.quality.results import expectation_label
@@ -188,7 +188,7 @@ def contract_expectations(table: TableContract) -> list[ExpectationSpec]:
     return specs
 
 
-def allowed_languages(config: CodemillConfig) -> list[str]:
+def allowed_languages(config: PlatformConfig) -> list[str]:
     """Languages gold may hold: quality.languages, else filters.allowed_languages, else every id
     curation assigns (one canonical id per Pygments lexer: an alias such as 'py' or a
     capitalised name such as 'Python' fails, as a writer that bypassed curation would)."""
@@ -200,7 +200,7 @@ def allowed_languages(config: CodemillConfig) -> list[str]:
     return list(known_languages())
 
 
-def expected_split_fractions(config: CodemillConfig) -> dict[str, float]:
+def expected_split_fractions(config: PlatformConfig) -> dict[str, float]:
     """Share of repositories per split: quality.split_fractions, else the gold split's split_ratios."""
     if config.quality.split_fractions:
         return dict(config.quality.split_fractions)
@@ -208,7 +208,7 @@ def expected_split_fractions(config: CodemillConfig) -> dict[str, float]:
     return dict(ratios) if ratios else dict(DEFAULT_SPLIT_FRACTIONS)
 
 
-def suite_parameters(config: CodemillConfig) -> dict[str, Any]:
+def suite_parameters(config: PlatformConfig) -> dict[str, Any]:
     """Values that semantic files refer to as ``{param: NAME}``."""
     return {
         "languages": allowed_languages(config),
@@ -289,7 +289,7 @@ def _check_columns(table: TableContract, specs: list[ExpectationSpec]) -> None:
             raise SuiteError(f"{table.name}: {spec.type} names unknown columns {missing}")
 
 
-def build_suite(table_name: str, config: CodemillConfig, directory: Path = EXPECTATIONS_DIR) -> SuiteSpec:
+def build_suite(table_name: str, config: PlatformConfig, directory: Path = EXPECTATIONS_DIR) -> SuiteSpec:
     """The full suite of a table: contract-derived expectations, then semantic ones and checks."""
     table = contract(table_name)
     specs = contract_expectations(table)

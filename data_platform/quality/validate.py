@@ -6,7 +6,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from data_platform.config import CodemillConfig
+from data_platform.config import PlatformConfig
 from data_platform.contracts import contract
 from data_platform.lake import is_delta_table, read_table, table_version
 from data_platform.ops.records import append_rows
@@ -20,7 +20,7 @@ class QualityError(RuntimeError):
     """A validation could not run (missing table or version); the message is one line."""
 
 
-def resolve_version(config: CodemillConfig, table_name: str, version: int | None) -> int:
+def resolve_version(config: PlatformConfig, table_name: str, version: int | None) -> int:
     """The version to validate: the given one if it exists, else the latest."""
     path = config.lake.table_path(table_name)
     if not is_delta_table(path):
@@ -35,7 +35,7 @@ def resolve_version(config: CodemillConfig, table_name: str, version: int | None
 
 def validate_dataframe(
     spark,
-    config: CodemillConfig,
+    config: PlatformConfig,
     table_name: str,
     df,
     version: int,
@@ -83,13 +83,13 @@ def validate_dataframe(
     )
 
 
-def record(config: CodemillConfig, outcome: ValidationOutcome) -> None:
+def record(config: PlatformConfig, outcome: ValidationOutcome) -> None:
     """Append the outcome's row to ops.quality_results (delta-rs: no Spark needed)."""
     append_rows(config, OPS_TABLE, [outcome.to_row()])
 
 
 def validate_table(
-    spark, config: CodemillConfig, table: str, version: int | None = None, run_id: str | None = None
+    spark, config: PlatformConfig, table: str, version: int | None = None, run_id: str | None = None
 ) -> ValidationOutcome:
     """Validate a version (default: latest) of any contract table; records it, never publishes."""
     contract(table)  # unknown names fail here with the list of known tables

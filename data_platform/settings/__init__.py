@@ -1,4 +1,5 @@
-"""Per-stage configuration sections; each module is owned by the stage it configures.
+"""The data platform's configuration sections; each module is owned by the stage it configures.
 
-They are assembled into one model in :mod:`data_platform.config`.
+They are assembled into :class:`data_platform.config.PlatformConfig`; training and serving
+own their sections in their own packages (``training.settings``, ``serving.settings``).
 """

@@ -1,7 +1,7 @@
 """Settings of deduplication, PII redaction, decontamination, filters and the gold split.
 
 They are the ``dedup``, ``pii``, ``decontamination``, ``filters`` and ``gold`` sections of
-``CodemillConfig``; :func:`refine_sections` hands the refine stage all five as one object.
+``PlatformConfig``; :func:`refine_sections` hands the refine stage all five as one object.
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ class RefineSections(Section):
 
 
 def refine_sections(config) -> RefineSections:
-    """The refine stage's five sections of a CodemillConfig, as one object."""
+    """The refine stage's five sections of a PlatformConfig, as one object."""
     return RefineSections(
         dedup=config.dedup,
         pii=config.pii,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from data_platform.config import CodemillConfig
+from serving.config import CodemillConfig
 from serving.events.sink import EVENTS_TABLE
 
 ACCEPTED = ("accepted", "partially_accepted")

@@ -14,8 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from data_platform.config import CodemillConfig
 from data_platform.ops.records import rows_to_arrow
+from serving.config import CodemillConfig
 from serving.events.wal import WriteAheadLog
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from codemill.cli.main import split_global_arguments
-from data_platform.config import ConfigError, is_override, load_config, parse_override
+from data_platform.config import ConfigError, is_override, parse_override
+from serving.config import CodemillConfig, load_config
 
 
 def test_embedded_default_is_local_and_under_home():
@@ -61,6 +62,7 @@ def test_malformed_yaml_file_names_the_file_and_line(tmp_path):
 
 def test_only_dotted_section_keys_count_as_overrides():
     assert is_override("spark.master=local[2]")
+    assert is_override("train.zero_stage=3", CodemillConfig) and not is_override("train.zero_stage=3")
     assert not is_override("SELECT a.b=1 FROM t")
     assert not is_override("nosection.key=1")
     assert not is_override("--flag=x.y")
@@ -72,3 +74,21 @@ def test_global_arguments_are_taken_out_anywhere_on_the_line():
     )
     assert rest == ["sql", "SELECT 1", "--format", "csv"]
     assert config_path == "c.yaml" and overrides == ["spark.master=local[2]"] and verbose
+
+
+def test_each_package_owns_its_sections_and_the_root_composes_them(tmp_path):
+    from data_platform.config import PlatformConfig
+    from data_platform.config import load_config as load_layer_config
+    from training.config import TrainingConfig
+
+    assert not {"ray", "train", "eval", "serve"} & PlatformConfig.model_fields.keys()
+    assert {"ray", "train", "eval"} <= TrainingConfig.model_fields.keys() and "serve" not in TrainingConfig.model_fields
+    root = load_config(overrides=["train.max_steps=7", "serve.port=9001"], environ={})
+    assert isinstance(root, TrainingConfig) and isinstance(root, PlatformConfig)
+    assert (root.train.max_steps, root.serve.port) == (7, 9001)
+    # a lower layer's loader does not know the sections above it: an error, as for a typo
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  max_steps: 3\n")
+    with pytest.raises(ConfigError, match="train: unknown key"):
+        load_layer_config(path, environ={})
+    assert load_config(path, environ={}).train.max_steps == 3

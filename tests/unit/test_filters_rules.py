@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from data_platform.config import load_config
 from data_platform.filters import DROP_REASONS, filter_reason
 from data_platform.settings.refine import FilterSettings, LanguageFilter
+from serving.config import load_config
 
 CLEAN = dict(
     language="python",

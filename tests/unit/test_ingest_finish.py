@@ -18,14 +18,14 @@ def test_unchanged_sources_skip_refine_and_gate_without_touching_spark(tmp_path)
     ctx = _context(tmp_path, **{"curate.files": 0})
     Refine().run(ctx)  # spark is None: any Spark call would raise
     QualityGate().run(ctx)
-    assert ctx.state["refined"] is False and not ctx.table_versions
+    assert ctx.state.refined is False and not ctx.table_versions
     assert _final_status(ctx) == SUCCEEDED
 
 
 def test_a_failed_gate_fails_the_run(tmp_path):
     ctx = _context(tmp_path)
     assert _final_status(ctx) == SUCCEEDED
-    ctx.state["gate_failed"] = True
+    ctx.state.gate_failed = True
     assert _final_status(ctx) == FAILED
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from data_platform.config import load_config
 from data_platform.ingest.run import (
     FAILED,
     PARTIAL,
@@ -14,6 +13,7 @@ from data_platform.ingest.run import (
     _final_status,
     default_stages,
 )
+from serving.config import load_config
 
 
 def _ctx(sources: list[str], failed: set[str]) -> RunContext:

@@ -12,15 +12,9 @@ from training.data import DataPosition, PackBlocks
 from training.loop import deepspeed_config, warmup_cosine
 from training.metrics import StepMetrics, flops_per_token, gpu_peak_tflops, mfu, plot_loss_curve, read_metrics
 from training.packing import pack_documents
+from training.settings import TrainSettings
 
-SETTINGS = {
-    "zero_stage": 2,
-    "micro_batch_size": 4,
-    "grad_accum": 2,
-    "grad_clip": 1.0,
-    "offload_optimizer": False,
-    "offload_params": False,
-}
+SETTINGS = {"zero_stage": 2, "micro_batch_size": 4, "grad_accum": 2, "grad_clip": 1.0}
 
 
 def test_warmup_then_cosine_to_floor():
@@ -33,7 +27,7 @@ def test_warmup_then_cosine_to_floor():
 
 @pytest.mark.parametrize("stage", [1, 2, 3])
 def test_deepspeed_config_from_templates(stage):
-    config = deepspeed_config({**SETTINGS, "zero_stage": stage}, on_gpu=False)
+    config = deepspeed_config(TrainSettings(**{**SETTINGS, "zero_stage": stage}), on_gpu=False)
     assert config["zero_optimization"]["stage"] == stage
     assert config["train_micro_batch_size_per_gpu"] == 4 and config["gradient_accumulation_steps"] == 2
     assert config["bf16"] == {"enabled": False}
@@ -44,7 +38,7 @@ def test_deepspeed_config_from_templates(stage):
 
 def test_deepspeed_offload_and_bf16_on_gpu():
     config = deepspeed_config(
-        {**SETTINGS, "zero_stage": 3, "offload_optimizer": True, "offload_params": True}, True
+        TrainSettings(**{**SETTINGS, "zero_stage": 3, "offload_optimizer": True, "offload_params": True}), True
     )
     zero = config["zero_optimization"]
     assert zero["offload_optimizer"]["device"] == "cpu" and zero["offload_param"]["device"] == "cpu"

@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from data_platform.config import CodemillConfig
+from training.config import TrainingConfig
 from training.evaluation.results import EVAL_TABLE
 
 ID_COLUMNS = ("training_run_id", "eval_id", "session_id", "model_path")
@@ -27,7 +27,7 @@ class StoredEvaluation:
     rows: list[dict]
 
 
-def _matching_rows(config: CodemillConfig, reference: str) -> list[dict]:
+def _matching_rows(config: TrainingConfig, reference: str) -> list[dict]:
     import pyarrow.dataset as ds
     from deltalake import DeltaTable
 
@@ -52,7 +52,7 @@ def newest_per_benchmark(rows: Sequence[dict]) -> list[dict]:
     return [row for row in rows if (row["evaluated_at"], row["eval_id"]) == newest[(row["benchmark"], row.get("task_type"))]]
 
 
-def load_stored(config: CodemillConfig, reference: str) -> StoredEvaluation | None:
+def load_stored(config: TrainingConfig, reference: str) -> StoredEvaluation | None:
     """The newest stored results behind ``reference``, or None when nothing was stored."""
     rows = _matching_rows(config, reference)
     return StoredEvaluation(reference, newest_per_benchmark(rows)) if rows else None

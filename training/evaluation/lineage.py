@@ -17,10 +17,10 @@ from pathlib import Path
 
 import yaml
 
-from data_platform.config import CodemillConfig
 from data_platform.ops.records import read_rows
 from data_platform.ops.runs import LineageError
 from data_platform.publication import GOLD_TABLE, latest_published_version, publication_of
+from training.config import TrainingConfig
 from training.evaluation.problems import HUMANEVAL
 
 DECONTAMINATION_PREFIX = "decontaminate."
@@ -61,7 +61,7 @@ def _same_dir(a: str | None, b: Path) -> bool:
         return False
 
 
-def resolve_model(config: CodemillConfig, spec: str) -> ModelRef:
+def resolve_model(config: TrainingConfig, spec: str) -> ModelRef:
     """Turn ``--model`` into something loadable plus the lineage ``ops.training_runs`` holds."""
     runs = read_rows(config, "ops.training_runs")
     by_id = {row["run_id"]: row for row in runs}
@@ -98,7 +98,7 @@ def _looks_like_hub_id(spec: str) -> bool:
 
 
 def heldout_target(
-    config: CodemillConfig, models: list[ModelRef], explicit_version: int | None = None
+    config: TrainingConfig, models: list[ModelRef], explicit_version: int | None = None
 ) -> HeldoutTarget | None:
     """The one gold version every compared model is measured on.
 
@@ -142,7 +142,7 @@ def _as_dict(value) -> dict:
     return dict(value.items()) if isinstance(value, dict) else dict(value)
 
 
-def _ingest_runs_of(config: CodemillConfig, table_version: int) -> list[dict]:
+def _ingest_runs_of(config: TrainingConfig, table_version: int) -> list[dict]:
     """The ingest runs that wrote ``table_version`` of gold (by their table_versions map, else
     by the run ids stamped on the version's rows)."""
     runs = read_rows(config, "ops.ingest_runs")
@@ -178,7 +178,7 @@ def _decontamination_section(config_yaml: str) -> dict | None:
     return None
 
 
-def decontaminated_benchmarks(config: CodemillConfig, table_version: int) -> set[str] | None:
+def decontaminated_benchmarks(config: TrainingConfig, table_version: int) -> set[str] | None:
     """Benchmarks the ingest run(s) that wrote ``table_version`` of gold checked for overlap.
 
     Evidence: ``decontaminate.<benchmark>`` keys in the run's stage counts, or an enabled
@@ -201,7 +201,7 @@ def decontaminated_benchmarks(config: CodemillConfig, table_version: int) -> set
     return checked
 
 
-def contamination_warnings(config: CodemillConfig, model: ModelRef, benchmark: str) -> list[str]:
+def contamination_warnings(config: TrainingConfig, model: ModelRef, benchmark: str) -> list[str]:
     """A warning when the model's training data has no record of decontamination against ``benchmark``."""
     if model.table_version is None:
         if model.training_run_id is None:

@@ -72,97 +72,89 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+_STYLE = (
+    "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.warn{background:#fff3cd;padding:8px;"
+    "border:1px solid #e0c060}img{max-width:100%}"
+)
+
+
 def render_html(report: dict) -> str:
-    models = report["models"]
-    labels = [html.escape(m["label"]) for m in models]
+    """The session's report page: warnings, lineage, chart, held-out loss, pass@k, every metric."""
+    labels = [html.escape(m["label"]) for m in report["models"]]
     parts = [
         f"<h1>codemill evaluation {html.escape(report['session_id'])}</h1>",
         f"<p>{html.escape(report['created_at'])} · benchmark <b>{html.escape(report['benchmark'])}</b></p>",
+        _warnings_section(report),
+        _lineage_section(report, labels),
     ]
-    warnings = report.get("warnings", []) + [w for m in models for w in m.get("warnings", [])]
-    if warnings:
-        parts.append(
-            "<div class='warn'><b>Warnings</b><ul>"
-            + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
-            + "</ul></div>"
-        )
-    lineage_rows = [
-        [
-            label,
-            _fmt(m.get("model_path")),
-            _fmt(m.get("training_run_id")),
-            _fmt(m.get("base_model")),
-            _fmt(m.get("table_version")),
-            _fmt(m.get("eval_id")),
-        ]
-        for label, m in zip(labels, models, strict=True)
-    ]
-    parts.append(
-        "<h2>Models and lineage</h2>"
-        + _table(
-            ["model", "loaded from", "training run", "base model", "trained on gold version", "eval id"],
-            lineage_rows,
-        )
-    )
     png = chart_png(report)
     if png:
         parts.append(f"<img alt='chart' src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
-    heldout = report.get("heldout")
-    if heldout:
-        parts.append(
-            f"<h2>Held-out loss</h2><p>{html.escape(heldout['table_path'])} "
-            f"version {heldout['table_version']} "
-            f"({html.escape(heldout['reason'])}), splits {', '.join(heldout['splits'])}</p>"
-        )
-        languages = sorted({lang for m in models for lang in (m.get("heldout") or {})})
-        rows = [
-            [html.escape(lang)]
-            + [
-                f"{_fmt((m.get('heldout') or {}).get(lang, {}).get('loss'))} / "
-                f"{_fmt((m.get('heldout') or {}).get(lang, {}).get('perplexity'), 2)}"
-                for m in models
-            ]
-            for lang in languages
-        ]
-        parts.append(_table(["language"] + [f"{label}<br>loss / perplexity" for label in labels], rows))
-    ks = sorted({k for m in models for k in (m.get("pass_at_k") or {})}, key=lambda k: int(k))
-    if ks:
-        parts.append(f"<h2>{html.escape(report['benchmark'])}</h2>")
-        rows = [[f"pass@{k}"] + [_fmt((m.get("pass_at_k") or {}).get(k)) for m in models] for k in ks]
-        rows.append(["problems"] + [_fmt(m.get("problems")) for m in models])
-        rows.append(["sandbox"] + [_fmt(m.get("sandbox")) for m in models])
-        parts.append(_table(["metric"] + labels, rows))
-        task_ids = [p["task_id"] for p in (models[0].get("per_problem") or [])]
-        per_model = [{p["task_id"]: p for p in (m.get("per_problem") or [])} for m in models]
-        rows = [
-            [html.escape(task)]
-            + [
-                (
-                    f"{pm[task]['c']}/{pm[task]['n']} "
-                    f"<small>{html.escape(pm[task]['results'][0][:80])}</small>"
-                    if task in pm
-                    else "–"
-                )
-                for pm in per_model
-            ]
-            for task in task_ids
-        ]
-        parts.append(
-            "<details><summary>per problem (correct/samples, first verdict)</summary>"
-            + _table(["task"] + labels, rows)
-            + "</details>"
-        )
-    parts.append(_metrics_section(report))
-    style = (
-        "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.warn{background:#fff3cd;padding:8px;"
-        "border:1px solid #e0c060}img{max-width:100%}"
-    )
+    parts += [_heldout_section(report, labels), _passk_section(report, labels), _metrics_section(report)]
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>codemill eval {html.escape(report['session_id'])}"
-        f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>"
+        f"</title><style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>"
     )
+
+
+def _warnings_section(report: dict) -> str:
+    warnings = report.get("warnings", []) + [w for m in report["models"] for w in m.get("warnings", [])]
+    if not warnings:
+        return ""
+    return "<div class='warn'><b>Warnings</b><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings) + \
+        "</ul></div>"
+
+
+def _lineage_section(report: dict, labels: list[str]) -> str:
+    rows = [
+        [label, _fmt(m.get("model_path")), _fmt(m.get("training_run_id")), _fmt(m.get("base_model")),
+         _fmt(m.get("table_version")), _fmt(m.get("eval_id"))]
+        for label, m in zip(labels, report["models"], strict=True)
+    ]
+    header = ["model", "loaded from", "training run", "base model", "trained on gold version", "eval id"]
+    return "<h2>Models and lineage</h2>" + _table(header, rows)
+
+
+def _heldout_section(report: dict, labels: list[str]) -> str:
+    heldout = report.get("heldout")
+    if not heldout:
+        return ""
+    models = report["models"]
+    intro = (f"<h2>Held-out loss</h2><p>{html.escape(heldout['table_path'])} version {heldout['table_version']} "
+             f"({html.escape(heldout['reason'])}), splits {', '.join(heldout['splits'])}</p>")
+    languages = sorted({lang for m in models for lang in (m.get("heldout") or {})})
+
+    def cell(model: dict, lang: str) -> str:
+        measured = (model.get("heldout") or {}).get(lang, {})
+        return f"{_fmt(measured.get('loss'))} / {_fmt(measured.get('perplexity'), 2)}"
+
+    rows = [[html.escape(lang)] + [cell(m, lang) for m in models] for lang in languages]
+    return intro + _table(["language"] + [f"{label}<br>loss / perplexity" for label in labels], rows)
+
+
+def _passk_section(report: dict, labels: list[str]) -> str:
+    models = report["models"]
+    ks = sorted({k for m in models for k in (m.get("pass_at_k") or {})}, key=lambda k: int(k))
+    if not ks:
+        return ""
+    rows = [[f"pass@{k}"] + [_fmt((m.get("pass_at_k") or {}).get(k)) for m in models] for k in ks]
+    rows.append(["problems"] + [_fmt(m.get("problems")) for m in models])
+    rows.append(["sandbox"] + [_fmt(m.get("sandbox")) for m in models])
+    summary = f"<h2>{html.escape(report['benchmark'])}</h2>" + _table(["metric"] + labels, rows)
+    task_ids = [p["task_id"] for p in (models[0].get("per_problem") or [])]
+    per_model = [{p["task_id"]: p for p in (m.get("per_problem") or [])} for m in models]
+
+    def verdict(problems: dict, task: str) -> str:
+        if task not in problems:
+            return "–"
+        p = problems[task]
+        return f"{p['c']}/{p['n']} <small>{html.escape(p['results'][0][:80])}</small>"
+
+    rows = [[html.escape(task)] + [verdict(pm, task) for pm in per_model] for task in task_ids]
+    return summary + ("<details><summary>per problem (correct/samples, first verdict)</summary>"
+                      + _table(["task"] + labels, rows) + "</details>")
 
 
 def _metrics_section(report: dict) -> str:

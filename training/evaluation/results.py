@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from data_platform.config import CodemillConfig
 from data_platform.ops.records import append_rows, rows_to_arrow
+from training.config import TrainingConfig
 
 EVAL_TABLE = "ops.eval_results"
 HELDOUT = "heldout"
@@ -89,7 +89,7 @@ def with_lineage(
     return [{**row, **stamp} for row in rows]
 
 
-def store(config: CodemillConfig, rows: list[dict]) -> int | None:
+def store(config: TrainingConfig, rows: list[dict]) -> int | None:
     """Append rows to ops.eval_results; returns the table version written (None if no rows).
 
     Tables written before ``task_type`` existed gain the column (schema merge; old rows read

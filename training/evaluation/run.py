@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from data_platform.config import CodemillConfig
 from data_platform.ops.runs import new_run_id
+from training.config import TrainingConfig
 from training.evaluation import line_completion, results
 from training.evaluation.endpoint import Endpoint
 from training.evaluation.generate import SamplingSettings
@@ -56,7 +56,7 @@ class EvalOutcome:
     rows_written: int
 
 
-def sandbox_settings(config: CodemillConfig) -> SandboxSettings:
+def sandbox_settings(config: TrainingConfig) -> SandboxSettings:
     e = config.eval
     limits = SandboxLimits(
         wall_seconds=e.sandbox_wall_seconds,
@@ -113,7 +113,7 @@ def _endpoint_ref(endpoint: Endpoint) -> tuple[ModelRef, dict]:
     return ref, card
 
 
-def _line_spans(config: CodemillConfig, target) -> list:
+def _line_spans(config: TrainingConfig, target) -> list:
     e = config.eval
     documents = line_completion.stream_test_documents(target.table_path, target.table_version)
     return line_completion.sample_spans(documents, e.line_documents, e.seed)
@@ -144,7 +144,7 @@ def _unique_label(label: str, earlier: list[ModelRef]) -> str:
 
 
 def evaluate(
-    config: CodemillConfig, request: EvalRequest, say: Callable[[str], None] = log.info
+    config: TrainingConfig, request: EvalRequest, say: Callable[[str], None] = log.info
 ) -> EvalOutcome:
     e = config.eval
     session_id = _new_session_id()

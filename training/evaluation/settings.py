@@ -1,4 +1,4 @@
-"""Settings of `codemill eval` (read by training.evaluation)."""
+"""Settings of `codemill eval` (the ``eval`` section)."""
 
 from __future__ import annotations
 

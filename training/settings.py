@@ -1,4 +1,4 @@
-"""Settings of `codemill train` (read by the training package)."""
+"""Settings of `codemill train` and of the Ray cluster it runs on (the ``train`` and ``ray`` sections)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,12 @@ from typing import Literal
 from pydantic import Field
 
 from data_platform.settings.base import Section
+
+
+class RaySettings(Section):
+    address: str = Field(
+        "local", description='"local" starts Ray in-process; "auto" or ray://host:port joins a cluster'
+    )
 
 
 class TrainSettings(Section):
