@@ -24,7 +24,14 @@ INGEST_TABLES = ("bronze.repos", "bronze.files", "silver.files", "silver.functio
 
 
 class Stage(Protocol):
+    """One step of an ingest run. ``reads`` and ``writes`` name the :class:`StageOutputs` fields it
+    takes from earlier stages and leaves for later ones: its typed inputs and outputs. The runner
+    checks the order (:func:`check_stage_order`) and that a stage sets nothing it did not declare;
+    ``tests/unit/test_ingest_stage_contracts.py`` checks the declarations against the code."""
+
     name: str
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
 
     def run(self, ctx: RunContext) -> None: ...
 
@@ -41,10 +48,32 @@ class StageOutputs:
     per_row_repos: bool = False  # list: some source is a dataset
     purge_policy: Any = None  # list: PurgePolicy, loaded once
     crawled: Any = None  # crawl: DataFrame of every readable crawled file
-    curated: Any = None  # curate: DataFrame of curated silver rows
-    curated_file_ids: Any = None  # curate: DataFrame of file_id written to silver this run
     refined: bool = False  # refine: a new gold version was built
     gate_failed: bool = False  # gate: that version failed its quality gate
+
+
+class StageOrderError(RuntimeError):
+    """A stage reads an output no earlier stage writes, or sets one it did not declare."""
+
+
+def check_stage_order(stages: Sequence[Stage]) -> None:
+    """Raise StageOrderError unless every stage's ``reads`` are written by a stage before it."""
+    written: set[str] = set()
+    for stage in stages:
+        missing = set(stage.reads) - written
+        if missing:
+            raise StageOrderError(f"stage {stage.name} reads {', '.join(sorted(missing))}, "
+                                  "which no earlier stage writes")
+        written |= set(stage.writes)
+
+
+def run_stage(stage: Stage, ctx: RunContext) -> None:
+    """Run one stage; raise StageOrderError if it set a StageOutputs field it does not declare."""
+    before = {name: id(value) for name, value in vars(ctx.state).items()}
+    stage.run(ctx)
+    undeclared = {name for name, value in vars(ctx.state).items() if id(value) != before[name]} - set(stage.writes)
+    if undeclared:
+        raise StageOrderError(f"stage {stage.name} set {', '.join(sorted(undeclared))} without declaring it")
 
 
 @dataclass

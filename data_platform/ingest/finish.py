@@ -21,6 +21,8 @@ from data_platform.publication import GOLD_TABLE
 
 class Refine:
     name = "refine"
+    reads = ()
+    writes = ("refined",)
 
     def __init__(self, force: bool = False):
         self.force = force
@@ -57,6 +59,8 @@ class QualityGate:
     """Validate what the run wrote; publish the gold version only if its suite passes."""
 
     name = "quality"
+    reads = ("refined",)
+    writes = ("gate_failed",)
 
     def run(self, ctx: RunContext) -> None:
         from data_platform.quality import check_ingest_run

@@ -27,6 +27,8 @@ from data_platform.ingest.context import (
     SUCCEEDED,
     RunContext,
     Stage,
+    check_stage_order,
+    run_stage,
 )
 from data_platform.ingest.credentials import remember_handed_over
 from data_platform.ingest.errors import IngestError
@@ -81,6 +83,8 @@ def run_ingest(
     # those `codemill submit` took off the command line arrive through the environment.
     remember_handed_over()
     sources = [public_source(spec) for spec in sources]
+    stages = list(stages if stages is not None else default_stages())
+    check_stage_order(stages)
     ctx = RunContext(spark, config, run_id or new_run_id("ingest"), sources, now(), echo=echo)
     from data_platform import lake
     from data_platform.spark import spark_ui_url
@@ -91,9 +95,9 @@ def run_ingest(
     record_run(ctx, RUNNING)
     status = FAILED
     try:
-        for stage in stages if stages is not None else default_stages():
+        for stage in stages:
             with timed(ctx.seconds, stage.name):
-                stage.run(ctx)
+                run_stage(stage, ctx)
         status = _final_status(ctx)
     except Exception as err:
         ctx.driver_errors.append(IngestError("", "", "run", "run_failed", f"{type(err).__name__}: {err}"))

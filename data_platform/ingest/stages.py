@@ -58,6 +58,9 @@ class ListSources:
     """Driver: identify and list each source (metadata only); unusable sources become errors."""
 
     name = "list"
+    reads = ()
+    writes = ("listings", "licenses", "repo_ids", "listed_repo_ids", "dataset_specs", "per_row_repos",
+              "purge_policy")
 
     def run(self, ctx: RunContext) -> None:
         listings: list[Listing] = []
@@ -132,6 +135,8 @@ class CrawlFiles:
     """Executors read bytes; new or changed files are MERGEd into bronze.files, snapshots into bronze.repos."""
 
     name = "crawl"
+    reads = ("listings", "purge_policy", "per_row_repos", "repo_ids")
+    writes = ("crawled",)
 
     def run(self, ctx: RunContext) -> None:
         from pyspark.sql import functions as F
@@ -189,6 +194,8 @@ class RecordSnapshots:
     """
 
     name = "snapshots"
+    reads = ("listings", "crawled", "licenses")
+    writes = ()
 
     def run(self, ctx: RunContext) -> None:
         from pyspark.sql import functions as F
@@ -245,6 +252,8 @@ class PruneFiles:
     """
 
     name = "prune"
+    reads = ("listings", "listed_repo_ids", "crawled", "dataset_specs")
+    writes = ()
 
     def __init__(self, prune_missing: bool = False):
         self.prune_missing = prune_missing
@@ -285,6 +294,8 @@ class CurateFiles:
     """Executors decode, measure, redact and parse files whose blob silver has not seen yet."""
 
     name = "curate"
+    reads = ("crawled", "licenses", "repo_ids", "per_row_repos")
+    writes = ()
 
     def run(self, ctx: RunContext) -> None:
         from pyspark.sql import functions as F
@@ -317,7 +328,6 @@ class CurateFiles:
             curated.select("source", F.explode("errors").alias("e")).select(
                 "source", "e.path", "e.stage", "e.kind", "e.message")
         )
-        ctx.state.curated = curated
         if totals["files"]:
             self._write(ctx, curated.where(F.col("file_id").isNotNull()))
 
@@ -336,7 +346,6 @@ class CurateFiles:
             "run_id", F.lit(ctx.run_id)).withColumn("updated_at", F.lit(ctx.started_at))
         ctx.wrote("silver.files", lake.merge(ctx.spark, ctx.config, "silver.files", silver_rows,
                                              changed_when="target.blob_sha <> source.blob_sha"))
-        ctx.state.curated_file_ids = rows.select("file_id")
 
     @staticmethod
     def _write_functions(ctx: RunContext, rows) -> None:
