@@ -133,27 +133,32 @@ def _merge_decisions(spark, config, decisions, run_id: str) -> tuple[int, int]:
     return lake.table_version(path), updated
 
 
+class _Laps:
+    """Seconds per step into ``summary.seconds``."""
+
+    def __init__(self, summary: RefineSummary):
+        self.summary, self.clock = summary, time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        self.summary.seconds[step] = round(now - self.clock, 2)
+        self.clock = now
+
+
 def refine(spark, config, run_id: str) -> RefineSummary:
-    """Dedup, decontaminate and filter silver.files, then write a new gold.training_corpus version."""
+    """Dedup, decontaminate and filter silver.files, then write a new gold.training_corpus version.
+
+    Steps: distinct contents → decontamination and filters per file → dedup clusters and keepers
+    → decisions MERGEd into silver.files → kept files become the new gold version.
+    """
     from pyspark.sql import functions as F
 
-    from data_platform.decontaminate import contamination_matches
-    from data_platform.dedup.keeper import content_priority, file_clusters, ranked_files
-    from data_platform.dedup.near import content_clusters
-    from data_platform.filters import filter_reasons
-    from data_platform.gold import check_tokenizer, gold_rows
+    from data_platform.gold import check_tokenizer
 
     settings = refine_sections(config)
     check_tokenizer(settings.gold.tokenizer)
     summary = RefineSummary(run_id)
-    clock = time.perf_counter()
-
-    def lap(step: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        summary.seconds[step] = round(now - clock, 2)
-        clock = now
-
+    lap = _Laps(summary)
     silver = _with_exact_keys(lake.read_table(spark, config, "silver.files")).persist()
     contents = (
         silver.where(F.col("text").isNotNull())
@@ -161,82 +166,100 @@ def refine(spark, config, run_id: str) -> RefineSummary:
         .agg(F.min_by("text", "file_id").alias("text"))
         .persist()
     )
-    files = decided = ranked = None
+    held = [contents, silver]  # unpersisted at the end, whatever happens
     try:
         summary.distinct_contents = contents.count()
         lap("contents")
-
-        # Benchmark overlap is a property of the content: compute it once per distinct text.
-        contamination = contamination_matches(contents, settings.decontamination)
-        files = silver.drop("contamination_match").join(contamination, "exact_dup_key", "left")
-        files = files.join(filter_reasons(files, settings.filters), "file_id")
-        files = files.withColumn("eligible", F.col("filter_reason").isNull()).persist()
-        files.count()
+        files = _decontaminate_and_filter(silver, contents, settings)
+        held.append(files)
         lap("decontaminate+filters")
-
-        repos = lake.read_table(spark, config, "bronze.repos")
-        ranked = ranked_files(
-            files.where(F.col("text").isNotNull()), repos, settings.dedup.keep_previous_keeper
-        ).persist()
-        clusters = content_clusters(
-            spark, config, contents, settings.dedup, run_id, content_priority(ranked)
-        )
-        summary.signatures_computed = clusters.signatures_computed
-        summary.candidate_pairs, summary.verified_pairs = clusters.candidate_pairs, clusters.verified_pairs
-        summary.lsh_bands, summary.lsh_rows = clusters.bands, clusters.rows
-        summary.split_clusters = clusters.split_clusters
-        if clusters.minhash_version is not None:
-            summary.table_versions["silver.minhash"] = clusters.minhash_version
-        per_file = file_clusters(ranked, clusters.clusters)
-        dup_reason = F.when(
-            F.col("is_dup_keeper") == F.lit(False),
-            F.when(F.col("duplicate_of_exact"), "exact_duplicate").otherwise("near_duplicate"),
-        )
-        decided = (
-            files.drop("dup_cluster_id", "dup_cluster_size", "is_dup_keeper", "drop_reason")
-            .join(per_file, "file_id", "left")
-            .withColumn("drop_reason", F.coalesce(F.col("filter_reason"), dup_reason))
-            .persist()
-        )
-        decided.count()
+        decided = _deduplicate(spark, config, files, contents, settings, run_id, summary, held)
         lap("dedup")
-
         version, summary.silver_rows_changed = _merge_decisions(
             spark, config, decided.select("file_id", *DECISION_COLUMNS), run_id
         )
         summary.table_versions["silver.files"] = version
         lap("merge silver")
         crash_point("refine")
-
         _summarise_decisions(decided, summary)
-        gold, assignment = gold_rows(spark, config, decided.where(F.col("drop_reason").isNull()), settings.gold, run_id)
-        gold = gold.persist()
-        summary.split_by, summary.repositories = assignment.split_by, assignment.repositories
-        summary.new_repo_splits, summary.split_note = assignment.new_repositories, assignment.note()
-        if assignment.new_repositories:
-            summary.table_versions["gold.repo_splits"] = lake.table_version(config.lake.table_path("gold.repo_splits"))
-        try:
-            summary.table_versions["gold.training_corpus"] = lake.overwrite(
-                spark, config, "gold.training_corpus", gold, user_metadata=built_from_metadata(version)
-            )
-            splits = (
-                gold.groupBy("split").agg(F.count("*").alias("n"), F.sum("token_count").alias("t")).collect()
-            )
-        finally:
-            gold.unpersist()
-        summary.gold_splits = {
-            row["split"]: int(row["n"]) for row in sorted(splits, key=lambda r: r["split"])
-        }
-        summary.gold_rows = sum(summary.gold_splits.values())
-        summary.gold_tokens = sum(int(row["t"] or 0) for row in splits)
+        _write_gold(spark, config, decided.where(F.col("drop_reason").isNull()), settings, run_id, version, summary)
         lap("gold")
     finally:
-        for frame in (decided, ranked, files):
-            if frame is not None:
-                frame.unpersist()
-        contents.unpersist()
-        silver.unpersist()
+        for frame in held:
+            frame.unpersist()
     return summary
+
+
+def _decontaminate_and_filter(silver, contents, settings):
+    """silver with contamination_match (computed once per distinct text), filter_reason and eligible."""
+    from pyspark.sql import functions as F
+
+    from data_platform.decontaminate import contamination_matches
+    from data_platform.filters import filter_reasons
+
+    contamination = contamination_matches(contents, settings.decontamination)
+    files = silver.drop("contamination_match").join(contamination, "exact_dup_key", "left")
+    files = files.join(filter_reasons(files, settings.filters), "file_id")
+    files = files.withColumn("eligible", F.col("filter_reason").isNull()).persist()
+    files.count()
+    return files
+
+
+def _deduplicate(spark, config, files, contents, settings, run_id: str, summary: RefineSummary, held: list):
+    """``files`` with their dedup cluster, keeper flag and drop_reason (filter reason, else duplicate)."""
+    from pyspark.sql import functions as F
+
+    from data_platform.dedup.keeper import content_priority, file_clusters, ranked_files
+    from data_platform.dedup.near import content_clusters
+
+    repos = lake.read_table(spark, config, "bronze.repos")
+    ranked = ranked_files(files.where(F.col("text").isNotNull()), repos, settings.dedup.keep_previous_keeper).persist()
+    held.append(ranked)
+    clusters = content_clusters(spark, config, contents, settings.dedup, run_id, content_priority(ranked))
+    summary.signatures_computed = clusters.signatures_computed
+    summary.candidate_pairs, summary.verified_pairs = clusters.candidate_pairs, clusters.verified_pairs
+    summary.lsh_bands, summary.lsh_rows = clusters.bands, clusters.rows
+    summary.split_clusters = clusters.split_clusters
+    if clusters.minhash_version is not None:
+        summary.table_versions["silver.minhash"] = clusters.minhash_version
+    dup_reason = F.when(
+        F.col("is_dup_keeper") == F.lit(False),
+        F.when(F.col("duplicate_of_exact"), "exact_duplicate").otherwise("near_duplicate"),
+    )
+    decided = (
+        files.drop("dup_cluster_id", "dup_cluster_size", "is_dup_keeper", "drop_reason")
+        .join(file_clusters(ranked, clusters.clusters), "file_id", "left")
+        .withColumn("drop_reason", F.coalesce(F.col("filter_reason"), dup_reason))
+        .persist()
+    )
+    held.append(decided)
+    decided.count()
+    return decided
+
+
+def _write_gold(spark, config, kept, settings, run_id: str, silver_version: int, summary: RefineSummary) -> None:
+    """Kept files with their split and token counts → a new gold.training_corpus version (built from
+    ``silver_version``); the split assignment and per-split counts go into ``summary``."""
+    from pyspark.sql import functions as F
+
+    from data_platform.gold import gold_rows
+
+    gold, assignment = gold_rows(spark, config, kept, settings.gold, run_id)
+    gold = gold.persist()
+    summary.split_by, summary.repositories = assignment.split_by, assignment.repositories
+    summary.new_repo_splits, summary.split_note = assignment.new_repositories, assignment.note()
+    if assignment.new_repositories:
+        summary.table_versions["gold.repo_splits"] = lake.table_version(config.lake.table_path("gold.repo_splits"))
+    try:
+        summary.table_versions["gold.training_corpus"] = lake.overwrite(
+            spark, config, "gold.training_corpus", gold, user_metadata=built_from_metadata(silver_version)
+        )
+        splits = gold.groupBy("split").agg(F.count("*").alias("n"), F.sum("token_count").alias("t")).collect()
+    finally:
+        gold.unpersist()
+    summary.gold_splits = {row["split"]: int(row["n"]) for row in sorted(splits, key=lambda r: r["split"])}
+    summary.gold_rows = sum(summary.gold_splits.values())
+    summary.gold_tokens = sum(int(row["t"] or 0) for row in splits)
 
 
 def _summarise_decisions(decided, summary: RefineSummary) -> None:
