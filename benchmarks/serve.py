@@ -24,6 +24,15 @@ Top level: ``ratio`` = server tokens/s per stream at concurrency 1 / bare tokens
 ≥ 0.9: the server adds at most 10%), ``batching_speedup`` = aggregate tokens/s at 16 / at 1
 (target ≥ 4).
 
+``ceiling``: what batching can physically give on this machine for this work, measured with
+bare forwards of the same model in the same run (no server, no engine): every prompt
+prefilled alone (work no batching removes on a CPU: prefill is already compute-bound) and
+decoding steps of 1 and of 16 sequences with HF's own cache, as long as the mean prompt plus
+half the completion. From those, the best aggregate speed-up at 16 over 1 for these prompts
+and completions is ``(P + N·T·s1) / (P + ⌈N/16⌉·T·s16)`` (P: total prefill seconds, N prompts,
+T new tokens, s1/s16: seconds per step). ``batching_vs_ceiling`` = ``batching_speedup`` /
+that: how much of what batching can give the server delivers.
+
     .venv/bin/python benchmarks/serve.py [--model smollm2] [--max-tokens 64] [--prompts 16]
 """
 
@@ -135,6 +144,44 @@ class BareModel:
         return run, self.tokenizer.decode(new, skip_special_tokens=True)
 
 
+    def ceiling(self, prompts: list[str], max_tokens: int, rows: int) -> dict:
+        """Bare forwards: prefill seconds, decoding step seconds at 1 and ``rows`` sequences."""
+        torch = self.torch
+        from transformers import DynamicCache
+
+        ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        prefill = 0.0
+        with torch.inference_mode():
+            for row in ids:
+                started = time.perf_counter()
+                self.model(input_ids=torch.tensor([row]), use_cache=True, logits_to_keep=1)
+                prefill += time.perf_counter() - started
+            # Rows of the mean prompt length cut from the prompts' tokens: no padding in the peer.
+            length = round(statistics.mean(map(len, ids)))
+            pool = [token for row in ids for token in row] * (1 + rows * length // sum(map(len, ids)))
+            steps = {}
+            for batch in (1, rows):
+                tokens = torch.tensor([pool[i * length : (i + 1) * length] for i in range(batch)])
+                cache = DynamicCache()
+                out = self.model(input_ids=tokens, cache=cache, use_cache=True, logits_to_keep=1)
+                for _ in range(max_tokens // 2):  # grow the cache to mid-completion, untimed
+                    out = self.model(input_ids=out.logits[:, -1:].argmax(-1), cache=out.cache, use_cache=True)
+                started = time.perf_counter()
+                for _ in range(max_tokens):
+                    out = self.model(input_ids=out.logits[:, -1:].argmax(-1), cache=out.cache, use_cache=True)
+                steps[batch] = (time.perf_counter() - started) / max_tokens
+        n = len(prompts)
+        one = prefill + n * max_tokens * steps[1]
+        many = prefill + -(-n // rows) * max_tokens * steps[rows]
+        return {
+            "prefill_s": round(prefill, 2),
+            "decode_step_s": {str(batch): round(seconds, 4) for batch, seconds in steps.items()},
+            "decode_speedup": round(rows * steps[1] / steps[rows], 2),
+            "aggregate_speedup": round(one / many, 2),
+            "cache_length": length + max_tokens,
+        }
+
+
 def served_stream(client, model: str, prompt: str, max_tokens: int) -> dict:
     """One streamed completion; times measured here, on the client side."""
     sent = time.perf_counter()
@@ -191,6 +238,7 @@ def main() -> None:
     from tests.fixtures.serve import ServerProcess
 
     prompts = stdlib_prompts(args.prompts)
+    load_at_start = os.getloadavg()  # the machine is shared: the numbers only mean something beside this
     with tempfile.TemporaryDirectory() as folder:
         server = ServerProcess(
             Path(folder) / "lake", "--model", args.model, f"serve.max_batch_size={max(levels)}",
@@ -225,6 +273,8 @@ def main() -> None:
                     client, served_id, prompts, args.max_tokens, level
                 )
                 server_levels[str(level)]["decode_rows_per_s"] = decode_rate(server, before)
+            # Measured while the server idles, after the served levels (same process, same run).
+            ceiling = bare.ceiling(prompts, args.max_tokens, levels[-1])
         finally:
             server.stop()
     bare_summary = summarise(bare_runs, bare_wall)
@@ -249,6 +299,11 @@ def main() -> None:
         "batching_speedup": round(speedup, 2),
         "decode_batching_speedup": round(most["decode_rows_per_s"] / one["decode_rows_per_s"], 2)
         if one["decode_rows_per_s"] else None,
+        "ceiling": ceiling,
+        "batching_vs_ceiling": round(speedup / ceiling["aggregate_speedup"], 2) if ceiling["aggregate_speedup"] else None,
+        "load_average_1_5_15min": {"start": [round(x, 2) for x in load_at_start],
+                                   "end": [round(x, 2) for x in os.getloadavg()]},
+        "cpus": os.cpu_count(),
         "targets": {
             "c1_overhead_at_most_10pct": ratio >= 0.9,
             f"c{levels[-1]}_aggregate_at_least_4x_c1": speedup >= 4.0,

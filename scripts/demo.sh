@@ -43,7 +43,7 @@ step "6b. base vs fine-tuned at the model's job: single-line infilling (sandboxe
 $CM eval --model smollm2 --compare "$RUN" -b humaneval-infill-single --limit "${DEMO_INFILL_PROBLEMS:-2}" \
   --no-heldout eval.max_new_tokens=48
 $CM eval --model smollm2 --compare "$RUN" -b line-completion --no-heldout \
-  eval.line_documents="${DEMO_LINE_DOCUMENTS:-8}" eval.line_max_new_tokens=32
+  eval.line_documents="${DEMO_LINE_DOCUMENTS:-8}" eval.line_max_new_tokens=32 eval.span_max_new_tokens=64
 
 step "7. serve the fine-tuned model: promote it, start codemill serve, one FIM completion through the openai client"
 $CM promote "$RUN" --note "demo: evaluated in step 6"

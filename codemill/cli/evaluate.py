@@ -43,8 +43,9 @@ def eval_command(
             "--benchmark",
             "-b",
             help="humaneval (default: all 164, whole bodies), humaneval-infill-single / humaneval-infill-multi "
-            "(fill-in-the-middle tasks from the same problems), line-completion (exact match and edit "
-            "similarity on the gold test split, with and without suffix; nothing is executed), or a "
+            "(fill-in-the-middle tasks from the same problems), line-completion (lines and 2-4 line "
+            "spans of the gold test split: exact match and edit similarity, with and without suffix; nothing "
+            "is executed), or a "
             "problems JSONL file.",
         ),
     ] = None,

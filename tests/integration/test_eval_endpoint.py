@@ -75,3 +75,46 @@ def test_unreachable_endpoint_is_one_clear_error(served):
     config, _ = served
     done = codemill(config, "eval", "--endpoint", "http://127.0.0.1:9", "-n", "1", "--no-heldout")
     assert done.returncode == 2 and "eval failed: GET http://127.0.0.1:9/v1/models/default" in done.stderr
+
+
+def test_endpoint_and_in_process_line_completion_agree_at_temperature_zero(served):
+    from tests.fixtures.evaluate import fixture_gold_rows, publish, write_gold
+
+    config, server = served
+    version = write_gold(config, fixture_gold_rows())
+    publish(config, version)
+    common = [
+        "-b", "line-completion", "--no-heldout", "--table-version", str(version), "eval.line_documents=2",
+        "eval.line_max_new_tokens=12", "eval.span_max_new_tokens=24",
+    ]
+    local = report_of(codemill(config, "eval", "--model", RUN_ID, *common))
+    remote = report_of(codemill(config, "eval", "--endpoint", server.url, *common, f"eval.endpoint_api_key={KEY}"))
+    (here,), (there,) = local["models"], remote["models"]
+    assert here["line_completion"]["line_tasks"] == here["line_completion"]["span_tasks"] == 4  # 2 docs x 2 languages
+    assert there["line_completion"]["examples"] == here["line_completion"]["examples"]  # same text, task by task
+    assert any(e["prediction"].strip() for e in here["line_completion"]["examples"])
+    assert there["line_completion"]["metrics"] == here["line_completion"]["metrics"]
+    assert {key.split("/")[0] for key in here["line_completion"]["metrics"]} == {
+        "line", "line-with-suffix", "span", "span-with-suffix"
+    }
+
+
+def test_sampled_pass_at_10_through_the_endpoint_is_seeded_and_runs_every_sample(served):
+    config, server = served
+    common = [
+        "-b", "humaneval", "-n", "2", "--no-heldout", "eval.max_new_tokens=16", "eval.samples=10",
+        "eval.temperature=0.8", "eval.ks=[1,10]", f"eval.endpoint_api_key={KEY}",
+    ]
+    # 10 samples a problem in requests of at most 4 choices (4+4+2), one request at a time: the
+    # same batches both runs (float sums depend on the batch's shape, so concurrent traffic
+    # could move a sampled token; that is why this run is alone on the server).
+    split = ["eval.endpoint_max_n=4", "eval.endpoint_concurrency=1"]
+    reports = [report_of(codemill(config, "eval", "--endpoint", server.url, *common, *split)) for _ in range(2)]
+    (first,), (second,) = (report["models"] for report in reports)
+    assert first["completions"] == second["completions"]  # seeded: the same samples again
+    assert {len(batch) for batch in first["completions"].values()} == {10}
+    assert len({c for batch in first["completions"].values() for c in batch}) > 2  # really sampled
+    assert [(p["n"], len(p["results"])) for p in first["per_problem"]] == [(10, 10), (10, 10)]
+    assert set(first["pass_at_k"]) == {"1", "10"} and first["problems"] == 2
+    rows = [r for r in read_rows(config, "ops.eval_results") if r["metric"] == "pass@10"]
+    assert len(rows) == 2 and {r["num_samples"] for r in rows} == {2}

@@ -157,7 +157,7 @@ def test_line_completion_on_the_gold_test_split_per_language(lake_config, tiny_m
     rows = read_rows(lake_config, "ops.eval_results")
     assert {(r["task_type"], r["language"], r["metric"]) for r in rows} == {
         (task, language, metric)
-        for task in ("line", "line-with-suffix")
+        for task in ("line", "line-with-suffix", "span", "span-with-suffix")
         for language in ("python", "javascript", "all")
         for metric in ("exact_match", "edit_similarity")
     }

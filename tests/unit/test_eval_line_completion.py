@@ -8,8 +8,13 @@ from pathlib import Path
 import pytest
 
 from training.evaluation.line_completion import (
+    MAX_SPAN_LINES,
+    SPAN,
+    SPAN_WITH_SUFFIX,
     WITHOUT_SUFFIX,
+    choose_block,
     choose_span,
+    complete_lines,
     edit_similarity,
     exact_match,
     levenshtein,
@@ -48,7 +53,9 @@ def test_spans_are_deterministic_capped_and_independent_of_read_order():
     spans = sample_spans(docs, per_language=1, seed=3)
     shuffled = list(reversed(docs))
     assert sample_spans(shuffled, per_language=1, seed=3) == spans
-    assert sorted(s.language for s in spans) == ["javascript", "python"]
+    assert sorted((s.language, s.kind) for s in spans) == [
+        ("javascript", "line"), ("javascript", "span"), ("python", "line"), ("python", "span")
+    ]
     assert sample_spans(docs, per_language=2, seed=3) != spans
     assert sample_spans(docs, per_language=1, seed=4) != spans
 
@@ -75,3 +82,73 @@ def test_perfect_predictions_score_one_and_empty_ones_zero():
     }
     assert all(r["value"] == 1.0 for r in perfect) and all(r["value"] == 0.0 for r in empty)
     assert [r["num_samples"] for r in perfect if r["language"] == "all"] == [len(spans)] * 2
+
+
+def test_a_multi_line_span_is_whole_lines_inside_the_file_from_the_first_indentation():
+    text = SOURCES[0].read_text()
+    lengths = set()
+    for seed in range(40):
+        span = choose_block("random.py", "python", text, seed, max_prefix=10**7, max_suffix=10**7)
+        assert span.kind == SPAN and text.startswith(span.prefix)
+        assert text[len(span.prefix):].startswith(span.target)
+        first, last = (int(n) for n in span.task_id.rsplit(":", 1)[1].split("-"))
+        lines = text.split("\n")
+        assert 2 <= last - first + 1 <= MAX_SPAN_LINES and span.target.count("\n") == last - first
+        indent = lines[first][: len(lines[first]) - len(lines[first].lstrip())]
+        assert span.prefix.endswith("\n" + indent) and lines[last].strip()  # cursor after the indentation
+        through_last = "\n".join(lines[: last + 1])
+        assert span.prefix + span.target == through_last.rstrip() and span.suffix == text[len(through_last) :]
+        lengths.add(last - first + 1)
+    assert lengths == set(range(2, MAX_SPAN_LINES + 1))  # the seed picks the length too
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_spans_never_cross_the_end_of_a_file(seed):
+    # Short files with and without a final newline: the only room is at the very end.
+    for text in ("x = compute()\nreturn value", "x = compute()\nreturn value\n", "a\nvalue = 1\ny = 2\n\n"):
+        span = choose_block("d", "python", text, seed, 100, 100)
+        assert span is not None and span.prefix + span.target + span.suffix in (text, text.rstrip() + "\n", text)
+        assert span.target.count("\n") == 1 and len(span.prefix) + len(span.target) <= len(text.rstrip())
+    assert choose_block("d", "python", "only_one_line = 1\n", seed, 100, 100) is None
+    assert choose_block("d", "python", "x = compute()\n\n", seed, 100, 100) is None  # would end on a blank line
+
+
+def test_span_sampling_is_deterministic_by_seed_and_does_not_move_the_lines():
+    text = SOURCES[0].read_text()
+    same = {choose_block("doc", "python", text, 7, 500, 500) for _ in range(3)}
+    assert len(same) == 1
+    assert len({choose_block("doc", "python", text, seed, 500, 500).task_id for seed in range(10)}) > 5
+    # Spans draw from their own generator: a document's line is what it was before spans existed.
+    docs = documents()  # per_language=2 keeps every one of them
+    lines = {s for s in sample_spans(docs, per_language=2, seed=5) if s.kind == "line"}
+    assert lines == {choose_span(doc_id, language, t, 5, 2000, 1000) for doc_id, language, t in docs}
+
+
+class EchoGenerator:
+    """A "model" that answers each task with its own target (perfect) and records what it was asked."""
+
+    fim_label = "test"
+
+    def __init__(self, spans):
+        self.targets = {s.task_id: s.target for s in spans}
+        self.asked: list[tuple[str, int, bool]] = []
+
+    def infills(self, tasks, sampling, task_type):
+        self.asked += [(task_type, sampling.max_new_tokens, bool(t.suffix)) for t in tasks]
+        return {t.task_id: [self.targets[t.task_id]] for t in tasks}
+
+
+def test_line_and_span_tasks_are_scored_under_their_own_task_types():
+    from training.evaluation.generate import SamplingSettings
+
+    spans = sample_spans(documents(), per_language=2, seed=1)
+    generator = EchoGenerator(spans)
+    rows, summary = complete_lines(generator, spans, SamplingSettings(1, 0.0, 1.0, 16, 4, 1), 1, span_max_new_tokens=99)
+    assert {r["task_type"] for r in rows} == {"line", "line-with-suffix", "span", SPAN_WITH_SUFFIX}
+    assert all(r["value"] == 1.0 for r in rows)
+    assert summary["line_tasks"] == summary["span_tasks"] == 3  # 3 documents, a line and a span each
+    assert {r["num_samples"] for r in rows if r["language"] == "all"} == {3}
+    # Spans go in the editor's block mode with their own budget; each kind with and without suffix.
+    assert sorted(set(generator.asked)) == [
+        ("multi-line", 99, False), ("multi-line", 99, True), ("single-line", 16, False), ("single-line", 16, True)
+    ]

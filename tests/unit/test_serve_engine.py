@@ -141,3 +141,39 @@ def test_time_limit_ends_a_request_with_what_it_has(tiny):
         assert collector.done[0].detail == "time_limit" and collector.done[0].finish_reason == "length"
     finally:
         engine.stop()
+
+
+def test_kv_batch_writes_steps_in_place_and_grows_without_changing_tokens(tiny, monkeypatch):
+    from serving.engine import kv_batch
+
+    model, tokenizer = tiny
+    batch = KVBatch(torch.device("cpu"))
+    with torch.inference_mode():
+        _, cache = prefill(model, ids_of(tokenizer, "def f(x):"), torch.device("cpu"))
+        batch.add(cache, len(ids_of(tokenizer, "def f(x):")))
+        buffer = batch.layers[0].key_buffer.data_ptr()
+        batch.step(model, [1])
+        batch.step(model, [2])
+    assert batch.layers[0].key_buffer.data_ptr() == buffer  # no copy of the cache per step
+    assert batch.layers[0].keys.shape[2] == batch.length
+
+    # Buffers of 3 free columns: 20 tokens cross many growths (and joins into grown buffers).
+    monkeypatch.setattr(kv_batch, "GROW_COLUMNS", 3)
+    prompts = PROMPTS[:3]
+    expected = []
+    with torch.inference_mode():
+        for prompt in prompts:
+            ids = ids_of(tokenizer, prompt)
+            out = model.generate(torch.tensor([ids]), max_new_tokens=20, do_sample=False,
+                                 eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+            expected.append(tokenizer.decode(out[0, len(ids):], skip_special_tokens=True))
+    engine = Engine(model, tokenizer, max_batch_size=8).start()
+    try:
+        collectors = [Collector() for _ in prompts]
+        for prompt, collector in zip(prompts, collectors, strict=True):
+            engine.submit(request(tokenizer, prompt, collector, temperature=0.0))
+        for collector in collectors:
+            assert collector.finished.wait(120)
+        assert [c.done[0].text for c in collectors] == expected
+    finally:
+        engine.stop()

@@ -5,6 +5,13 @@ packs context and cuts the completion with its own rules. Requests carry exactly
 in-process path uses (same prompt, suffix, ``mode``, token budget and greedy decoding), so
 at temperature 0 both paths score the same text. Requests run a few at a time (the server
 batches them); 429/503 answers are retried after the server's ``Retry-After``.
+
+Sampled runs (pass@10 wants 10+ samples per problem) use the API's ``n``. A server caps
+``n`` (``serve.max_n``, 8 by default), so a problem's samples go in requests of at most
+``Endpoint.max_n`` choices; request ``i`` starting at sample ``start`` carries
+``seed + start``. codemill's engine seeds choice ``c`` of a request with ``seed + c``, so
+sample ``j`` is seeded ``seed + j`` however the samples were split: a seed gives the same
+samples whatever ``max_n`` is.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ class Endpoint:
     model: str = "default"
     timeout: float = 300.0
     concurrency: int = 4
+    max_n: int = 8  # most choices asked in one request (codemill serve's serve.max_n default)
 
     @property
     def base(self) -> str:
@@ -80,11 +88,27 @@ class Endpoint:
             return list(pool.map(self.complete, bodies))
 
 
-def _sampling_fields(sampling: SamplingSettings) -> dict:
+def sampling_requests(sampling: SamplingSettings, max_n: int) -> list[dict]:
+    """The sampling fields of the requests that together ask for one problem's samples."""
     fields = {"max_tokens": sampling.max_new_tokens, "seed": sampling.seed}
     if sampling.greedy:
-        return {**fields, "temperature": 0.0, "n": 1}
-    return {**fields, "temperature": sampling.temperature, "top_p": sampling.top_p, "n": sampling.samples}
+        return [{**fields, "temperature": 0.0, "n": 1}]
+    requests = []
+    for start in range(0, sampling.samples, max_n):
+        seed = None if sampling.seed is None else sampling.seed + start
+        n = min(max_n, sampling.samples - start)
+        requests.append({**fields, "seed": seed, "temperature": sampling.temperature, "top_p": sampling.top_p, "n": n})
+    return requests
+
+
+def _ask(endpoint: Endpoint, keys: Sequence[str], bodies: Sequence[dict], sampling: SamplingSettings) -> dict[str, list[str]]:
+    """Every body with each of the sampling requests; the answers gathered per key, in sample order."""
+    parts = sampling_requests(sampling, endpoint.max_n)
+    answers = endpoint.map([{**body, **part} for body in bodies for part in parts])
+    texts: dict[str, list[str]] = {}
+    for index, key in enumerate(keys):
+        texts[key] = [text for batch in answers[index * len(parts) : (index + 1) * len(parts)] for text in batch]
+    return texts
 
 
 def endpoint_infills(
@@ -92,11 +116,8 @@ def endpoint_infills(
 ) -> dict[str, list[str]]:
     """Middles as an editor asks for them: prompt = prefix, suffix, mode by task type."""
     mode = completion_mode(task_type)
-    bodies = [
-        {"prompt": task.prompt, "suffix": task.suffix or None, "mode": mode, **_sampling_fields(sampling)}
-        for task in tasks
-    ]
-    return {task.task_id: texts for task, texts in zip(tasks, endpoint.map(bodies), strict=True)}
+    bodies = [{"prompt": task.prompt, "suffix": task.suffix or None, "mode": mode} for task in tasks]
+    return _ask(endpoint, [task.task_id for task in tasks], bodies, sampling)
 
 
 def endpoint_completions(
@@ -104,9 +125,9 @@ def endpoint_completions(
 ) -> dict[str, list[str]]:
     """Function bodies, prompted and cut as :func:`generate.generate_completions` does."""
     prompts = [split_trailing_whitespace(problem.prompt) for problem in problems]
-    bodies = [{"prompt": stripped, "stop": list(STOP_SEQUENCES), **_sampling_fields(sampling)} for stripped, _ in prompts]
-    answers = endpoint.map(bodies)
+    bodies = [{"prompt": stripped, "stop": list(STOP_SEQUENCES)} for stripped, _ in prompts]
+    answers = _ask(endpoint, [problem.task_id for problem in problems], bodies, sampling)
     return {
-        problem.task_id: [completion_after(whitespace, truncate_at_stop(text)) for text in texts]
-        for problem, (_, whitespace), texts in zip(problems, prompts, answers, strict=True)
+        problem.task_id: [completion_after(whitespace, truncate_at_stop(text)) for text in answers[problem.task_id]]
+        for problem, (_, whitespace) in zip(problems, prompts, strict=True)
     }

@@ -126,12 +126,13 @@ def _line_notice(target, spans: list, warnings: list[str]) -> dict | None:
     if not spans:
         warnings.append(f"line-completion: gold version {target.table_version} has no test-split lines: skipped")
     languages = sorted({span.language for span in spans})
-    return {"table_version": target.table_version, "spans": len(spans), "languages": languages}
+    kinds = {kind: sum(span.kind == kind for span in spans) for kind in (line_completion.LINE, line_completion.SPAN)}
+    return {"table_version": target.table_version, "spans": len(spans), "languages": languages, "tasks": kinds}
 
 
 def _complete_lines(generator, spans: list, e):
     sampling = SamplingSettings(1, 0.0, e.top_p, e.line_max_new_tokens, e.generation_batch_size, e.seed)
-    return line_completion.complete_lines(generator, spans, sampling, e.seed)
+    return line_completion.complete_lines(generator, spans, sampling, e.seed, e.span_max_new_tokens)
 
 
 def _new_session_id() -> str:
@@ -161,7 +162,9 @@ def evaluate(
     endpoint = None
     if request.endpoint:
         key = e.endpoint_api_key or os.environ.get("CODEMILL_API_KEY") or None
-        endpoint = Endpoint(request.endpoint, key, e.endpoint_model, concurrency=e.endpoint_concurrency)
+        endpoint = Endpoint(
+            request.endpoint, key, e.endpoint_model, concurrency=e.endpoint_concurrency, max_n=e.endpoint_max_n
+        )
         refs.append(_endpoint_ref(endpoint)[0])
     if lines and request.completions_file:
         raise ValueError("line-completion scores a model's own completions: give --model, not --completions")

@@ -39,9 +39,12 @@ class EvalSettings(Section):
     heldout_max_tokens: int = Field(512, ge=2, description="Tokens scored from the start of each document")
     heldout_batch_size: int = Field(4, ge=1, description="Documents per forward pass")
     line_documents: int = Field(
-        50, ge=1, description="line-completion: test-split documents sampled per language (one line each)"
+        50, ge=1, description="line-completion: test-split documents sampled per language (one line and one span each)"
     )
-    line_max_new_tokens: int = Field(64, ge=1, description="line-completion: longest completion generated")
+    line_max_new_tokens: int = Field(64, ge=1, description="line-completion: longest completion of a line")
+    span_max_new_tokens: int = Field(
+        160, ge=1, description="line-completion: longest completion of a multi-line span"
+    )
     workers: int = Field(2, ge=1, description="Sandboxed programs run in parallel")
     sandbox_wall_seconds: float = Field(10.0, gt=0, description="Wall-clock limit per program")
     sandbox_cpu_seconds: int = Field(10, ge=1, description="CPU-time limit per process (RLIMIT_CPU)")
@@ -72,6 +75,9 @@ class EvalSettings(Section):
         "", description="--endpoint: bearer token ('' = $CODEMILL_API_KEY, or none)"
     )
     endpoint_concurrency: int = Field(4, ge=1, description="--endpoint: requests in flight at once")
+    endpoint_max_n: int = Field(
+        8, ge=1, description="--endpoint: most samples asked in one request (the server's serve.max_n)"
+    )
     device: str = Field(
         "auto", description="Where the model runs: auto (cuda when available), cpu, cuda, cuda:N"
     )
