@@ -144,14 +144,65 @@ def _unique_label(label: str, earlier: list[ModelRef]) -> str:
     return f"{label} #{taken + 1}" if taken else label
 
 
+@dataclass
+class _Session:
+    """What every model of one evaluation session is measured against."""
+
+    config: TrainingConfig
+    request: EvalRequest
+    session_id: str
+    started: datetime
+    bench: str
+    problems: list
+    sandbox: SandboxSettings
+    refs: list[ModelRef]
+    endpoint: Endpoint | None
+    target: object | None  # the gold version held-out loss and line completion read (lineage.heldout_target)
+    spans: list
+    report: dict
+
+    @property
+    def e(self):
+        return self.config.eval
+
+
 def evaluate(
     config: TrainingConfig, request: EvalRequest, say: Callable[[str], None] = log.info
 ) -> EvalOutcome:
+    """Measure every requested model (one at a time), store the rows, write the report."""
+    session = _open_session(config, request)
+    rows: list[dict] = []
+    for index, (ref, label) in enumerate(_entries(session)):
+        entry, metric_rows = _evaluate_one(session, index, ref, label, say)
+        session.report.setdefault("metrics", []).extend({**row, "label": label} for row in metric_rows)
+        target = session.target
+        rows += results.with_lineage(
+            metric_rows,
+            eval_id=entry["eval_id"],
+            session_id=session.session_id,
+            model_path=entry["model_path"],
+            training_run_id=entry.get("training_run_id"),
+            table_version=entry.get("table_version"),
+            eval_table_version=target.table_version if target and ref is not None else None,
+            evaluated_at=session.started,
+        )
+        session.report["models"].append(entry)
+    results.store(config, rows)
+    report = session.report
+    report["wall_seconds"] = round((datetime.now(UTC) - session.started).total_seconds(), 2)
     e = config.eval
-    session_id = _new_session_id()
-    started = datetime.now(UTC)
+    folder = Path(e.report_dir).expanduser() if e.report_dir else config.lake.root / "_reports" / "eval"
+    json_path, html_path = write_report(report, folder / session.session_id)
+    return EvalOutcome(session.session_id, report, json_path, html_path, len(rows))
+
+
+def _open_session(config: TrainingConfig, request: EvalRequest) -> _Session:
+    """Benchmark tasks, models and the gold version to read, checked before any model is loaded."""
+    e = config.eval
     bench = benchmark_name(e.benchmark)
     lines = bench == line_completion.BENCHMARK
+    if lines and request.completions_file:
+        raise ValueError("line-completion scores a model's own completions: give --model, not --completions")
     wanted = (request.pass_at_k or request.completions_file) and not lines
     problems = load_benchmark(e.benchmark, e.limit) if wanted else []
     sandbox = sandbox_settings(config)
@@ -166,25 +217,32 @@ def evaluate(
             request.endpoint, key, e.endpoint_model, concurrency=e.endpoint_concurrency, max_n=e.endpoint_max_n
         )
         refs.append(_endpoint_ref(endpoint)[0])
-    if lines and request.completions_file:
-        raise ValueError("line-completion scores a model's own completions: give --model, not --completions")
     target = heldout_target(config, refs, request.table_version) if (request.heldout or lines) and refs else None
     spans = _line_spans(config, target) if lines and target is not None else []
+    session = _Session(config, request, _new_session_id(), datetime.now(UTC), bench, problems, sandbox, refs,
+                       endpoint, target, spans, {})
+    session.report = _new_report(session, lines)
+    return session
+
+
+def _new_report(session: _Session, lines: bool) -> dict:
+    target, e = session.target, session.e
     report: dict = {
-        "session_id": session_id,
-        "created_at": started.isoformat(),
-        "benchmark": bench,
-        "task_type": task_type(bench),
-        "tasks_version": task_set_version(bench, problems) if is_infill(bench) and problems else None,
+        "session_id": session.session_id,
+        "created_at": session.started.isoformat(),
+        "benchmark": session.bench,
+        "task_type": task_type(session.bench),
+        "tasks_version": task_set_version(session.bench, session.problems)
+        if is_infill(session.bench) and session.problems else None,
         "models": [],
         "settings": e.model_dump(mode="json"),
         "warnings": [],
         "heldout": None,
     }
-    if request.heldout and refs and target is None:
+    if session.request.heldout and session.refs and target is None:
         report["warnings"].append("no published gold.training_corpus version: held-out loss skipped")
     if lines:
-        report["line_completion"] = _line_notice(target, spans, report["warnings"])
+        report["line_completion"] = _line_notice(target, session.spans, report["warnings"])
     if target is not None:
         report["heldout"] = {
             "table_path": target.table_path,
@@ -194,128 +252,115 @@ def evaluate(
             "published": target.published,
         }
         report["warnings"].extend(target.warnings)
-    rows: list[dict] = []
+    return report
 
+
+def _entries(session: _Session) -> list[tuple[ModelRef | None, str]]:
+    """(model or None for a completions file, label) to evaluate; no model when nothing can be measured."""
+    request = session.request
     entries: list[tuple[ModelRef | None, str]] = [
-        (ref, _unique_label(ref.label, refs[:i])) for i, ref in enumerate(refs)
+        (ref, _unique_label(ref.label, session.refs[:i])) for i, ref in enumerate(session.refs)
     ]
-    if not (spans or (target is not None and request.heldout) or (problems and request.pass_at_k)):
+    measurable = session.spans or (session.target is not None and request.heldout) or (
+        session.problems and request.pass_at_k)
+    if not measurable:
         entries = []  # nothing to measure a model on (warnings say why): do not load one
     if request.completions_file:
         entries.append((None, request.completions_file))
-    for index, (ref, label) in enumerate(entries):
-        eval_id = f"{session_id}-{index}"
-        entry: dict = {"label": label, "eval_id": eval_id, "warnings": [], "seconds": {}}
-        metric_rows: list[dict] = []
-        if ref is None:
-            entry.update(model_path=label)
-            pairs = read_completions(Path(label))
-            completions = group_completions(problems, pairs)
-        else:
-            entry.update(
-                model_path=ref.load_spec,
-                training_run_id=ref.training_run_id,
-                base_model=ref.base_model,
-                table_version=ref.table_version,
-            )
-            entry["warnings"] = contamination_warnings(config, ref, bench) if problems else []
-            tick = time.monotonic()
-            if endpoint is not None and ref.spec == endpoint.url:
-                model = tokenizer = None
-                generator = EndpointGenerator(endpoint)
-                entry["endpoint"] = endpoint.base
-                if request.heldout and target is not None:
-                    entry["warnings"].append("held-out loss needs the weights: not measured through an endpoint")
-            else:
-                say(f"loading {label} ...")
-                model, tokenizer = _load(ref, e.device)
-                generator = LocalGenerator(model, tokenizer, fim_format_for(ref.load_spec, e.fim))
-            entry["seconds"]["load"] = round(time.monotonic() - tick, 2)
-            if spans:
-                tick = time.monotonic()
-                say(f"line completion by {label} on {len(spans)} test-split spans, with and without suffix ...")
-                line_rows, entry["line_completion"] = _complete_lines(generator, spans, e)
-                entry["seconds"]["line_completion"] = round(time.monotonic() - tick, 2)
-                metric_rows += results.line_rows(line_rows, target.table_version, e.seed)
-            if target is not None and request.heldout and model is not None:
-                tick = time.monotonic()
-                say(f"held-out loss of {label} on gold version {target.table_version} ...")
-                held = heldout_loss(
-                    model,
-                    tokenizer,
-                    target.table_path,
-                    target.table_version,
-                    HeldoutSettings(
-                        tuple(e.heldout_splits),
-                        e.heldout_max_documents,
-                        e.heldout_max_tokens,
-                        e.heldout_batch_size,
-                    ),
-                )
-                entry["heldout"] = held.summary()
-                entry["seconds"]["heldout"] = round(time.monotonic() - tick, 2)
-                metric_rows += results.heldout_rows(entry["heldout"], "+".join(e.heldout_splits))
-            completions = {}
-            if problems and request.pass_at_k:
-                tick = time.monotonic()
-                say(f"generating for {len(problems)} {bench} problems with {label} ...")
-                completions = _generate(generator, problems, e)
-                entry["seconds"]["generate"] = round(time.monotonic() - tick, 2)
-            del model, tokenizer, generator
-        if completions:
-            tick = time.monotonic()
-            say(f"running {sum(map(len, completions.values()))} completions in the sandbox ...")
-            ks = [k for k in e.ks if k <= min(map(len, completions.values()))]
-            score = score_completions(bench, problems, completions, sandbox, ks)
-            entry["seconds"]["execute"] = round(time.monotonic() - tick, 2)
-            executions = sum(map(len, completions.values()))
-            entry["executions_per_second"] = round(executions / max(entry["seconds"]["execute"], 1e-3), 2)
-            units = {p.task_id: p.unit for p in problems}
-            entry["confidence"] = pass_at_1_interval(score.outcomes, units, e.seed)
-            entry.update(
-                pass_at_k={str(k): v for k, v in score.pass_at_k.items()},
-                problems=score.num_problems,
-                sandbox=score.sandbox,
-                per_problem=score.details(),
-                completions={task: batch for task, batch in completions.items()},
-            )
-            metric_rows += results.pass_at_k_rows(
-                bench,
-                score.pass_at_k,
-                score.num_problems,
-                {
-                    "samples": e.samples,
-                    "temperature": e.temperature,
-                    "solved": [o.task_id for o in score.outcomes if o.num_correct],
-                    "sandbox": score.sandbox,
-                    "tasks_version": report["tasks_version"],
-                    "ci95": entry["confidence"],
-                },
-                task_type(bench),
-            )
-            if score.sandbox != "bwrap":
-                entry["warnings"].append(UNSANDBOXED)
-            broken = sum(r.startswith("sandbox error") for o in score.outcomes for r in o.results)
-            if broken:
-                entry["warnings"].append(
-                    f"{broken} completion(s) could not be judged (sandbox error, counted as failed): "
-                    "see per_problem in the report"
-                )
-        report.setdefault("metrics", []).extend({**row, "label": label} for row in metric_rows)
-        rows += results.with_lineage(
-            metric_rows,
-            eval_id=eval_id,
-            session_id=session_id,
-            model_path=entry["model_path"],
-            training_run_id=entry.get("training_run_id"),
-            table_version=entry.get("table_version"),
-            eval_table_version=target.table_version if target and ref is not None else None,
-            evaluated_at=started,
-        )
-        report["models"].append(entry)
+    return entries
 
-    results.store(config, rows)
-    report["wall_seconds"] = round((datetime.now(UTC) - started).total_seconds(), 2)
-    folder = Path(e.report_dir).expanduser() if e.report_dir else config.lake.root / "_reports" / "eval"
-    json_path, html_path = write_report(report, folder / session_id)
-    return EvalOutcome(session_id, report, json_path, html_path, len(rows))
+
+def _evaluate_one(session: _Session, index: int, ref: ModelRef | None, label: str, say) -> tuple[dict, list[dict]]:
+    """(report entry, metric rows) of one model, or of a completions file when ``ref`` is None."""
+    entry: dict = {"label": label, "eval_id": f"{session.session_id}-{index}", "warnings": [], "seconds": {}}
+    if ref is None:
+        entry.update(model_path=label)
+        metric_rows: list[dict] = []
+        completions = group_completions(session.problems, read_completions(Path(label)))
+    else:
+        metric_rows, completions = _measure_model(session, ref, label, entry, say)
+    if completions:
+        metric_rows += _score(session, entry, completions, say)
+    return entry, metric_rows
+
+
+def _measure_model(session: _Session, ref: ModelRef, label: str, entry: dict, say) -> tuple[list[dict], dict]:
+    """Load (or reach) the model, then line completion, held-out loss and generation for pass@k."""
+    e, target, request = session.e, session.target, session.request
+    entry.update(model_path=ref.load_spec, training_run_id=ref.training_run_id, base_model=ref.base_model,
+                 table_version=ref.table_version)
+    entry["warnings"] = contamination_warnings(session.config, ref, session.bench) if session.problems else []
+    metric_rows: list[dict] = []
+    tick = time.monotonic()
+    endpoint = session.endpoint
+    if endpoint is not None and ref.spec == endpoint.url:
+        model = tokenizer = None
+        generator = EndpointGenerator(endpoint)
+        entry["endpoint"] = endpoint.base
+        if request.heldout and target is not None:
+            entry["warnings"].append("held-out loss needs the weights: not measured through an endpoint")
+    else:
+        say(f"loading {label} ...")
+        model, tokenizer = _load(ref, e.device)
+        generator = LocalGenerator(model, tokenizer, fim_format_for(ref.load_spec, e.fim))
+    entry["seconds"]["load"] = round(time.monotonic() - tick, 2)
+    if session.spans:
+        tick = time.monotonic()
+        say(f"line completion by {label} on {len(session.spans)} test-split spans, with and without suffix ...")
+        line_rows, entry["line_completion"] = _complete_lines(generator, session.spans, e)
+        entry["seconds"]["line_completion"] = round(time.monotonic() - tick, 2)
+        metric_rows += results.line_rows(line_rows, target.table_version, e.seed)
+    if target is not None and request.heldout and model is not None:
+        tick = time.monotonic()
+        say(f"held-out loss of {label} on gold version {target.table_version} ...")
+        settings = HeldoutSettings(tuple(e.heldout_splits), e.heldout_max_documents, e.heldout_max_tokens,
+                                   e.heldout_batch_size)
+        held = heldout_loss(model, tokenizer, target.table_path, target.table_version, settings)
+        entry["heldout"] = held.summary()
+        entry["seconds"]["heldout"] = round(time.monotonic() - tick, 2)
+        metric_rows += results.heldout_rows(entry["heldout"], "+".join(e.heldout_splits))
+    completions = {}
+    if session.problems and request.pass_at_k:
+        tick = time.monotonic()
+        say(f"generating for {len(session.problems)} {session.bench} problems with {label} ...")
+        completions = _generate(generator, session.problems, e)
+        entry["seconds"]["generate"] = round(time.monotonic() - tick, 2)
+    return metric_rows, completions
+
+
+def _score(session: _Session, entry: dict, completions: dict, say) -> list[dict]:
+    """Run the completions in the sandbox; pass@k, confidence and per-problem verdicts into ``entry``."""
+    e, bench, problems = session.e, session.bench, session.problems
+    tick = time.monotonic()
+    executions = sum(map(len, completions.values()))
+    say(f"running {executions} completions in the sandbox ...")
+    ks = [k for k in e.ks if k <= min(map(len, completions.values()))]
+    score = score_completions(bench, problems, completions, session.sandbox, ks)
+    entry["seconds"]["execute"] = round(time.monotonic() - tick, 2)
+    entry["executions_per_second"] = round(executions / max(entry["seconds"]["execute"], 1e-3), 2)
+    units = {p.task_id: p.unit for p in problems}
+    entry["confidence"] = pass_at_1_interval(score.outcomes, units, e.seed)
+    entry.update(
+        pass_at_k={str(k): v for k, v in score.pass_at_k.items()},
+        problems=score.num_problems,
+        sandbox=score.sandbox,
+        per_problem=score.details(),
+        completions={task: batch for task, batch in completions.items()},
+    )
+    if score.sandbox != "bwrap":
+        entry["warnings"].append(UNSANDBOXED)
+    broken = sum(r.startswith("sandbox error") for o in score.outcomes for r in o.results)
+    if broken:
+        entry["warnings"].append(
+            f"{broken} completion(s) could not be judged (sandbox error, counted as failed): "
+            "see per_problem in the report"
+        )
+    details = {
+        "samples": e.samples,
+        "temperature": e.temperature,
+        "solved": [o.task_id for o in score.outcomes if o.num_correct],
+        "sandbox": score.sandbox,
+        "tasks_version": session.report["tasks_version"],
+        "ci95": entry["confidence"],
+    }
+    return results.pass_at_k_rows(bench, score.pass_at_k, score.num_problems, details, task_type(bench))
