@@ -38,6 +38,40 @@ def init() -> None:
     typer.echo(f"lake: {config.lake.root}")
 
 
+@tables_app.command("migrate")
+def migrate(
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the differences; change nothing (no Spark)."),
+) -> None:
+    """Upgrade a lake made by an earlier release to the current contracts, in place.
+
+    Creates missing tables and adds the nullable columns contracts gained (old rows read null),
+    recording each table's contract version. A dropped or retyped column is refused, with what
+    to do instead: data is never dropped or reinterpreted. Every job also does this for the
+    tables it writes, on its first write.
+    """
+    from data_platform.lake import migrate_lake, plan_lake
+
+    config = STATE.config
+    plans = plan_lake(config)
+    for plan in plans:
+        if plan.refused:
+            typer.secho(f"{plan.name:<24} refused: {'; '.join(plan.refused)}", fg=typer.colors.RED)
+        elif plan.current:
+            typer.echo(f"{plan.name:<24} up to date")
+        else:
+            typer.echo(f"{plan.name:<24} {'would ' if dry_run else ''}{'; '.join(plan.changes())}")
+    pending = [plan for plan in plans if not plan.current and not plan.refused]
+    if pending and not dry_run:
+        migrate_lake(STATE.spark(), config, pending)
+    verb = "to change" if dry_run else "changed"
+    typer.echo(f"lake: {config.lake.root}: {len(pending)} table(s) {verb}, "
+               f"{sum(1 for p in plans if p.refused)} refused")
+    refused = [plan for plan in plans if plan.refused]
+    if refused:
+        fail(refused[0].refusal() + (f" ({len(refused) - 1} more table(s) refused, listed above)"
+                                     if len(refused) > 1 else ""))
+
+
 @tables_app.command("list")
 def list_tables() -> None:
     """Every contract table with its Delta version and row count (read with delta-rs, no Spark)."""

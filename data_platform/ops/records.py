@@ -2,7 +2,9 @@
 
 Training, evaluation and serving run on Ray workers and plain Python processes that never
 start a JVM; they still record runs in the same contract tables the Spark jobs use. Rows are
-checked against the table's contract in ``schemas/`` (an unknown column is an error).
+checked against the table's contract in ``schemas/`` (an unknown column is an error), and a
+table an earlier release wrote is upgraded in place before the first write of a process
+(:mod:`data_platform.migrations`).
 """
 
 from __future__ import annotations
@@ -14,17 +16,36 @@ import pyarrow as pa
 
 from data_platform.config import CodemillConfig
 from data_platform.contracts import contract
+from data_platform.migrations import VERSION_PROPERTY, plan_table, upgrade_with_delta_rs
+
+# Tables this process has created or checked against their contract: (path, contract version).
+_CURRENT: set[tuple[str, str]] = set()
 
 
 def rows_to_arrow(table_name: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
     """Build an Arrow table in contract column order; unknown keys are an error."""
     table = contract(table_name)
-    unknown = {key for row in rows for key in row} - set(table.column_names)
-    if unknown:
-        raise ValueError(f"{table_name} has no columns {sorted(unknown)}")
+    table.check_columns(sorted({key for row in rows for key in row}))
     schema = table.arrow_schema()
     columns = {name: [row.get(name) for row in rows] for name in table.column_names}
     return pa.Table.from_pydict(columns, schema=schema)
+
+
+def prepare_table(table_name: str, path: str) -> bool:
+    """Upgrade the table in place if an earlier release wrote it; False when it does not exist yet."""
+    table = contract(table_name)
+    if (path, table.version) in _CURRENT:
+        return True
+    plan = plan_table(table, path)
+    if plan.exists:
+        upgrade_with_delta_rs(table, plan)
+        _CURRENT.add((path, table.version))
+    return plan.exists
+
+
+def create_properties(table_name: str) -> dict[str, str]:
+    """Table properties of a table delta-rs creates (the contract version it was made from)."""
+    return {VERSION_PROPERTY: contract(table_name).version}
 
 
 def append_rows(config: CodemillConfig, table_name: str, rows: Sequence[dict[str, Any]]) -> int:
@@ -33,7 +54,10 @@ def append_rows(config: CodemillConfig, table_name: str, rows: Sequence[dict[str
 
     path = config.lake.table_path(table_name)
     data = rows_to_arrow(table_name, rows)
-    write_deltalake(str(path), data, mode="append")
+    if prepare_table(table_name, str(path)):
+        write_deltalake(str(path), data, mode="append")
+    else:
+        write_deltalake(str(path), data, mode="append", configuration=create_properties(table_name))
     return DeltaTable(str(path)).version()
 
 
@@ -48,9 +72,11 @@ def upsert_rows(
     from deltalake.exceptions import TableNotFoundError
 
     path = str(config.lake.table_path(table_name))
+    if not prepare_table(table_name, path):
+        return append_rows(config, table_name, rows)
     try:
         table = DeltaTable(path)
-    except TableNotFoundError:
+    except TableNotFoundError:  # removed since it was checked
         return append_rows(config, table_name, rows)
     predicate = " AND ".join(f"target.{key} = source.{key}" for key in keys)
     (
