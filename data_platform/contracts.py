@@ -229,6 +229,27 @@ def all_contracts(schemas_dir: Path = SCHEMAS_DIR) -> dict[str, TableContract]:
     return {contract.name: contract for contract in contracts}
 
 
+def columns_markdown(contracts: dict[str, TableContract] | None = None) -> str:
+    """docs/tables.md: every table's columns, rendered from the contracts (a test keeps it in sync)."""
+    contracts = contracts or all_contracts()
+    lines = [
+        "# Table columns",
+        "",
+        "Generated from `schemas/*.yaml` by `codemill tables docs > docs/tables.md`; do not edit by hand",
+        "(`tests/unit/test_contract_docs.py` fails when this file and the contracts differ).",
+    ]
+    for table in contracts.values():
+        keys = ", ".join(f"`{key}`" for key in table.keys)
+        extra = f"; partitioned by {', '.join(table.partition_by)}" if table.partition_by else ""
+        restricted = " **Restricted.**" if table.restricted else ""
+        lines += ["", f"## {table.name}", "", " ".join(table.description.split()) + restricted, "",
+                  f"Keys: {keys}{extra}.", "", "| column | type | null | description |", "|---|---|---|---|"]
+        for c in table.columns:
+            description = c.description.replace("|", "\\|")
+            lines.append(f"| `{c.name}` | {c.type} | {'yes' if c.nullable else 'no'} | {description} |")
+    return "\n".join(lines) + "\n"
+
+
 def contract(table_name: str) -> TableContract:
     contracts = all_contracts()
     if table_name not in contracts:

@@ -72,6 +72,14 @@ def migrate(
                                      if len(refused) > 1 else ""))
 
 
+@tables_app.command("docs")
+def docs() -> None:
+    """Print the column reference of every table (Markdown), as kept in docs/tables.md."""
+    from data_platform.contracts import columns_markdown
+
+    typer.echo(columns_markdown(), nl=False)
+
+
 @tables_app.command("list")
 def list_tables() -> None:
     """Every contract table with its Delta version and row count (read with delta-rs, no Spark)."""
