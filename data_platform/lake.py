@@ -50,14 +50,14 @@ def _create_at_path(spark, table: TableContract, path: Path) -> None:
     )
 
 
-def upgrade_table(spark, table: TableContract, path: Path, dry_run: bool = False) -> TablePlan:
+def upgrade_table(spark, table: TableContract, path: Path) -> TablePlan:
     """Create the table, or bring it up to its contract in place (see data_platform.migrations).
 
     Raises MigrationRefused (nothing changed) when that would drop or retype a column.
-    ``dry_run`` only computes the plan.
+    Returns the plan it carried out.
     """
     plan = plan_table(table, path)
-    if dry_run or plan.current:
+    if plan.current:
         return plan
     if not plan.exists:
         _create_at_path(spark, table, path)
@@ -156,7 +156,10 @@ def ensure_table(spark, config: CodemillConfig, name: str) -> Path:
     table = contract(name)
     path = config.lake.table_path(name)
     if (str(path), table.version) not in _CURRENT:
-        init_tables(spark, config, [name])
+        plan = upgrade_table(spark, table, path)
+        if not plan.exists:
+            register_in_catalog(spark, table, path)
+        _CURRENT.add((str(path), table.version))
     return path
 
 
