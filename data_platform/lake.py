@@ -32,6 +32,12 @@ class TableInitResult:
     created: bool
     added_columns: tuple[str, ...]
 
+    @property
+    def state(self) -> str:
+        if self.created:
+            return "created"
+        return f"added columns {', '.join(self.added_columns)}" if self.added_columns else "unchanged"
+
 
 def delta_path_sql(path: Path | str) -> str:
     """Spark SQL identifier of a Delta table by path: delta.`/lake/bronze/files`."""

@@ -28,13 +28,7 @@ def init() -> None:
     config = STATE.config
     results = init_tables(STATE.spark(), config)
     for result in results:
-        if result.created:
-            state = "created"
-        elif result.added_columns:
-            state = f"added columns {', '.join(result.added_columns)}"
-        else:
-            state = "unchanged"
-        typer.echo(f"{result.name:<24} {state:<10} {result.path}")
+        typer.echo(f"{result.name:<24} {result.state:<10} {result.path}")
     typer.echo(f"lake: {config.lake.root}")
 
 
