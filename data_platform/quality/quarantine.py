@@ -82,8 +82,9 @@ def row_violations(df, suite: SuiteSpec, config: CodemillConfig):
 def _quarantine_rows(df, violations, source_version: int, clean_version: int, result_id: str, run_id):
     from pyspark.sql import functions as F
 
-    # The quarantine row repeats the gold columns its contract shares with gold.
-    gold_columns = set(contract(GOLD_TABLE).column_names)
+    # The quarantine row repeats the gold columns its contract shares with gold, except run_id:
+    # there it is the gate's run, not the ingest run that wrote the gold row.
+    gold_columns = set(contract(GOLD_TABLE).column_names) - {"run_id"}
     columns = [name for name in contract(QUARANTINE_TABLE).column_names if name in gold_columns]
     return violations.join(df.select(*columns), "doc_id").select(
         *columns,
