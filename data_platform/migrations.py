@@ -7,7 +7,8 @@ Spark writers, ``ops.records`` for delta-rs writers) or for the whole lake with
 * a table that does not exist yet is created;
 * a nullable column the contract gained is added (old rows read it as null);
 * the contract's shape fingerprint is recorded in the table property
-  ``codemill.contract_version`` when a table is created or upgraded, so a later check of a
+  ``codemill.contract_version`` when Spark creates a table or anything upgrades one (delta-rs
+  refuses unknown properties at creation), so a later check of a
   matching table stops at the property. A table that already matches its contract gets no
   commit just to record it: a new version of gold.training_corpus with the same rows would
   look like an unvalidated gold version to the gate and to training.

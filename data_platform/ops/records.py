@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from data_platform.config import CodemillConfig
 from data_platform.contracts import contract
-from data_platform.migrations import VERSION_PROPERTY, plan_table, upgrade_with_delta_rs
+from data_platform.migrations import plan_table, upgrade_with_delta_rs
 
 # Tables this process has created or checked against their contract: (path, contract version).
 _CURRENT: set[tuple[str, str]] = set()
@@ -43,21 +43,17 @@ def prepare_table(table_name: str, path: str) -> bool:
     return plan.exists
 
 
-def create_properties(table_name: str) -> dict[str, str]:
-    """Table properties of a table delta-rs creates (the contract version it was made from)."""
-    return {VERSION_PROPERTY: contract(table_name).version}
-
-
 def append_rows(config: CodemillConfig, table_name: str, rows: Sequence[dict[str, Any]]) -> int:
     """Append rows to a contract table (created on first use); returns the new version."""
     from deltalake import DeltaTable, write_deltalake
 
     path = config.lake.table_path(table_name)
     data = rows_to_arrow(table_name, rows)
-    if prepare_table(table_name, str(path)):
-        write_deltalake(str(path), data, mode="append")
-    else:
-        write_deltalake(str(path), data, mode="append", configuration=create_properties(table_name))
+    # A table delta-rs creates carries no contract version: delta-rs refuses table properties
+    # it does not know at creation, and recording it later would cost every first write a
+    # second commit. Its check compares the schema instead (one metadata read per process).
+    prepare_table(table_name, str(path))
+    write_deltalake(str(path), data, mode="append")
     return DeltaTable(str(path)).version()
 
 

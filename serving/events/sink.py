@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from data_platform.config import CodemillConfig
-from data_platform.ops.records import create_properties, prepare_table, rows_to_arrow
+from data_platform.ops.records import prepare_table, rows_to_arrow
 from serving.events.wal import WriteAheadLog
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,7 @@ def merge_events(table_path: str, rows: list[dict[str, Any]]) -> int:
                 prepare_table(EVENTS_TABLE, table_path)  # an earlier release's table gains new columns
                 table = DeltaTable(table_path)
             except TableNotFoundError:
-                write_deltalake(table_path, data.schema.empty_table(), mode="append",
-                                configuration=create_properties(EVENTS_TABLE))
+                write_deltalake(table_path, data.schema.empty_table(), mode="append")
                 table = DeltaTable(table_path)
             (
                 table.merge(data, predicate="t.event_id = s.event_id", source_alias="s", target_alias="t")
