@@ -10,6 +10,9 @@ Column types use Spark's DDL spelling: ``string``, ``binary``, ``boolean``, ``in
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,10 @@ _ARROW_SCALARS: dict[str, pa.DataType] = {
 
 class ContractError(ValueError):
     pass
+
+
+class UnknownColumnsError(ContractError):
+    """A write offered columns the table's contract does not have (nothing was written)."""
 
 
 def _split_type_args(inner: str) -> list[str]:
@@ -146,6 +153,44 @@ class TableContract(BaseModel):
                 return column
         raise KeyError(f"{self.name} has no column {name!r}")
 
+    @property
+    def version(self) -> str:
+        """Fingerprint of the table's shape (column names, types, nullability), recorded in the lake.
+
+        Derived, not hand-bumped: any change to a column changes it, so a table whose recorded
+        version matches its contract needs no schema comparison (see data_platform.migrations).
+        """
+        shape = [[c.name, "".join(c.type.lower().split()), c.nullable] for c in self.columns]
+        return hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:16]
+
+    def check_columns(self, names: Iterable[str]) -> None:
+        """Refuse columns the contract lacks: a write never drops data silently."""
+        known = set(self.column_names)
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise UnknownColumnsError(
+                f"{self.name} has no column(s) {unknown}: drop internal columns by name before writing, "
+                f"or add them to schemas/{self.name}.yaml (existing lakes gain them on their next write "
+                "or with `codemill tables migrate`)"
+            )
+
+    def spark_ddl(
+        self, names: Iterable[str] | None = None, types: Mapping[str, str] | None = None, sep: str = " "
+    ) -> str:
+        """``name type, ...`` of some columns (all by default), e.g. a createDataFrame or mapInArrow schema.
+
+        ``types`` overrides a column's type where rows arrive in another form first (an ISO
+        date string parsed to a timestamp after the frame is built); ``sep=":"`` spells the
+        fields of a ``struct<...>``.
+        """
+        types = types or {}
+        return ", ".join(f"`{name}`{sep}{types.get(name, self.column(name).type)}" for name in names or self.column_names)
+
+    def arrow_fields(self, names: Iterable[str]) -> list[pa.Field]:
+        """Arrow fields of some columns, all nullable: for intermediate batches that carry them
+        before every value is known (the table's own nullability is checked on write)."""
+        return [pa.field(name, arrow_type(self.column(name).type), True) for name in names]
+
     def spark_schema(self):
         from pyspark.sql import types as T
 
@@ -182,6 +227,27 @@ def all_contracts(schemas_dir: Path = SCHEMAS_DIR) -> dict[str, TableContract]:
     layer = {"bronze": 0, "silver": 1, "gold": 2, "ops": 3}
     contracts.sort(key=lambda c: (layer.get(c.database, 9), c.name))
     return {contract.name: contract for contract in contracts}
+
+
+def columns_markdown(contracts: dict[str, TableContract] | None = None) -> str:
+    """docs/tables.md: every table's columns, rendered from the contracts (a test keeps it in sync)."""
+    contracts = contracts or all_contracts()
+    lines = [
+        "# Table columns",
+        "",
+        "Generated from `schemas/*.yaml` by `codemill tables docs > docs/tables.md`; do not edit by hand",
+        "(`tests/unit/test_contract_docs.py` fails when this file and the contracts differ).",
+    ]
+    for table in contracts.values():
+        keys = ", ".join(f"`{key}`" for key in table.keys)
+        extra = f"; partitioned by {', '.join(table.partition_by)}" if table.partition_by else ""
+        restricted = " **Restricted.**" if table.restricted else ""
+        lines += ["", f"## {table.name}", "", " ".join(table.description.split()) + restricted, "",
+                  f"Keys: {keys}{extra}.", "", "| column | type | null | description |", "|---|---|---|---|"]
+        for c in table.columns:
+            description = c.description.replace("|", "\\|")
+            lines.append(f"| `{c.name}` | {c.type} | {'yes' if c.nullable else 'no'} | {description} |")
+    return "\n".join(lines) + "\n"
 
 
 def contract(table_name: str) -> TableContract:

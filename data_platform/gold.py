@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from data_platform.contracts import contract
 from data_platform.dedup.shingles import count_code_tokens
 from data_platform.settings.refine import GoldSettings
 
@@ -158,7 +159,7 @@ def repository_splits(spark, config, docs, settings: GoldSettings, run_id: str):
     )
     assigned = new.mapInArrow(
         assignment_batches(counts, dict(settings.split_ratios), first_order),
-        "repo_id string, split string, assignment_order bigint",
+        contract(REPO_SPLITS_TABLE).spark_ddl(["repo_id", "split", "assignment_order"]),
     ).persist()
     try:
         added = {row.split: int(row.n) for row in assigned.groupBy("split").agg(F.count("*").alias("n")).collect()}

@@ -14,6 +14,13 @@ from pathlib import Path
 
 from data_platform.config import PlatformConfig
 from data_platform.contracts import TableContract, all_contracts, contract, spark_type
+from data_platform.migrations import (
+    VERSION_PROPERTY,
+    TablePlan,
+    is_delta_table,
+    plan_table,
+    upgrade_with_spark,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +32,16 @@ class TableInitResult:
     created: bool
     added_columns: tuple[str, ...]
 
+    @property
+    def state(self) -> str:
+        if self.created:
+            return "created"
+        return f"added columns {', '.join(self.added_columns)}" if self.added_columns else "unchanged"
+
 
 def delta_path_sql(path: Path | str) -> str:
     """Spark SQL identifier of a Delta table by path: delta.`/lake/bronze/files`."""
     return f"delta.`{path}`"
-
-
-def is_delta_table(path: Path) -> bool:
-    return (path / "_delta_log").is_dir() and any((path / "_delta_log").glob("*.json"))
 
 
 def _create_at_path(spark, table: TableContract, path: Path) -> None:
@@ -42,18 +51,24 @@ def _create_at_path(spark, table: TableContract, path: Path) -> None:
         f"CREATE TABLE IF NOT EXISTS {delta_path_sql(path)} ({table.ddl_columns()}) USING DELTA"
         f"{partition} COMMENT '{comment}'"
         # Plain features only: delta-rs, DuckDB (via delta-rs) and Ray Data must read every table.
-        " TBLPROPERTIES ('delta.enableDeletionVectors' = 'false')"
+        " TBLPROPERTIES ('delta.enableDeletionVectors' = 'false',"
+        f" '{VERSION_PROPERTY}' = '{table.version}')"
     )
 
 
-def _add_missing_columns(spark, table: TableContract, path: Path) -> tuple[str, ...]:
-    """Bring an existing table up to its contract (new nullable columns only)."""
-    existing = {field.name for field in spark.read.format("delta").load(str(path)).schema.fields}
-    missing = [column for column in table.columns if column.name not in existing]
-    if missing:
-        columns = ", ".join(f"`{c.name}` {c.type.upper()} COMMENT '{c.description}'" for c in missing)
-        spark.sql(f"ALTER TABLE {delta_path_sql(path)} ADD COLUMNS ({columns})")
-    return tuple(column.name for column in missing)
+def upgrade_table(spark, table: TableContract, path: Path) -> TablePlan:
+    """Create the table, or bring it up to its contract in place (see data_platform.migrations).
+
+    Raises MigrationRefused (nothing changed) when that would drop or retype a column.
+    Returns the plan it carried out.
+    """
+    plan = plan_table(table, path)
+    if plan.current:
+        return plan
+    if not plan.exists:
+        _create_at_path(spark, table, path)
+        return plan
+    return upgrade_with_spark(spark, table, plan)
 
 
 def register_in_catalog(spark, table: TableContract, path: Path) -> None:
@@ -97,28 +112,60 @@ def init_tables(spark, config: PlatformConfig, names: Iterable[str] | None = Non
     """Create every contract table (idempotent) and name it in the catalog.
 
     A second call changes nothing: no table gets a new Delta version unless its contract
-    gained columns, which are then added.
+    changed since it was written; then it is upgraded in place (new nullable columns added,
+    the contract version recorded) or, for a dropped or retyped column, refused.
     """
     results = []
     for name in names or all_contracts():
         table = contract(name)
         path = config.lake.table_path(name)
-        created = not is_delta_table(path)
-        if created:
-            _create_at_path(spark, table, path)
-            added: tuple[str, ...] = ()
-        else:
-            added = _add_missing_columns(spark, table, path)
+        plan = upgrade_table(spark, table, path)
+        _CURRENT.add((str(path), table.version))
         register_in_catalog(spark, table, path)
-        results.append(TableInitResult(name, path, created, added))
+        results.append(TableInitResult(name, path, not plan.exists, tuple(c.name for c in plan.add)))
     return results
 
 
+def plan_lake(config: PlatformConfig) -> list[TablePlan]:
+    """How every contract table in the lake differs from its contract (metadata reads, no Spark)."""
+    return [plan_table(table, config.lake.table_path(name)) for name, table in all_contracts().items()]
+
+
+def migrate_lake(spark, config: PlatformConfig, plans: list[TablePlan]) -> list[TablePlan]:
+    """Apply the plans that can be applied (create, add columns); refused ones are left untouched.
+
+    Returns the plans applied. Tables are named in the catalog as they are created.
+    """
+    applied = []
+    for plan in plans:
+        if plan.current or plan.refused:
+            continue
+        table = contract(plan.name)
+        path = Path(plan.path)
+        upgrade_table(spark, table, path)
+        register_in_catalog(spark, table, path)
+        applied.append(plan)
+    return applied
+
+
+# (path, contract version) of tables this process has already created or checked: the check
+# is a Delta log read, and read_table/ensure_table run many times per job.
+_CURRENT: set[tuple[str, str]] = set()
+
+
 def ensure_table(spark, config: PlatformConfig, name: str) -> Path:
-    """Path of a contract table, creating it first if it does not exist yet."""
+    """Path of a contract table: created if absent, upgraded in place if an older release made it.
+
+    The first call per table and process compares the table with its contract (one metadata
+    read); later calls return at once.
+    """
+    table = contract(name)
     path = config.lake.table_path(name)
-    if not is_delta_table(path):
-        init_tables(spark, config, [name])
+    if (str(path), table.version) not in _CURRENT:
+        plan = upgrade_table(spark, table, path)
+        if not plan.exists:
+            register_in_catalog(spark, table, path)
+        _CURRENT.add((str(path), table.version))
     return path
 
 
@@ -126,11 +173,14 @@ def conform(df, name: str):
     """Select and cast a DataFrame's columns to the table contract, in contract order.
 
     Missing nullable columns are filled with nulls; a missing required column is an error
-    (it would otherwise surface later as an opaque Delta invariant violation).
+    (it would otherwise surface later as an opaque Delta invariant violation), and so is a
+    column the contract lacks (UnknownColumnsError): a write never drops data silently, so
+    a stage's working columns are dropped by name before it writes.
     """
     from pyspark.sql import functions as F
 
     table = contract(name)
+    table.check_columns(df.columns)
     present = set(df.columns)
     columns = []
     for column in table.columns:

@@ -1,4 +1,4 @@
-"""Create every contract table in the lake (idempotent).
+"""Create every contract table in the lake, upgrading older ones in place (idempotent).
 
     codemill submit jobs/tables_init.py [--config FILE] [section.key=value ...]
 """
@@ -13,8 +13,7 @@ def main() -> None:
     config, args = parse_job_args(__doc__, job="tables_init", model=CodemillConfig)
     spark = get_spark(config, verbose=args.verbose)
     for result in init_tables(spark, config):
-        state = "created" if result.created else "unchanged"
-        print(f"{result.name} {state} {result.path}")
+        print(f"{result.name} {result.state} {result.path}")
     spark.stop()
 
 

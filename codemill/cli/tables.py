@@ -28,14 +28,50 @@ def init() -> None:
     config = STATE.config
     results = init_tables(STATE.spark(), config)
     for result in results:
-        if result.created:
-            state = "created"
-        elif result.added_columns:
-            state = f"added columns {', '.join(result.added_columns)}"
-        else:
-            state = "unchanged"
-        typer.echo(f"{result.name:<24} {state:<10} {result.path}")
+        typer.echo(f"{result.name:<24} {result.state:<10} {result.path}")
     typer.echo(f"lake: {config.lake.root}")
+
+
+@tables_app.command("migrate")
+def migrate(
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the differences; change nothing (no Spark)."),
+) -> None:
+    """Upgrade a lake made by an earlier release to the current contracts, in place.
+
+    Creates missing tables and adds the nullable columns contracts gained (old rows read null),
+    recording each table's contract version. A dropped or retyped column is refused, with what
+    to do instead: data is never dropped or reinterpreted. Every job also does this for the
+    tables it writes, on its first write.
+    """
+    from data_platform.lake import migrate_lake, plan_lake
+
+    config = STATE.config
+    plans = plan_lake(config)
+    for plan in plans:
+        if plan.refused:
+            typer.secho(f"{plan.name:<24} refused: {'; '.join(plan.refused)}", fg=typer.colors.RED)
+        elif plan.current:
+            typer.echo(f"{plan.name:<24} up to date")
+        else:
+            typer.echo(f"{plan.name:<24} {'would ' if dry_run else ''}{'; '.join(plan.changes())}")
+    pending = [plan for plan in plans if not plan.current and not plan.refused]
+    if pending and not dry_run:
+        migrate_lake(STATE.spark(), config, pending)
+    verb = "to change" if dry_run else "changed"
+    typer.echo(f"lake: {config.lake.root}: {len(pending)} table(s) {verb}, "
+               f"{sum(1 for p in plans if p.refused)} refused")
+    refused = [plan for plan in plans if plan.refused]
+    if refused:
+        fail(refused[0].refusal() + (f" ({len(refused) - 1} more table(s) refused, listed above)"
+                                     if len(refused) > 1 else ""))
+
+
+@tables_app.command("docs")
+def docs() -> None:
+    """Print the column reference of every table (Markdown), as kept in docs/tables.md."""
+    from data_platform.contracts import columns_markdown
+
+    typer.echo(columns_markdown(), nl=False)
 
 
 @tables_app.command("list")

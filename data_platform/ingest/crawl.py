@@ -19,34 +19,30 @@ from functools import partial
 
 import pyarrow as pa
 
+from data_platform.contracts import arrow_type, contract
 from data_platform.ingest import errors as E
 from data_platform.ingest.sources import Entry, Limits, Listing, SourceInfo, read_entries
 from data_platform.ingest.sources.base import git_blob_sha
 from data_platform.ingest.sources.dataset import repo_id_for, repo_url_for
 
 TASK_SCHEMA = "task_id INT, source_index INT, entries STRING"
-CRAWLED_SCHEMA = pa.schema(
-    [
-        ("source", pa.string()),
-        ("repo_id", pa.string()),
-        ("repo_url", pa.string()),
-        ("repo_name", pa.string()),
-        ("commit_sha", pa.string()),
-        ("path", pa.string()),
-        ("content", pa.binary()),
-        ("size_bytes", pa.int64()),
-        ("blob_sha", pa.string()),
-        ("stars", pa.int64()),
-        ("license_spdx", pa.string()),
-        ("error_kind", pa.string()),
-        ("error_message", pa.string()),
-    ]
-)
-CRAWLED_DDL = (
-    "source STRING, repo_id STRING, repo_url STRING, repo_name STRING, commit_sha STRING, path STRING, "
-    "content BINARY, size_bytes BIGINT, blob_sha STRING, stars BIGINT, license_spdx STRING, "
-    "error_kind STRING, error_message STRING"
-)
+# A crawled row: the bronze.files columns the crawl knows (the write adds run_id/crawled_at),
+# plus working columns that feed other tables and are dropped by name before the bronze
+# MERGE (the lake refuses columns a contract lacks): the source spec and error detail for
+# ops.ingest_errors, and per-repository values for bronze.repos.
+_BRONZE_COLUMNS = [c for c in contract("bronze.files").column_names if c not in ("run_id", "crawled_at")]
+_REPO_COLUMNS = ["repo_name", "stars", "license_spdx"]
+_ERROR_COLUMNS = {"source": "source", "error_kind": "kind", "error_message": "message"}  # ours → ops.ingest_errors
+CRAWL_WORKING_COLUMNS = (*_ERROR_COLUMNS, *_REPO_COLUMNS)
+_BRONZE, _REPOS, _ERRORS = contract("bronze.files"), contract("bronze.repos"), contract("ops.ingest_errors")
+_CRAWLED = [
+    *((name, _BRONZE.column(name).type) for name in _BRONZE_COLUMNS),
+    *((name, _REPOS.column(name).type) for name in _REPO_COLUMNS),
+    *((ours, _ERRORS.column(theirs).type) for ours, theirs in _ERROR_COLUMNS.items()),
+]
+# All nullable: an error row has no bytes, a good row no error.
+CRAWLED_SCHEMA = pa.schema([pa.field(name, arrow_type(type_name), True) for name, type_name in _CRAWLED])
+CRAWLED_DDL = ", ".join(f"`{name}` {type_name}" for name, type_name in _CRAWLED)
 
 
 @dataclass(frozen=True)

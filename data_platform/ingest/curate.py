@@ -14,6 +14,7 @@ from functools import partial
 
 import pyarrow as pa
 
+from data_platform.contracts import contract
 from data_platform.ingest import errors as E
 from data_platform.ingest.decode import decode_bytes
 from data_platform.ingest.signals import is_vendored, text_signals
@@ -118,38 +119,25 @@ def curate_file(
 
 # ----------------------------------------------------------------------------- Spark glue
 
-SILVER_FIELDS = [
-    ("file_id", pa.string()), ("repo_id", pa.string()), ("repo_url", pa.string()), ("commit_sha", pa.string()),
-    ("path", pa.string()), ("blob_sha", pa.string()), ("language", pa.string()), ("text", pa.string()),
-    ("encoding", pa.string()), ("is_binary", pa.bool_()), ("size_bytes", pa.int64()), ("line_count", pa.int64()),
-    ("max_line_length", pa.int64()), ("mean_line_length", pa.float64()), ("alnum_fraction", pa.float64()),
-    ("alpha_fraction", pa.float64()), ("comment_fraction", pa.float64()), ("is_vendored", pa.bool_()),
-    ("is_generated", pa.bool_()), ("has_encoded_data", pa.bool_()), ("parse_ok", pa.bool_()),
-    ("has_syntax_error", pa.bool_()), ("function_count", pa.int32()), ("class_count", pa.int32()),
-    ("license_spdx", pa.string()), ("license_class", pa.string()), ("pii_email_count", pa.int32()),
-    ("pii_ip_count", pa.int32()), ("pii_key_count", pa.int32()), ("pii_password_count", pa.int32()),
-]
-FUNCTION_FIELDS = [
-    ("function_id", pa.string()), ("file_id", pa.string()), ("repo_id", pa.string()), ("path", pa.string()),
-    ("language", pa.string()), ("name", pa.string()), ("kind", pa.string()), ("signature", pa.string()),
-    ("docstring", pa.string()), ("body", pa.string()), ("start_line", pa.int32()), ("end_line", pa.int32()),
-]
-ERROR_FIELDS = [("path", pa.string()), ("stage", pa.string()), ("kind", pa.string()), ("message", pa.string())]
+# Every shape below comes from the table contracts (schemas/): curate computes the silver.files
+# columns up to the PII counts (dedup, decontamination and filters fill the rest later; the
+# write adds run_id/updated_at), silver.functions without run_id, ops.ingest_errors' detail.
+_LATER_SILVER_COLUMNS = ("exact_dup_key", "dup_cluster_id", "dup_cluster_size", "is_dup_keeper",
+                         "contamination_match", "drop_reason", "run_id", "updated_at")
+SILVER_COLUMNS = [c for c in contract("silver.files").column_names if c not in _LATER_SILVER_COLUMNS]
+FUNCTION_COLUMNS = [c for c in contract("silver.functions").column_names if c != "run_id"]
+ERROR_COLUMNS = ["path", "stage", "kind", "message"]
+_SILVER, _FUNCTIONS, _ERRORS = contract("silver.files"), contract("silver.functions"), contract("ops.ingest_errors")
+# All nullable: a file that failed to curate carries only its path, source and errors.
 CURATED_SCHEMA = pa.schema(
-    [*SILVER_FIELDS, ("source", pa.string()),
-     ("functions", pa.list_(pa.struct(FUNCTION_FIELDS))), ("errors", pa.list_(pa.struct(ERROR_FIELDS)))]
+    [*_SILVER.arrow_fields(SILVER_COLUMNS), pa.field("source", pa.string()),
+     pa.field("functions", pa.list_(pa.struct(_FUNCTIONS.arrow_fields(FUNCTION_COLUMNS)))),
+     pa.field("errors", pa.list_(pa.struct(_ERRORS.arrow_fields(ERROR_COLUMNS))))]
 )
-_SPARK_TYPES = {pa.string(): "STRING", pa.bool_(): "BOOLEAN", pa.int64(): "BIGINT", pa.int32(): "INT",
-                pa.float64(): "DOUBLE"}
-
-
-def _ddl(fields) -> str:
-    return ", ".join(f"{name} {_SPARK_TYPES[kind]}" for name, kind in fields)
-
-
 CURATED_DDL = (
-    f"{_ddl(SILVER_FIELDS)}, source STRING, functions ARRAY<STRUCT<{_ddl(FUNCTION_FIELDS)}>>, "
-    f"errors ARRAY<STRUCT<{_ddl(ERROR_FIELDS)}>>"
+    f"{_SILVER.spark_ddl(SILVER_COLUMNS)}, source string, "
+    f"functions array<struct<{_FUNCTIONS.spark_ddl(FUNCTION_COLUMNS, sep=':')}>>, "
+    f"errors array<struct<{_ERRORS.spark_ddl(ERROR_COLUMNS, sep=':')}>>"
 )
 # Output batches stay well under Arrow's 2 GiB per string column whatever the input batch size.
 FLUSH_ROWS = 256

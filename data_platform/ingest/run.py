@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from data_platform.config import PlatformConfig
+from data_platform.contracts import contract
 from data_platform.ingest import errors as E
 from data_platform.ingest.context import (
     FAILED,
@@ -134,8 +135,8 @@ def write_errors(ctx: RunContext) -> tuple[int, dict[str, int]]:
     frames = list(ctx.error_frames)
     if ctx.driver_errors:
         rows = [(e.source, e.path, e.stage, e.kind, e.message) for e in ctx.driver_errors]
-        frames.append(ctx.spark.createDataFrame(rows, "source STRING, path STRING, stage STRING, kind STRING, "
-                                                      "message STRING"))
+        schema = contract("ops.ingest_errors").spark_ddl(E.ERROR_FIELDS)
+        frames.append(ctx.spark.createDataFrame(rows, schema))
     if not frames:
         return 0, {}
     errors = frames[0]

@@ -11,10 +11,11 @@ import time
 from collections.abc import Sequence
 
 from data_platform import lake
+from data_platform.contracts import contract
 from data_platform.ingest import errors as E
 from data_platform.ingest.context import RunContext, Stage, rate
-from data_platform.ingest.crawl import crawled_dataframe, plan_tasks
-from data_platform.ingest.curate import FUNCTION_FIELDS, SILVER_FIELDS, CurateLimits, curated_dataframe
+from data_platform.ingest.crawl import CRAWL_WORKING_COLUMNS, crawled_dataframe, plan_tasks
+from data_platform.ingest.curate import SILVER_COLUMNS, CurateLimits, curated_dataframe
 from data_platform.ingest.sources import Limits, Listing, list_source
 from data_platform.licenses import detect_license, license_class
 from data_platform.ops.crashpoints import crash_point
@@ -179,11 +180,15 @@ class CrawlFiles:
         n_changed = changed.count()
         ctx.count("crawl.changed_files", n_changed)
         if n_changed:
-            version = lake.merge(ctx.spark, ctx.config, "bronze.files", changed,
+            version = lake.merge(ctx.spark, ctx.config, "bronze.files", changed.drop(*CRAWL_WORKING_COLUMNS),
                                  changed_when="target.blob_sha <> source.blob_sha")
             ctx.wrote("bronze.files", version)
         ctx.progress(self.name, f"{n_changed:,} new or changed files merged into bronze.files")
         crash_point("after_bronze")
+
+
+# bronze.repos columns a snapshot row starts with (the write adds run_id and crawled_at).
+SNAPSHOT_COLUMNS = [c for c in contract("bronze.repos").column_names if c not in ("run_id", "crawled_at")]
 
 
 class RecordSnapshots:
@@ -211,11 +216,14 @@ class RecordSnapshots:
             if listing.per_row_repos:
                 continue
             spdx = licenses.get(info.repo_id)
-            rows.append((info.repo_id, info.repo_url, info.repo_name, info.kind, info.ref, info.commit_sha,
-                         info.commit_date, spdx, license_class(spdx), None, len(listing.entries)))
-        schema = ("repo_id STRING, repo_url STRING, repo_name STRING, source_kind STRING, ref STRING, "
-                  "commit_sha STRING, commit_date STRING, license_spdx STRING, license_class STRING, stars BIGINT, "
-                  "file_count BIGINT")
+            row = {"repo_id": info.repo_id, "repo_url": info.repo_url, "repo_name": info.repo_name,
+                   "source_kind": info.kind, "ref": info.ref, "commit_sha": info.commit_sha,
+                   "commit_date": info.commit_date, "license_spdx": spdx, "license_class": license_class(spdx),
+                   "file_count": len(listing.entries)}
+            rows.append(tuple(row.get(name) for name in SNAPSHOT_COLUMNS))
+        # The contract's columns up to file_count (run_id/crawled_at come next); the commit date
+        # arrives as ISO text and is parsed by Spark.
+        schema = contract("bronze.repos").spark_ddl(SNAPSHOT_COLUMNS, types={"commit_date": "string"})
         repos = ctx.spark.createDataFrame(rows, schema).withColumn("commit_date", F.to_timestamp("commit_date"))
         dataset_specs = [listing.info.spec for listing in listings if listing.per_row_repos]
         if dataset_specs and files is not None:
@@ -342,7 +350,7 @@ class CurateFiles:
 
         self._write_functions(ctx, rows)
         crash_point("after_functions")
-        silver_rows = rows.select(*[name for name, _ in SILVER_FIELDS]).withColumn(
+        silver_rows = rows.select(*SILVER_COLUMNS).withColumn(
             "run_id", F.lit(ctx.run_id)).withColumn("updated_at", F.lit(ctx.started_at))
         ctx.wrote("silver.files", lake.merge(ctx.spark, ctx.config, "silver.files", silver_rows,
                                              changed_when="target.blob_sha <> source.blob_sha"))
@@ -360,11 +368,11 @@ class CurateFiles:
         stale = (
             current.join(rows.select("file_id"), "file_id", "left_semi")
             .join(new.select("function_id"), "function_id", "left_anti")
-            .withColumn("_op", F.lit("delete"))
         )
+        # `_op` is this MERGE's own instruction column, added after conforming, never a table column.
         source = new.withColumn("_op", F.lit("upsert")).unionByName(lake.conform(stale, "silver.functions")
                                                                      .withColumn("_op", F.lit("delete")))
-        columns = [name for name, _ in FUNCTION_FIELDS] + ["run_id"]
+        columns = contract("silver.functions").column_names
         assign = {f"`{name}`": f"source.`{name}`" for name in columns}
         same = " AND ".join(f"target.`{c}` <=> source.`{c}`" for c in ("body", "docstring", "signature", "end_line"))
         (

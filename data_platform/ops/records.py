@@ -2,7 +2,9 @@
 
 Training, evaluation and serving run on Ray workers and plain Python processes that never
 start a JVM; they still record runs in the same contract tables the Spark jobs use. Rows are
-checked against the table's contract in ``schemas/`` (an unknown column is an error).
+checked against the table's contract in ``schemas/`` (an unknown column is an error), and a
+table an earlier release wrote is upgraded in place before the first write of a process
+(:mod:`data_platform.migrations`).
 """
 
 from __future__ import annotations
@@ -14,17 +16,31 @@ import pyarrow as pa
 
 from data_platform.config import PlatformConfig
 from data_platform.contracts import contract
+from data_platform.migrations import plan_table, upgrade_with_delta_rs
+
+# Tables this process has created or checked against their contract: (path, contract version).
+_CURRENT: set[tuple[str, str]] = set()
 
 
 def rows_to_arrow(table_name: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
     """Build an Arrow table in contract column order; unknown keys are an error."""
     table = contract(table_name)
-    unknown = {key for row in rows for key in row} - set(table.column_names)
-    if unknown:
-        raise ValueError(f"{table_name} has no columns {sorted(unknown)}")
+    table.check_columns(sorted({key for row in rows for key in row}))
     schema = table.arrow_schema()
     columns = {name: [row.get(name) for row in rows] for name in table.column_names}
     return pa.Table.from_pydict(columns, schema=schema)
+
+
+def prepare_table(table_name: str, path: str) -> bool:
+    """Upgrade the table in place if an earlier release wrote it; False when it does not exist yet."""
+    table = contract(table_name)
+    if (path, table.version) in _CURRENT:
+        return True
+    plan = plan_table(table, path)
+    if plan.exists:
+        upgrade_with_delta_rs(table, plan)
+        _CURRENT.add((path, table.version))
+    return plan.exists
 
 
 def append_rows(config: PlatformConfig, table_name: str, rows: Sequence[dict[str, Any]]) -> int:
@@ -33,6 +49,10 @@ def append_rows(config: PlatformConfig, table_name: str, rows: Sequence[dict[str
 
     path = config.lake.table_path(table_name)
     data = rows_to_arrow(table_name, rows)
+    # A table delta-rs creates carries no contract version: delta-rs refuses table properties
+    # it does not know at creation, and recording it later would cost every first write a
+    # second commit. Its check compares the schema instead (one metadata read per process).
+    prepare_table(table_name, str(path))
     write_deltalake(str(path), data, mode="append")
     return DeltaTable(str(path)).version()
 
@@ -48,9 +68,11 @@ def upsert_rows(
     from deltalake.exceptions import TableNotFoundError
 
     path = str(config.lake.table_path(table_name))
+    if not prepare_table(table_name, path):
+        return append_rows(config, table_name, rows)
     try:
         table = DeltaTable(path)
-    except TableNotFoundError:
+    except TableNotFoundError:  # removed since it was checked
         return append_rows(config, table_name, rows)
     predicate = " AND ".join(f"target.{key} = source.{key}" for key in keys)
     (

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from data_platform import lake
 from data_platform.config import PlatformConfig
+from data_platform.contracts import contract
 from data_platform.quality.results import ExpectationOutcome, shorten
 from data_platform.quality.row_checks import row_check_violations
 from data_platform.quality.row_rules import rule_violations
@@ -81,7 +82,10 @@ def row_violations(df, suite: SuiteSpec, config: PlatformConfig):
 def _quarantine_rows(df, violations, source_version: int, clean_version: int, result_id: str, run_id):
     from pyspark.sql import functions as F
 
-    columns = ["doc_id", "repo_id", "repo_url", "commit_sha", "path", "language", "split", "text"]
+    # The quarantine row repeats the gold columns its contract shares with gold, except run_id:
+    # there it is the gate's run, not the ingest run that wrote the gold row.
+    gold_columns = set(contract(GOLD_TABLE).column_names) - {"run_id"}
+    columns = [name for name in contract(QUARANTINE_TABLE).column_names if name in gold_columns]
     return violations.join(df.select(*columns), "doc_id").select(
         *columns,
         F.lit(source_version).cast("bigint").alias("source_version"),

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from data_platform.contracts import contract
 from data_platform.quality.suites import check_label
 
-VIOLATION_SCHEMA = "doc_id string, expectation string, reason string"
-_ARROW_SCHEMA = pa.schema([("doc_id", pa.string()), ("expectation", pa.string()), ("reason", pa.string())])
+# A violation is the part of a gold.quarantine row the checks decide.
+_VIOLATION_COLUMNS = ("doc_id", "expectation", "reason")
+VIOLATION_SCHEMA = contract("gold.quarantine").spark_ddl(_VIOLATION_COLUMNS)
+_ARROW_SCHEMA = pa.schema(contract("gold.quarantine").arrow_fields(_VIOLATION_COLUMNS))
 MAX_FINDINGS_IN_REASON = 3
 
 

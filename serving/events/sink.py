@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from data_platform.ops.records import rows_to_arrow
+from data_platform.ops.records import prepare_table, rows_to_arrow
 from serving.config import CodemillConfig
 from serving.events.wal import WriteAheadLog
 
@@ -39,6 +39,7 @@ def merge_events(table_path: str, rows: list[dict[str, Any]]) -> int:
     for attempt in range(COMMIT_ATTEMPTS):
         try:
             try:
+                prepare_table(EVENTS_TABLE, table_path)  # an earlier release's table gains new columns
                 table = DeltaTable(table_path)
             except TableNotFoundError:
                 write_deltalake(table_path, data.schema.empty_table(), mode="append")

@@ -71,3 +71,54 @@ def test_a_key_that_is_not_a_column_is_rejected(tmp_path):
         load_contract_file(path)
     with pytest.raises(ValueError):
         TableContract(name="nodot", description="d", keys=[], columns=[])
+
+
+def test_generated_spark_and_arrow_schemas_agree_on_types():
+    """Arrow (delta-rs writers) and Spark (Spark writers) read the same contract the same way."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    for table in all_contracts().values():
+        from_arrow = from_arrow_schema(table.arrow_schema())
+        spark = table.spark_schema()
+        assert [f.dataType.simpleString() for f in from_arrow.fields] == [
+            f.dataType.simpleString() for f in spark.fields
+        ], table.name
+        assert [f.nullable for f in from_arrow.fields] == [f.nullable for f in spark.fields], table.name
+
+
+def test_contract_version_changes_with_any_column_change_only():
+    from data_platform.contracts import contract
+
+    base = contract("ops.eval_results")
+    data = base.model_dump()
+    assert TableContract.model_validate({**data, "description": "reworded"}).version == base.version
+    retyped = {**data, "columns": [{**c, "type": "float"} if c["name"] == "value" else c for c in data["columns"]]}
+    added = {**data, "columns": [*data["columns"], {"name": "extra", "type": "string"}]}
+    versions = {base.version, TableContract.model_validate(retyped).version, TableContract.model_validate(added).version}
+    assert len(versions) == 3
+
+
+def test_unknown_columns_are_refused_by_name():
+    from data_platform.contracts import UnknownColumnsError, contract
+
+    table = contract("bronze.files")
+    table.check_columns(["repo_id", "content"])
+    with pytest.raises(UnknownColumnsError, match=r"no column\(s\) \['error_kind'\].*schemas/bronze.files.yaml"):
+        table.check_columns(["repo_id", "error_kind"])
+
+
+def test_stage_shapes_come_from_the_contracts():
+    """Crawl and curate batches carry the contract's columns with the contract's types."""
+    from data_platform.contracts import contract
+    from data_platform.ingest.crawl import CRAWL_WORKING_COLUMNS, CRAWLED_SCHEMA
+    from data_platform.ingest.curate import CURATED_SCHEMA, SILVER_COLUMNS
+
+    bronze = contract("bronze.files").arrow_schema()
+    for field in CRAWLED_SCHEMA:
+        if field.name not in CRAWL_WORKING_COLUMNS:
+            assert bronze.field(field.name).type == field.type
+    assert set(bronze.names) - set(CRAWLED_SCHEMA.names) == {"run_id", "crawled_at"}
+    silver = contract("silver.files").arrow_schema()
+    assert [(n, CURATED_SCHEMA.field(n).type) for n in SILVER_COLUMNS] == [(n, silver.field(n).type) for n in SILVER_COLUMNS]
+    functions = CURATED_SCHEMA.field("functions").type.value_type
+    assert [f.name for f in functions] + ["run_id"] == contract("silver.functions").column_names

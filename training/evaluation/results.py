@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from data_platform.ops.records import append_rows, rows_to_arrow
+from data_platform.ops.records import append_rows
 from training.config import TrainingConfig
 
 EVAL_TABLE = "ops.eval_results"
@@ -92,15 +92,9 @@ def with_lineage(
 def store(config: TrainingConfig, rows: list[dict]) -> int | None:
     """Append rows to ops.eval_results; returns the table version written (None if no rows).
 
-    Tables written before ``task_type`` existed gain the column (schema merge; old rows read
-    it as null) instead of refusing the append.
+    Tables written before ``task_type`` existed gain the column first (an in-place upgrade in
+    ``append_rows``; old rows read it as null).
     """
     if not rows:
         return None
-    from deltalake import DeltaTable, write_deltalake
-
-    path = str(config.lake.table_path(EVAL_TABLE))
-    if not DeltaTable.is_deltatable(path):
-        return append_rows(config, EVAL_TABLE, rows)
-    write_deltalake(path, rows_to_arrow(EVAL_TABLE, rows), mode="append", schema_mode="merge")
-    return DeltaTable(path).version()
+    return append_rows(config, EVAL_TABLE, rows)

@@ -1,0 +1,181 @@
+"""Lakes upgrade in place: a Delta table made by an earlier release is brought up to its contract.
+
+What can be done safely is done, on the first write of a process (``lake.ensure_table`` for
+Spark writers, ``ops.records`` for delta-rs writers) or for the whole lake with
+``codemill tables migrate``:
+
+* a table that does not exist yet is created;
+* a nullable column the contract gained is added (old rows read it as null);
+* the contract's shape fingerprint is recorded in the table property
+  ``codemill.contract_version`` when Spark creates a table or anything upgrades one (delta-rs
+  refuses unknown properties at creation), so a later check of a
+  matching table stops at the property. A table that already matches its contract gets no
+  commit just to record it: a new version of gold.training_corpus with the same rows would
+  look like an unvalidated gold version to the gate and to training.
+
+What would lose or reinterpret data is refused with a message saying what to do, never done
+silently: a column the contract no longer has, a changed type, a new required column.
+
+The table's current schema is read from its Delta log with delta-rs (no Spark job), in Delta's
+own type names, and compared with the contract in the contract's spelling.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from data_platform.contracts import Column, ContractError, TableContract
+
+log = logging.getLogger(__name__)
+
+VERSION_PROPERTY = "codemill.contract_version"
+
+# Delta log primitive names → the contract's (Spark DDL) spelling.
+_DELTA_PRIMITIVES = {"long": "bigint", "integer": "int", "short": "smallint", "byte": "tinyint"}
+
+
+class MigrationRefused(ContractError):
+    """The table differs from its contract in a way that cannot be upgraded without losing data."""
+
+
+def is_delta_table(path: Path | str) -> bool:
+    log_dir = Path(path) / "_delta_log"
+    return log_dir.is_dir() and any(log_dir.glob("*.json"))
+
+
+def delta_type_name(delta_type) -> str:
+    """A Delta log type (a name, or an array/map/struct object) in the contract's spelling."""
+    if isinstance(delta_type, str):
+        return _DELTA_PRIMITIVES.get(delta_type, delta_type)
+    kind = delta_type.get("type")
+    if kind == "array":
+        return f"array<{delta_type_name(delta_type['elementType'])}>"
+    if kind == "map":
+        return f"map<{delta_type_name(delta_type['keyType'])},{delta_type_name(delta_type['valueType'])}>"
+    if kind == "struct":
+        inner = ",".join(f"{f['name']}:{delta_type_name(f['type'])}" for f in delta_type["fields"])
+        return f"struct<{inner}>"
+    return json.dumps(delta_type)
+
+
+def _spelling(type_name: str) -> str:
+    return "".join(type_name.lower().split())
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """How one lake table differs from its contract, and what an upgrade would do."""
+
+    name: str
+    path: str
+    exists: bool
+    contract_version: str
+    recorded_version: str | None = None
+    add: tuple[Column, ...] = ()
+    refused: tuple[str, ...] = ()
+
+    @property
+    def current(self) -> bool:
+        return self.exists and not self.add and not self.refused
+
+    def changes(self) -> list[str]:
+        """What an upgrade does, one line each (empty when the table is current)."""
+        if not self.exists:
+            return ["create table"]
+        lines = [f"add column {c.name} {c.type} (nullable; existing rows read null)" for c in self.add]
+        if lines:
+            lines.append(f"record {VERSION_PROPERTY}={self.contract_version}")
+        return lines
+
+    def refusal(self) -> str:
+        return (
+            f"{self.name} at {self.path} cannot be upgraded in place: " + "; ".join(self.refused) + ". "
+            "Nothing was changed. Either restore the contract in schemas/" + self.name + ".yaml, or move the "
+            "data yourself (copy the table out, recreate it with `codemill tables init`, write the rows back "
+            "converted): a lake upgrade never drops or reinterprets stored data."
+        )
+
+
+def plan_table(table: TableContract, path: Path | str) -> TablePlan:
+    """Compare the Delta table at ``path`` with its contract (a metadata read, no data scanned)."""
+    from deltalake import DeltaTable
+
+    base = TablePlan(table.name, str(path), exists=False, contract_version=table.version)
+    if not is_delta_table(path):
+        return base
+    delta = DeltaTable(str(path))
+    recorded = (delta.metadata().configuration or {}).get(VERSION_PROPERTY)
+    if recorded == table.version:
+        return TablePlan(table.name, str(path), True, table.version, recorded)
+    stored = {field["name"]: field for field in json.loads(delta.schema().to_json())["fields"]}
+    add, refused = [], []
+    for column in table.columns:
+        field = stored.get(column.name)
+        if field is None:
+            if column.nullable:
+                add.append(column)
+            else:
+                refused.append(f"new column {column.name!r} is required (nullable: false) but existing rows have "
+                               "no value for it; declare it nullable: true")
+        elif _spelling(delta_type_name(field["type"])) != _spelling(column.type):
+            refused.append(f"column {column.name!r} is {delta_type_name(field['type'])} in the table but "
+                           f"{column.type} in the contract (types are never changed in place)")
+    for name in stored:
+        if name not in set(table.column_names):
+            refused.append(f"column {name!r} is in the table but not in the contract (columns are never dropped "
+                           "in place)")
+    return TablePlan(table.name, str(path), True, table.version, recorded, tuple(add), tuple(refused))
+
+
+def _comment(column: Column) -> str:
+    return column.description.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def upgrade_with_spark(spark, table: TableContract, plan: TablePlan) -> TablePlan:
+    """Apply an existing table's plan with Spark SQL (ALTER TABLE … ADD COLUMNS, then the version)."""
+    if plan.refused:
+        raise MigrationRefused(plan.refusal())
+    target = f"delta.`{plan.path}`"
+    if plan.add:
+        # One column at a time, each placed after its predecessor in the contract, so the table
+        # keeps the contract's column order (SELECT * reads like the docs).
+        names = table.column_names
+        for column in plan.add:
+            index = names.index(column.name)
+            place = f"AFTER `{names[index - 1]}`" if index else "FIRST"
+            spark.sql(f"ALTER TABLE {target} ADD COLUMNS (`{column.name}` {column.type.upper()} "
+                      f"COMMENT '{_comment(column)}' {place})")
+        _log_added(plan)
+        spark.sql(f"ALTER TABLE {target} SET TBLPROPERTIES ('{VERSION_PROPERTY}' = '{plan.contract_version}')")
+    return plan
+
+
+def upgrade_with_delta_rs(table: TableContract, plan: TablePlan) -> TablePlan:
+    """The same upgrade through delta-rs, for writers that never start a JVM (ops rows, serving).
+
+    delta-rs appends new columns at the end; readers select by name, so only ``SELECT *``
+    shows the difference.
+    """
+    from deltalake import DeltaTable, Schema
+
+    if plan.refused:
+        raise MigrationRefused(plan.refusal())
+    delta = DeltaTable(plan.path)
+    if plan.add:
+        import pyarrow as pa
+
+        from data_platform.contracts import arrow_type
+
+        arrow = pa.schema([pa.field(c.name, arrow_type(c.type), True) for c in plan.add])
+        delta.alter.add_columns(list(Schema.from_arrow(arrow).fields))
+        _log_added(plan)
+        delta.alter.set_table_properties({VERSION_PROPERTY: plan.contract_version}, raise_if_not_exists=False)
+    return plan
+
+
+def _log_added(plan: TablePlan) -> None:
+    log.warning("upgraded %s in place: added column(s) %s (existing rows read null)",
+                plan.name, ", ".join(c.name for c in plan.add))
