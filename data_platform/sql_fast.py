@@ -36,6 +36,28 @@ _SPARK_SCALAR_NAMES = {"Lower": "lower", "Upper": "upper", "Length": "length", "
 # Functions that DuckDB would run as file reads; the fast path reads only delta-rs snapshots.
 _FILE_FUNCTIONS = {"ReadCSV", "ReadParquet", "ToFile"}
 
+# The query set both engines are held to (tests/integration/test_sql_engines.py) and timed on
+# (benchmarks/sql_latency.py): the shapes people type while exploring a lake.
+REFERENCE_QUERIES = {
+    "count": "SELECT count(*) FROM silver.files",
+    "group_by": "SELECT language, count(*) AS n, avg(size_bytes) AS mean_bytes, max(line_count) "
+                "FROM silver.files GROUP BY language ORDER BY n DESC, language",
+    "join": "SELECT r.repo_name, r.license_spdx, count(*) AS files, sum(f.size_bytes) AS bytes "
+            "FROM silver.files f JOIN bronze.repos r ON f.repo_id = r.repo_id "
+            "GROUP BY r.repo_name, r.license_spdx ORDER BY r.repo_name",
+    "version_as_of": "SELECT count(*) AS n, min(path) AS first_path FROM silver.files VERSION AS OF 0",
+    "to_json": "SELECT to_json(struct(*)) AS row_json FROM bronze.repos ORDER BY row_json",
+    "order_limit_nulls": "SELECT path, drop_reason, dup_cluster_id FROM silver.files "
+                         "ORDER BY drop_reason, dup_cluster_id DESC, path LIMIT 7",
+    "timestamps": "SELECT repo_name, commit_date, crawled_at FROM bronze.repos ORDER BY repo_name",
+    "nested": "SELECT run_id, sources, stage_counts, sources[0] AS first_source, size(sources) AS n_sources "
+              "FROM ops.ingest_runs ORDER BY run_id",
+    "functions": "SELECT language, kind, count(*) AS n, max(end_line - start_line) AS longest "
+                 "FROM silver.functions GROUP BY language, kind ORDER BY language, kind",
+    "cte_filter": "WITH big AS (SELECT repo_id, path, size_bytes FROM silver.files WHERE size_bytes > 100) "
+                  "SELECT count(*) AS n, coalesce(sum(size_bytes), 0) AS bytes FROM big",
+}
+
 
 class NotFastPathable(Exception):
     """The fast path cannot answer this statement exactly as Spark would; the reason says why."""
@@ -142,16 +164,59 @@ def _name_projections(exp, select) -> None:
     select.set("expressions", named)
 
 
+def _json_value(exp, field: pa.Field, value):
+    """A struct field as Spark's to_json writes it; unsupported types go to Spark."""
+    kind = field.type
+    if pa.types.is_timestamp(kind):  # Spark: yyyy-MM-dd'T'HH:mm:ss.SSSXXX, Z in its UTC session
+        return exp.Anonymous(this="strftime", expressions=[value, exp.Literal.string("%Y-%m-%dT%H:%M:%S.%gZ")])
+    plain = (pa.types.is_string, pa.types.is_large_string, pa.types.is_integer, pa.types.is_boolean,
+             pa.types.is_date32)
+    if any(test(kind) for test in plain) or (
+            pa.types.is_list(kind) and any(test(kind.value_type) for test in plain)):
+        return value
+    raise NotFastPathable(f"to_json of a {kind} column (Spark's number and binary formats differ)")
+
+
 def _expand_struct_star(exp, tree, schemas: dict[str, pa.Schema]) -> None:
-    """``struct(*)`` → ``struct(a, b, …)`` over the one table the query reads (DuckDB has no struct(*))."""
+    """``struct(*)`` → ``struct(a, b, …)`` over the one table the query reads (DuckDB has no struct(*)).
+
+    Inside ``to_json`` the fields are also written as Spark writes them, and the JSON text goes
+    through ``codemill_spark_json`` (null fields dropped, compact), so both engines print the
+    same text.
+    """
     for struct in list(tree.find_all(exp.Struct)):
         if not any(isinstance(e, exp.Star) for e in struct.expressions):
             continue
         if len(schemas) != 1:
             raise NotFastPathable("struct(*) over more than one table")
         (schema,) = schemas.values()
-        struct.set("expressions", [exp.PropertyEQ(this=exp.to_identifier(n, quoted=True),
-                                                  expression=exp.column(n, quoted=True)) for n in schema.names])
+        in_json = isinstance(struct.parent, exp.JSONFormat)
+        fields = []
+        for column in schema:
+            value = exp.column(column.name, quoted=True)
+            fields.append(exp.PropertyEQ(this=exp.to_identifier(column.name, quoted=True),
+                                         expression=_json_value(exp, column, value) if in_json else value))
+        struct.set("expressions", fields)
+        if in_json:
+            struct.parent.meta["codemill_spark_json"] = True
+    for to_json in list(tree.find_all(exp.JSONFormat)):
+        if not to_json.meta.get("codemill_spark_json"):
+            raise NotFastPathable("to_json of anything but struct(*) (field formats are only matched there)")
+        to_json.replace(exp.Anonymous(this="codemill_spark_json", expressions=[to_json.copy()]))
+
+
+def spark_json(text: str) -> str:
+    """DuckDB's to_json text as Spark's: null object fields dropped, no spaces."""
+    import json
+
+    def drop_nulls(value):
+        if isinstance(value, dict):
+            return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list):
+            return [drop_nulls(v) for v in value]
+        return value
+
+    return json.dumps(drop_nulls(json.loads(text)), ensure_ascii=False, separators=(",", ":"))
 
 
 def plan_fast(statement: str, tables: dict[str, Path], restricted: dict[str, Path],
@@ -217,11 +282,9 @@ def plan_fast(statement: str, tables: dict[str, Path], restricted: dict[str, Pat
             f"{', '.join(found)} {'is' if len(found) == 1 else 'are'} restricted (raw or unredacted data): "
             "pass --allow-restricted if your account is meant to read it"
         )
-    if any(isinstance(s, exp.Struct) and any(isinstance(e, exp.Star) for e in s.expressions)
-           for s in tree.find_all(exp.Struct)):
-        if schema_of is None:
-            raise NotFastPathable("struct(*) needs the table's schema")
-        _expand_struct_star(exp, tree, schemas)
+    if schema_of is None and any(isinstance(e, exp.Star) for s in tree.find_all(exp.Struct) for e in s.expressions):
+        raise NotFastPathable("struct(*) needs the table's schema")
+    _expand_struct_star(exp, tree, schemas)
     for select in tree.find_all(exp.Select):
         if select is tree or (isinstance(tree, exp.SetOperation) and select is tree.left):
             _name_projections(exp, select)
@@ -273,7 +336,7 @@ class FastEngine:
 
     def plan(self, statement: str) -> FastPlan:
         return plan_fast(statement, self.tables, self.restricted,
-                         schema_of=lambda read: self._snapshot(read).schema().to_arrow())
+                         schema_of=lambda read: pa.schema(self._snapshot(read).schema().to_arrow()))
 
     def _connection(self):
         if self._con is None:
@@ -281,6 +344,7 @@ class FastEngine:
 
             con = duckdb.connect(config={"threads": 2})
             con.execute("SET TimeZone = 'UTC'")  # Spark's session time zone (data_platform/spark.py)
+            con.create_function("codemill_spark_json", spark_json, ["VARCHAR"], "VARCHAR")
             self._con = con
         return self._con
 
@@ -297,7 +361,7 @@ class FastEngine:
         con.execute("SET enable_external_access = false")
         sql = plan.duckdb_sql if max_rows is None else f"SELECT * FROM ({plan.duckdb_sql}) LIMIT {max_rows + 1}"
         try:
-            table = con.execute(sql).to_arrow_table()
+            table = con.sql(sql).to_arrow_table()
         except duckdb.Error as err:
             raise NotFastPathable(f"DuckDB: {str(err).splitlines()[0]}") from None
         finally:
