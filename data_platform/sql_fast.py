@@ -317,7 +317,6 @@ class FastEngine:
         self.tables = tables
         self.restricted = restricted or {}
         self._snapshots: dict[TableRead, object] = {}
-        self._con = None
 
     def _snapshot(self, read: TableRead):
         if read not in self._snapshots:
@@ -338,29 +337,59 @@ class FastEngine:
         return plan_fast(statement, self.tables, self.restricted,
                          schema_of=lambda read: pa.schema(self._snapshot(read).schema().to_arrow()))
 
-    def _connection(self):
-        if self._con is None:
-            import duckdb
+    def _relation_sql(self, read: TableRead) -> str:
+        """The snapshot as DuckDB SQL: its data files read natively, columns typed by the Delta schema.
 
-            con = duckdb.connect(config={"threads": 2})
-            con.execute("SET TimeZone = 'UTC'")  # Spark's session time zone (data_platform/spark.py)
-            con.create_function("codemill_spark_json", spark_json, ["VARCHAR"], "VARCHAR")
-            self._con = con
-        return self._con
+        DuckDB reads the Parquet files the snapshot lists (no pyarrow dataset: importing it
+        pulls in pandas, seconds of a cold start). Columns are cast to the Delta schema's
+        types (Spark writes INT96 timestamps, which DuckDB reads without a zone), and columns
+        added after a file was written read as NULL in it.
+        """
+        table = self._snapshot(read)
+        protocol = table.protocol()
+        if protocol.min_reader_version > 1 or table.metadata().partition_columns:
+            raise NotFastPathable(f"{read.label} uses column mapping, deletion vectors or partitions")
+        fields = list(pa.schema(table.schema().to_arrow()))
+        types = {f.name: _duckdb_type(f.type) for f in fields}
+        files = table.file_uris()
+        if not files:
+            columns = ", ".join(f'CAST(NULL AS {types[f.name]}) AS {_quote(f.name)}' for f in fields)
+            return f"SELECT {columns} WHERE false"
+        source = f"read_parquet([{', '.join(_literal(f) for f in files)}], union_by_name = true)"
+        present = {row[0] for row in self._describe(source)}
+        columns = ", ".join(
+            f"CAST({_quote(f.name) if f.name in present else 'NULL'} AS {types[f.name]}) AS {_quote(f.name)}"
+            for f in fields)
+        return f"SELECT {columns} FROM {source}"
+
+    def _describe(self, source: str) -> list:
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            return con.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        finally:
+            con.close()
 
     def run(self, plan: FastPlan, max_rows: int | None):
         """Run a planned statement; returns (Arrow table, truncated)."""
         import duckdb
 
-        con = self._connection().cursor()
-        # Only the snapshots registered below are readable: no file, extension or Python object
-        # lookups from the query text (a translated function must not reach the disk itself).
-        con.execute("SET python_enable_replacements = false")
-        for relation, read in plan.reads.items():
-            con.register(relation, self._snapshot(read).to_pyarrow_dataset())
-        con.execute("SET enable_external_access = false")
-        sql = plan.duckdb_sql if max_rows is None else f"SELECT * FROM ({plan.duckdb_sql}) LIMIT {max_rows + 1}"
+        relations = {relation: self._relation_sql(read) for relation, read in plan.reads.items()}
+        con = duckdb.connect(config={"threads": 2})
         try:
+            con.execute("SET TimeZone = 'UTC'")  # Spark's session time zone (data_platform/spark.py)
+            con.create_function("codemill_spark_json", spark_json, ["VARCHAR"], "VARCHAR")
+            # Only the folders of this statement's snapshots are readable, then the configuration
+            # is locked: a translated function cannot reach another file, extension or object.
+            folders = sorted({str(read.path).rstrip("/") + "/" for read in plan.reads.values()})
+            con.execute("SET allowed_directories = $1", [folders])
+            con.execute("SET enable_external_access = false")
+            con.execute("SET python_enable_replacements = false")
+            for relation, sql in relations.items():
+                con.execute(f"CREATE TEMP VIEW {_quote(relation)} AS {sql}")
+            con.execute("SET lock_configuration = true")
+            sql = plan.duckdb_sql if max_rows is None else f"SELECT * FROM ({plan.duckdb_sql}) LIMIT {max_rows + 1}"
             table = con.sql(sql).to_arrow_table()
         except duckdb.Error as err:
             raise NotFastPathable(f"DuckDB: {str(err).splitlines()[0]}") from None
@@ -369,6 +398,37 @@ class FastEngine:
         table = spark_types(table)
         truncated = max_rows is not None and table.num_rows > max_rows
         return (table.slice(0, max_rows) if truncated else table), truncated
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _duckdb_type(kind: pa.DataType) -> str:
+    """DuckDB's spelling of a Delta column's Arrow type."""
+    simple = [(pa.types.is_string, "VARCHAR"), (pa.types.is_large_string, "VARCHAR"),
+              (pa.types.is_string_view, "VARCHAR"), (pa.types.is_int64, "BIGINT"), (pa.types.is_int32, "INTEGER"),
+              (pa.types.is_int16, "SMALLINT"), (pa.types.is_int8, "TINYINT"), (pa.types.is_float64, "DOUBLE"),
+              (pa.types.is_float32, "FLOAT"), (pa.types.is_boolean, "BOOLEAN"), (pa.types.is_binary, "BLOB"),
+              (pa.types.is_large_binary, "BLOB"), (pa.types.is_binary_view, "BLOB"), (pa.types.is_date32, "DATE")]
+    for test, name in simple:
+        if test(kind):
+            return name
+    if pa.types.is_timestamp(kind):
+        return "TIMESTAMPTZ" if kind.tz else "TIMESTAMP"
+    if pa.types.is_decimal(kind):
+        return f"DECIMAL({kind.precision}, {kind.scale})"
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_list_view(kind):
+        return f"{_duckdb_type(kind.value_type)}[]"
+    if pa.types.is_map(kind):
+        return f"MAP({_duckdb_type(kind.key_type)}, {_duckdb_type(kind.item_type)})"
+    if pa.types.is_struct(kind):
+        return "STRUCT(" + ", ".join(f"{_quote(f.name)} {_duckdb_type(f.type)}" for f in kind) + ")"
+    raise NotFastPathable(f"column type {kind} has no DuckDB mapping here")
 
 
 def run_fast_script(engine: FastEngine, text: str, max_rows: int | None = 1000) -> list:

@@ -83,3 +83,39 @@ def test_cli_start_up_does_not_import_spark():
             "print(any(m.startswith(('pyspark', 'py4j')) for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_to_json_only_where_the_format_is_matched():
+    import pyarrow as pa
+
+    from data_platform.sql_fast import spark_json
+
+    schema = pa.schema([("name", pa.string()), ("at", pa.timestamp("us", tz="UTC")), ("n", pa.int64())])
+    got = plan_fast("SELECT to_json(struct(*)) AS j FROM silver.files", TABLES, RESTRICTED, schema_of=lambda r: schema)
+    assert "CODEMILL_SPARK_JSON" in got.duckdb_sql and "%Y-%m-%dT%H:%M:%S.%gZ" in got.duckdb_sql
+    with pytest.raises(NotFastPathable, match="to_json of anything but"):
+        plan("SELECT to_json(named_struct('a', path)) AS j FROM silver.files")
+    floats = pa.schema([("score", pa.float64())])
+    with pytest.raises(NotFastPathable, match="double"):
+        plan_fast("SELECT to_json(struct(*)) AS j FROM silver.files", TABLES, RESTRICTED, schema_of=lambda r: floats)
+    # Spark drops null fields (nested ones too), keeps nulls in arrays, writes no spaces.
+    assert spark_json('{"a": null, "b": {"c": null, "d": 1}, "e": [null, "é"]}') == '{"b":{"d":1},"e":[null,"é"]}'
+
+
+def test_server_refuses_an_open_unauthenticated_bind(tmp_path):
+    from data_platform.sql_server import ServerConfigError, ServerSettings, server_conf
+    from tests.conftest import make_config
+
+    config = make_config(tmp_path / "lake")
+    local = server_conf(config, ServerSettings())
+    assert local["spark.connect.grpc.binding.address"] == "127.0.0.1"
+    assert local["spark.sql.runSQLOnFiles"] == "false"  # no delta.`/path` around the catalog
+    assert "spark.sql.runSQLOnFiles" not in server_conf(config, ServerSettings(allow_restricted=True))
+    with pytest.raises(ServerConfigError, match="token"):
+        server_conf(config, ServerSettings(host="0.0.0.0"))
+    with pytest.raises(ServerConfigError, match="any user"):
+        server_conf(config, ServerSettings(host="0.0.0.0", token="t"))
+    assert server_conf(config, ServerSettings(host="0.0.0.0", token="t", thrift_port=None))[
+        "spark.connect.authenticate.token"] == "t"
+    ldap = make_config(tmp_path / "lake", "spark.conf={spark.hadoop.hive.server2.authentication: LDAP}")
+    assert server_conf(ldap, ServerSettings(host="10.0.0.5", token="t"))["spark.hadoop.hive.server2.thrift.port"]
