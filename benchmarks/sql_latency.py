@@ -175,15 +175,18 @@ def main() -> None:
     spark = get_spark(config)
     build_lake(spark, config, args.files)
 
-    # Warm, in one process: Spark (session started, tables named), the fast path as the CLI
-    # runs it (fresh snapshots per statement), DuckDB over snapshots registered once.
+    # Warm, in one process: Spark (session started, tables named), the fast path as an
+    # interactive `codemill sql` runs it (snapshots refreshed per statement), DuckDB over
+    # snapshots registered once.
     from data_platform.lake import register_lake_tables
 
     register_lake_tables(spark, config)
 
-    def fast(query):
-        tables, restricted = local_tables(config)
-        return run_fast_script(FastEngine(tables, restricted), query)
+    tables, restricted = local_tables(config)
+    engine = FastEngine(tables, restricted)  # as in an interactive `codemill sql` session
+
+    def fast(query):  # each call checks the tables' logs for new commits, as the CLI does per script
+        return run_fast_script(engine, query)
 
     con = duckdb.connect(config={"threads": 2})
     for name in ("bronze.repos", "silver.files", "silver.functions", "ops.ingest_runs"):

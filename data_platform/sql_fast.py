@@ -311,33 +311,61 @@ def _resolve(parts: list[str], name: str, tables: dict[str, Path]) -> tuple[Tabl
 
 
 class FastEngine:
-    """DuckDB with the lake's snapshots: one per CLI call or interactive session (cached snapshots)."""
+    """DuckDB over the lake's snapshots, for one CLI call or a whole interactive session.
+
+    Warm reuse without stale answers: the latest snapshot of a table is brought up to date
+    (new commits in its log) once per script (``refresh``); a version's relation SQL and the
+    DuckDB connections (one per set of readable folders, their configuration locked) are kept.
+    """
+
+    _MAX_CONNECTIONS = 8
 
     def __init__(self, tables: dict[str, Path], restricted: dict[str, Path] | None):
         self.tables = tables
         self.restricted = restricted or {}
         self._snapshots: dict[TableRead, object] = {}
+        self._fresh: set[TableRead] = set()
+        self._relations: dict[tuple[str, int], str] = {}
+        self._connections: dict[frozenset, tuple[object, set]] = {}
+
+    def refresh(self) -> None:
+        """The next statements see commits made since the last script (another process may write)."""
+        self._fresh.clear()
 
     def _snapshot(self, read: TableRead):
-        if read not in self._snapshots:
-            from deltalake import DeltaTable
+        latest = read.version is None and read.timestamp is None
+        table = self._snapshots.get(read)
+        if table is not None and (not latest or read in self._fresh):
+            return table
+        from deltalake import DeltaTable
 
-            try:
+        try:
+            if table is not None:
+                table.update_incremental()
+            else:
                 table = DeltaTable(str(read.path))
                 if read.version is not None:
                     table.load_as_version(read.version)
                 elif read.timestamp is not None:
                     table.load_as_version(_spark_timestamp(read.timestamp))
-            except Exception as err:  # not a Delta table, unknown version: Spark words the error
-                raise NotFastPathable(f"delta-rs cannot read {read.label} ({str(err).splitlines()[0]})") from None
-            self._snapshots[read] = table
-        return self._snapshots[read]
+        except Exception as err:  # not a Delta table, unknown version: Spark words the error
+            raise NotFastPathable(f"delta-rs cannot read {read.label} ({str(err).splitlines()[0]})") from None
+        self._snapshots[read] = table
+        self._fresh.add(read)
+        return table
 
     def plan(self, statement: str) -> FastPlan:
         return plan_fast(statement, self.tables, self.restricted,
                          schema_of=lambda read: pa.schema(self._snapshot(read).schema().to_arrow()))
 
     def _relation_sql(self, read: TableRead) -> str:
+        table = self._snapshot(read)
+        key = (str(read.path), table.version())
+        if key not in self._relations:
+            self._relations[key] = self._build_relation_sql(read)
+        return self._relations[key]
+
+    def _build_relation_sql(self, read: TableRead) -> str:
         """The snapshot as DuckDB SQL: its data files read natively, columns typed by the Delta schema.
 
         DuckDB reads the Parquet files the snapshot lists (no pyarrow dataset: importing it
@@ -371,30 +399,46 @@ class FastEngine:
         finally:
             con.close()
 
+    def _connection(self, folders: frozenset):
+        """A DuckDB connection that can read only ``folders`` (its configuration locked)."""
+        import duckdb
+
+        if folders not in self._connections:
+            if len(self._connections) >= self._MAX_CONNECTIONS:
+                oldest = next(iter(self._connections))
+                self._connections.pop(oldest)[0].close()
+            con = duckdb.connect(config={"threads": 2})
+            con.execute("SET TimeZone = 'UTC'")  # Spark's session time zone (data_platform/spark.py)
+            con.create_function("codemill_spark_json", spark_json, ["VARCHAR"], "VARCHAR")
+            # Only the folders of the statement's snapshots are readable, then the configuration is
+            # locked: a translated function cannot reach another file, extension or Python object.
+            con.execute("SET allowed_directories = $1", [sorted(folders)])
+            con.execute("SET enable_external_access = false")
+            con.execute("SET python_enable_replacements = false")
+            con.execute("SET lock_configuration = true")
+            self._connections[folders] = (con, set())
+        return self._connections[folders]
+
     def run(self, plan: FastPlan, max_rows: int | None):
         """Run a planned statement; returns (Arrow table, truncated)."""
+        import hashlib
+
         import duckdb
 
         relations = {relation: self._relation_sql(read) for relation, read in plan.reads.items()}
-        con = duckdb.connect(config={"threads": 2})
+        folders = frozenset(str(read.path).rstrip("/") + "/" for read in plan.reads.values())
+        con, views = self._connection(folders)
         try:
-            con.execute("SET TimeZone = 'UTC'")  # Spark's session time zone (data_platform/spark.py)
-            con.create_function("codemill_spark_json", spark_json, ["VARCHAR"], "VARCHAR")
-            # Only the folders of this statement's snapshots are readable, then the configuration
-            # is locked: a translated function cannot reach another file, extension or object.
-            folders = sorted({str(read.path).rstrip("/") + "/" for read in plan.reads.values()})
-            con.execute("SET allowed_directories = $1", [folders])
-            con.execute("SET enable_external_access = false")
-            con.execute("SET python_enable_replacements = false")
             for relation, sql in relations.items():
-                con.execute(f"CREATE TEMP VIEW {_quote(relation)} AS {sql}")
-            con.execute("SET lock_configuration = true")
+                view = "__codemill_v" + hashlib.sha1(sql.encode()).hexdigest()[:16]
+                if view not in views:  # one view per snapshot version, created once per connection
+                    con.execute(f"CREATE TEMP VIEW {_quote(view)} AS {sql}")
+                    views.add(view)
+                con.execute(f"CREATE OR REPLACE TEMP VIEW {_quote(relation)} AS SELECT * FROM {_quote(view)}")
             sql = plan.duckdb_sql if max_rows is None else f"SELECT * FROM ({plan.duckdb_sql}) LIMIT {max_rows + 1}"
             table = con.sql(sql).to_arrow_table()
         except duckdb.Error as err:
             raise NotFastPathable(f"DuckDB: {str(err).splitlines()[0]}") from None
-        finally:
-            con.close()
         table = spark_types(table)
         truncated = max_rows is not None and table.num_rows > max_rows
         return (table.slice(0, max_rows) if truncated else table), truncated
@@ -440,6 +484,7 @@ def run_fast_script(engine: FastEngine, text: str, max_rows: int | None = 1000) 
     """
     from data_platform.sql import QueryResult, split_statements
 
+    engine.refresh()
     plans = [engine.plan(statement) for statement in split_statements(text)]
     results = []
     for plan in plans:

@@ -62,14 +62,19 @@ class SqlRunner:
     def __init__(self, engine: str, allow_restricted: bool):
         self.engine = engine
         self.allow_restricted = allow_restricted
+        self._fast = None
         self._guard = None
 
     def _fast_engine(self):
         from data_platform.sql_fast import FastEngine, local_tables
 
-        # Fresh per script: an interactive session sees tables and versions written meanwhile.
+        # One engine per session (warm snapshots and connections); the table list is read again
+        # per script so an interactive session sees tables written meanwhile.
         tables, restricted = local_tables(STATE.config)
-        return FastEngine(tables, None if self.allow_restricted else restricted)
+        if self._fast is None:
+            self._fast = FastEngine(tables, None if self.allow_restricted else restricted)
+        self._fast.tables = tables
+        return self._fast
 
     def _why_not_fast(self) -> str | None:
         if STATE.config.lake.metastore != "embedded":
