@@ -70,6 +70,10 @@ def server_conf(config: CodemillConfig, settings: ServerSettings) -> dict[str, s
         "spark.hadoop.hive.server2.thrift.bind.host": settings.host,
         "spark.hadoop.hive.server2.thrift.port": str(settings.thrift_port or 0),
         "spark.ui.enabled": "false",
+        # JDBC connections share the server's session: a new session per connection is built
+        # by Hive's class loader, which does not see the Delta jars that spark.jars.packages
+        # loaded (ClassNotFoundException: DeltaCatalog). Temp views and USE are thus shared.
+        "spark.sql.hive.thriftServer.singleSession": "true",
     }
     if settings.token:
         conf["spark.connect.authenticate.token"] = settings.token
