@@ -56,7 +56,7 @@ class SqlRunner:
     """Answers scripts with the fast path (DuckDB over delta-rs) when it can, else with Spark.
 
     Neither engine starts before a statement needs it: a query the fast path answers never
-    imports pyspark, so `codemill sql` answers in about a second instead of ~20 s.
+    imports pyspark, so `codemill sql` answers in seconds instead of ~24 s.
     """
 
     def __init__(self, engine: str, allow_restricted: bool):
@@ -142,7 +142,7 @@ def sql(
     max_rows: int = typer.Option(1000, help="Rows fetched per statement; 0 fetches all."),
     engine: str = typer.Option(
         "auto", "--engine",
-        help="auto: read-only queries over the lake's local tables run on DuckDB (no JVM, ~1 s), anything else "
+        help="auto: read-only queries over the lake's local tables run on DuckDB (no JVM), anything else "
         "on Spark; duckdb: fail rather than start Spark; spark: always Spark. --verbose names the engine used.",
     ),
     allow_restricted: bool = typer.Option(
