@@ -118,6 +118,15 @@ def _build(config: PlatformConfig, catalog: str, verbose: bool):
     return session
 
 
+def start_session(config: PlatformConfig, catalog: str = "in-memory", verbose: bool = False):
+    """A session with exactly ``config``'s settings and no table named yet (the SQL server names its own)."""
+    _check_java()
+    try:
+        return _build(config, catalog, verbose)
+    except Exception as err:  # py4j and JVM launch errors carry no useful type
+        raise SparkUnavailableError(f"Spark failed to start: {str(err).splitlines()[0]}") from err
+
+
 def get_spark(config: PlatformConfig, verbose: bool = False):
     """Start (or reuse) the Spark session described by ``config``.
 

@@ -29,7 +29,7 @@ app = typer.Typer(
 
 # Each module registers its commands on the app; listed in the order --help shows them.
 COMMAND_MODULES = [
-    "config_cmd", "tables", "sql", "submit", "ingest", "quality", "train", "evaluate", "lineage", "serve", "lsp",
+    "config_cmd", "tables", "sql", "sql_server", "submit", "ingest", "quality", "train", "evaluate", "lineage", "serve", "lsp",
     "plan", "purge",
 ]
 
