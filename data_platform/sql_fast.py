@@ -230,6 +230,26 @@ def plan_fast(statement: str, tables: dict[str, Path], restricted: dict[str, Pat
     sqlglot, exp = _sqlglot()
     from sqlglot.errors import SqlglotError
 
+    tree = _parse_read_only(sqlglot, exp, statement)
+    plan = FastPlan(statement, "")
+    schemas = _route_tables(exp, tree, plan, tables, restricted, schema_of)
+    if schema_of is None and any(isinstance(e, exp.Star) for s in tree.find_all(exp.Struct) for e in s.expressions):
+        raise NotFastPathable("struct(*) needs the table's schema")
+    _expand_struct_star(exp, tree, schemas)
+    for select in tree.find_all(exp.Select):
+        if select is tree or (isinstance(tree, exp.SetOperation) and select is tree.left):
+            _name_projections(exp, select)
+    try:
+        plan.duckdb_sql = tree.sql(dialect="duckdb")
+    except SqlglotError as err:
+        raise NotFastPathable(f"no DuckDB translation ({str(err).splitlines()[0]})") from None
+    return plan
+
+
+def _parse_read_only(sqlglot, exp, statement: str):
+    """The statement's one parsed tree, if it is a read-only query the translator knows every part of."""
+    from sqlglot.errors import SqlglotError
+
     try:
         trees = sqlglot.parse(statement, read="spark")
     except SqlglotError as err:
@@ -248,8 +268,16 @@ def plan_fast(statement: str, tables: dict[str, Path], restricted: dict[str, Pat
             raise NotFastPathable(f"{type(node).__name__} has no exact DuckDB translation here")
         if isinstance(node, (exp.DDL, exp.DML)):
             raise NotFastPathable("writes or DDL inside the query")
+    return tree
+
+
+def _route_tables(exp, tree, plan: FastPlan, tables: dict[str, Path], restricted: dict[str, Path],
+                  schema_of) -> dict[str, pa.Schema]:
+    """Point every table reference at a snapshot relation in ``plan.reads``; refuse restricted ones.
+
+    Returns the relations' Arrow schemas (when ``schema_of`` is given, for ``struct(*)``).
+    """
     cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    plan = FastPlan(statement, "")
     restricted_hits: set[str] = set()
     schemas: dict[str, pa.Schema] = {}
     for index, table in enumerate(list(tree.find_all(exp.Table))):
@@ -282,17 +310,7 @@ def plan_fast(statement: str, tables: dict[str, Path], restricted: dict[str, Pat
             f"{', '.join(found)} {'is' if len(found) == 1 else 'are'} restricted (raw or unredacted data): "
             "pass --allow-restricted if your account is meant to read it"
         )
-    if schema_of is None and any(isinstance(e, exp.Star) for s in tree.find_all(exp.Struct) for e in s.expressions):
-        raise NotFastPathable("struct(*) needs the table's schema")
-    _expand_struct_star(exp, tree, schemas)
-    for select in tree.find_all(exp.Select):
-        if select is tree or (isinstance(tree, exp.SetOperation) and select is tree.left):
-            _name_projections(exp, select)
-    try:
-        plan.duckdb_sql = tree.sql(dialect="duckdb")
-    except SqlglotError as err:
-        raise NotFastPathable(f"no DuckDB translation ({str(err).splitlines()[0]})") from None
-    return plan
+    return schemas
 
 
 def _resolve(parts: list[str], name: str, tables: dict[str, Path]) -> tuple[TableRead, str | None]:
