@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -79,28 +80,50 @@ def server(tmp_path_factory):
     process.wait(timeout=120)
 
 
+# The Spark Connect client runs in its own process, as a user's would: pyspark refuses a remote
+# session in a process that already holds a regular one (the shared test session).
+_CONNECT_CLIENT = """
+import json, sys
+from pyspark.sql import SparkSession
+
+url, statements = sys.argv[1], sys.argv[2:]
+client = SparkSession.builder.remote(url).getOrCreate()
+out = {"exists": {t: client.catalog.tableExists(t) for t in ("silver.files", "bronze.files")}, "results": []}
+for statement in statements:
+    try:
+        out["results"].append({"rows": [list(r) for r in client.sql(statement).collect()]})
+    except Exception as err:
+        out["results"].append({"error": f"{type(err).__name__}: {err}"})
+client.stop()
+print(json.dumps(out))
+"""
+
+
+def _connect(port: int, token: str, *statements: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", _CONNECT_CLIENT, f"sc://localhost:{port}/;token={token}",
+                           *statements], capture_output=True, text=True, timeout=300)
+
+
 def test_spark_connect_client_sees_the_lake_but_not_restricted_tables(server):
-    from pyspark.sql import SparkSession
+    import json
 
     assert any("silver.files" in line and "bronze.files" not in line for line in server["lines"]
                if line.startswith("tables:"))
-    client = SparkSession.builder.remote(f"sc://localhost:{server['connect']}/;token={TOKEN}").getOrCreate()
-    try:
-        assert client.sql("SELECT count(*) AS n FROM silver.files").collect()[0]["n"] == 3
-        assert client.catalog.tableExists("silver.files") and not client.catalog.tableExists("bronze.files")
-        for statement in ("SELECT * FROM bronze.files", f"SELECT * FROM delta.`{server['bronze']}`"):
-            with pytest.raises(Exception, match="(?i)not found|cannot be found|runSQLOnFiles|UNSUPPORTED|TABLE_OR_VIEW"):
-                client.sql(statement).collect()
-    finally:
-        client.stop()
+    done = _connect(server["connect"], TOKEN, "SELECT count(*) AS n FROM silver.files", "SELECT * FROM bronze.files",
+                    f"SELECT * FROM delta.`{server['bronze']}`")
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["exists"] == {"silver.files": True, "bronze.files": False}
+    count, *refused = out["results"]
+    assert count == {"rows": [[3]]}
+    for result in refused:
+        assert re.search("(?i)not found|cannot be found|runSQLOnFiles|UNSUPPORTED|TABLE_OR_VIEW", result["error"])
 
 
 def test_connect_refuses_a_wrong_token(server):
-    from pyspark.sql import SparkSession
-
-    with pytest.raises(Exception, match="(?i)unauthenticated|token|permission"):
-        SparkSession.builder.remote(f"sc://localhost:{server['connect']}/;token=wrong").getOrCreate().sql(
-            "SELECT 1").collect()
+    done = _connect(server["connect"], "wrong", "SELECT 1")
+    assert done.returncode != 0 or '"rows": [[1]]' not in done.stdout
+    assert re.search("(?i)unauthenticated|token|permission", done.stdout + done.stderr)
 
 
 def test_jdbc_client_queries_over_thrift(server):
