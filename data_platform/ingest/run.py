@@ -35,6 +35,7 @@ from data_platform.ingest.credentials import remember_handed_over
 from data_platform.ingest.errors import IngestError
 from data_platform.ingest.sources import public_source
 from data_platform.ingest.stages import default_stages
+from data_platform.ops.progress import SparkProgress
 from data_platform.ops.records import upsert_rows
 from data_platform.ops.runs import code_version, new_run_id, now, timed
 
@@ -97,7 +98,8 @@ def run_ingest(
     status = FAILED
     try:
         for stage in stages:
-            with timed(ctx.seconds, stage.name):
+            say = lambda text, name=stage.name: ctx.progress(name, text)  # noqa: E731
+            with timed(ctx.seconds, stage.name), SparkProgress(spark, say, config.ingest.progress_every_s):
                 run_stage(stage, ctx)
         status = _final_status(ctx)
     except Exception as err:

@@ -29,6 +29,9 @@ class IngestSettings(Section):
     parse_max_bytes: int = Field(500_000, ge=1, description="Files larger than this are not parsed (parse_ok false)")
     parse_timeout_ms: int = Field(2_000, ge=1, description="A tree-sitter parse running longer is abandoned")
     max_body_chars: int = Field(20_000, ge=1, description="Function bodies are cut to this many characters")
+    progress_every_s: float = Field(
+        15.0, ge=0, description="Seconds between task-count lines while a stage's Spark work runs (0: none)"
+    )
 
     @field_validator("cache_dir", mode="after")
     @classmethod
