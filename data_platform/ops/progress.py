@@ -14,13 +14,16 @@ from collections.abc import Callable
 
 
 def describe_active_tasks(tracker) -> str | None:
-    """``"12/40 tasks done, 2 running"`` over every active Spark stage; None when none is active."""
+    """``"12/40 tasks done, 2 running"`` over every active Spark stage; None when no task runs
+    (between jobs, or a stage waiting for the driver: nothing to report)."""
     infos = [info for info in (tracker.getStageInfo(i) for i in tracker.getActiveStageIds()) if info is not None]
     if not infos:
         return None
     done = sum(info.numCompletedTasks for info in infos)
     total = sum(info.numTasks for info in infos)
     running = sum(info.numActiveTasks for info in infos)
+    if not running:
+        return None
     return f"{done:,}/{total:,} tasks done, {running} running"
 
 

@@ -23,8 +23,8 @@ def test_a_running_job_is_reported_with_its_task_counts(spark):
     with SparkProgress(spark, lines.append, every_s=0.5):
         spark.sparkContext.parallelize(range(4), 4).map(slow).collect()
     assert lines, "no progress line during a 3 s job"
-    counts = [tuple(map(int, re.match(r"(\d+)/(\d+) tasks done, \d+ running$", line).groups())) for line in lines]
-    assert all(total == 4 and 0 <= done <= 4 for done, total in counts)
+    counts = [tuple(map(int, re.match(r"(\d+)/(\d+) tasks done, (\d+) running$", line).groups())) for line in lines]
+    assert all(total == 4 and 0 <= done < 4 and running > 0 for done, total, running in counts)
     assert len(set(lines)) == len(lines)  # a line only when the count moved
 
 
