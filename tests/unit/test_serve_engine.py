@@ -49,22 +49,34 @@ def request(tokenizer, prompt, collector, max_tokens=20, n=1, **sampling):
                              stop_token_ids=frozenset({tokenizer.eos_token_id}))
 
 
-def test_batched_decoding_gives_bare_generate_tokens(tiny):
-    model, tokenizer = tiny
+def bare_greedy(model, tokenizer, prompts, max_new_tokens=20) -> list[str]:
+    """What plain model.generate answers to each prompt alone (greedy): the engine's reference."""
     expected = []
     with torch.inference_mode():
-        for prompt in PROMPTS:
+        for prompt in prompts:
             ids = ids_of(tokenizer, prompt)
-            out = model.generate(torch.tensor([ids]), max_new_tokens=20, do_sample=False,
+            out = model.generate(torch.tensor([ids]), max_new_tokens=max_new_tokens, do_sample=False,
                                  eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
             expected.append(tokenizer.decode(out[0, len(ids):], skip_special_tokens=True))
+    return expected
+
+
+def submit_greedy(engine, tokenizer, prompts) -> list:
+    """Submit every prompt at once (temperature 0) and wait until each has finished."""
+    collectors = [Collector() for _ in prompts]
+    for prompt, collector in zip(prompts, collectors, strict=True):
+        engine.submit(request(tokenizer, prompt, collector, temperature=0.0))
+    for collector in collectors:
+        assert collector.finished.wait(120)
+    return collectors
+
+
+def test_batched_decoding_gives_bare_generate_tokens(tiny):
+    model, tokenizer = tiny
+    expected = bare_greedy(model, tokenizer, PROMPTS)
     engine = Engine(model, tokenizer, max_batch_size=8).start()
     try:
-        collectors = [Collector() for _ in PROMPTS]
-        for prompt, collector in zip(PROMPTS, collectors, strict=True):
-            engine.submit(request(tokenizer, prompt, collector, temperature=0.0))
-        for collector in collectors:
-            assert collector.finished.wait(120)
+        collectors = submit_greedy(engine, tokenizer, PROMPTS)
         assert [c.texts[0] for c in collectors] == expected
         assert [c.done[0].text for c in collectors] == expected
         assert engine.steps < 20 * len(PROMPTS)  # decoded together, not one after another
@@ -160,20 +172,10 @@ def test_kv_batch_writes_steps_in_place_and_grows_without_changing_tokens(tiny, 
     # Buffers of 3 free columns: 20 tokens cross many growths (and joins into grown buffers).
     monkeypatch.setattr(kv_batch, "GROW_COLUMNS", 3)
     prompts = PROMPTS[:3]
-    expected = []
-    with torch.inference_mode():
-        for prompt in prompts:
-            ids = ids_of(tokenizer, prompt)
-            out = model.generate(torch.tensor([ids]), max_new_tokens=20, do_sample=False,
-                                 eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-            expected.append(tokenizer.decode(out[0, len(ids):], skip_special_tokens=True))
+    expected = bare_greedy(model, tokenizer, prompts)
     engine = Engine(model, tokenizer, max_batch_size=8).start()
     try:
-        collectors = [Collector() for _ in prompts]
-        for prompt, collector in zip(prompts, collectors, strict=True):
-            engine.submit(request(tokenizer, prompt, collector, temperature=0.0))
-        for collector in collectors:
-            assert collector.finished.wait(120)
+        collectors = submit_greedy(engine, tokenizer, prompts)
         assert [c.done[0].text for c in collectors] == expected
     finally:
         engine.stop()
