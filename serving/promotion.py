@@ -28,14 +28,26 @@ class PromotionError(ValueError):
 
 
 def evaluation_summary(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
-    """Eval ids of a run (newest first) and the newest one's metrics {benchmark: {metric: {language: value}}}."""
+    """Eval ids of a run (newest first) and the newest one's metrics {benchmark: {metric: {language: value}}}.
+
+    A benchmark scored under several task types in one evaluation (line-completion's ``line``
+    and ``span``, with and without suffix) gets one entry per type, ``benchmark[task_type]``:
+    their metrics share names and languages, and one would otherwise overwrite the other.
+    """
     by_eval: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         by_eval[row["eval_id"]].append(row)
     order = sorted(by_eval, key=lambda eval_id: max(r["evaluated_at"] for r in by_eval[eval_id]), reverse=True)
+    newest = by_eval[order[0]] if order else []
+    task_types: dict[str, set] = defaultdict(set)
+    for row in newest:
+        task_types[row["benchmark"]].add(row.get("task_type"))
     summary: dict[str, Any] = {}
-    for row in by_eval[order[0]] if order else []:
-        summary.setdefault(row["benchmark"], {}).setdefault(row["metric"], {})[row["language"]] = row["value"]
+    for row in newest:
+        name = row["benchmark"]
+        if len(task_types[name]) > 1:
+            name = f"{name}[{row.get('task_type') or 'unspecified'}]"
+        summary.setdefault(name, {}).setdefault(row["metric"], {})[row["language"]] = row["value"]
     return order, summary
 
 
