@@ -18,7 +18,7 @@ demo: setup
 	@bash scripts/demo.sh
 
 test: setup
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q --durations=40
 
 test-unit: setup
 	.venv/bin/python -m pytest -q -m "not integration"
