@@ -130,6 +130,19 @@ def plan_table(table: TableContract, path: Path | str) -> TablePlan:
     return TablePlan(table.name, str(path), True, table.version, recorded, tuple(add), tuple(refused))
 
 
+def create_at_path(spark, table: TableContract, path: Path) -> None:
+    """CREATE TABLE at a path from the contract (the contract version recorded as a property)."""
+    partition = f" PARTITIONED BY ({', '.join(table.partition_by)})" if table.partition_by else ""
+    comment = table.description.strip().replace("'", "\\'")
+    spark.sql(
+        f"CREATE TABLE IF NOT EXISTS delta.`{path}` ({table.ddl_columns()}) USING DELTA"
+        f"{partition} COMMENT '{comment}'"
+        # Plain features only: delta-rs, DuckDB (via delta-rs) and Ray Data must read every table.
+        " TBLPROPERTIES ('delta.enableDeletionVectors' = 'false',"
+        f" '{VERSION_PROPERTY}' = '{table.version}')"
+    )
+
+
 def _comment(column: Column) -> str:
     return column.description.replace("\\", "\\\\").replace("'", "\\'")
 
