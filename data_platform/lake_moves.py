@@ -55,7 +55,8 @@ class Move:
 
 def file_id_column():
     """file_id of a (repo_id, path) row as Spark computes it: sha1(repo_id NUL path), as
-    data_platform.ingest.curate.file_id_for does in Python (a unit test keeps them equal)."""
+    data_platform.ingest.curate.file_id_for does in Python (tests/integration/test_ingest_pipeline.py
+    and test_lake_restricted_split.py check they agree)."""
     from pyspark.sql import functions as F
 
     return F.sha1(F.concat_ws("\u0000", F.col("repo_id"), F.col("path")).cast("binary"))
@@ -97,19 +98,31 @@ def apply_moves(spark, config: PlatformConfig, moves: list[Move]) -> list[Move]:
 
 
 def _relocate(spark, move: Move) -> None:
-    database = move.table.split(".")[0]
-    # The catalog name points at the old directory: drop the name (the table is external, the
-    # files stay), move the directory, name it again at the new place.
-    if _has_database(spark, database):
+    # A catalog name pointing at the old directory is dropped (the table is external: the files
+    # stay) and given again at the new place; a name pointing elsewhere is not this lake's.
+    named_here = _catalog_location(spark, move.table) == move.source
+    if named_here:
         spark.sql(f"DROP TABLE IF EXISTS {move.table}")
     move.target.parent.mkdir(parents=True, exist_ok=True)
     os.rename(move.source, move.target)
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {move.table} USING DELTA LOCATION '{move.target}'")
+    if named_here:
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {move.table} USING DELTA LOCATION '{move.target}'")
 
 
-def _has_database(spark, database: str) -> bool:
-    return any(row[0] == database for row in spark.sql("SHOW DATABASES").collect())
+def _catalog_location(spark, name: str) -> Path | None:
+    """Where the session's catalog says a table is, or None when it has no such name."""
+    from urllib.parse import unquote, urlparse
+
+    database, table = name.split(".", 1)
+    if not any(row[0] == database for row in spark.sql("SHOW DATABASES").collect()):
+        return None
+    if not spark.sql(f"SHOW TABLES IN {database} LIKE '{table}'").collect():
+        return None
+    try:
+        location = spark.sql(f"DESCRIBE DETAIL {name}").first()["location"]
+    except Exception:  # a name whose files are gone or unreadable: not ours to judge
+        return None
+    return Path(unquote(urlparse(location).path)).resolve() if location else None
 
 
 def _conformed(df, name: str):

@@ -42,8 +42,13 @@ class MigrationRefused(ContractError):
 
 
 def is_delta_table(path: Path | str) -> bool:
+    """Whether a Delta table is at ``path`` that this account can read; a table behind a storage
+    permission (``<lake>/restricted/`` at mode 700 for another account) counts as absent."""
     log_dir = Path(path) / "_delta_log"
-    return log_dir.is_dir() and any(log_dir.glob("*.json"))
+    try:
+        return log_dir.is_dir() and any(log_dir.glob("*.json"))
+    except PermissionError:
+        return False
 
 
 def delta_type_name(delta_type) -> str:

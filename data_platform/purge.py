@@ -6,8 +6,8 @@ them and time travel brings them back. So a purge
 
 1. finds the repository by URL, path, owner/name or repo_id (user info in a URL stripped);
 2. deletes its rows (or only those whose path matches ``--path-glob``) from bronze (metadata
-   and bronze.file_contents), silver and gold tables, gold.quarantine, gold.repo_splits and its ops.ingest_errors rows, and the
-   MinHash signatures no remaining file shares;
+   and bronze.file_contents), silver and gold tables, gold.quarantine, gold.repo_splits and its
+   ops.ingest_errors rows, and the MinHash signatures no remaining file shares;
 3. gates the new gold version (so a published version without the rows exists);
 4. vacuums every changed table with ``lake.purge_retention_hours`` (default 0), which deletes
    the data files older versions need: time travel to them fails instead of showing the rows;

@@ -78,7 +78,7 @@ def server_conf(config: PlatformConfig, settings: ServerSettings) -> dict[str, s
     if settings.token:
         conf["spark.connect.authenticate.token"] = settings.token
     if not settings.allow_restricted:
-        # `SELECT * FROM delta.`/lake/bronze/files`` would bypass the catalog: no SQL on paths.
+        # `SELECT * FROM delta.`/lake/restricted/bronze/file_contents`` would bypass the catalog: no SQL on paths.
         conf["spark.sql.runSQLOnFiles"] = "false"
     return conf
 

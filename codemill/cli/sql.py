@@ -145,7 +145,7 @@ def sql(
     ),
     allow_restricted: bool = typer.Option(
         False, "--allow-restricted",
-        help="Allow statements on restricted tables (bronze.files: raw bytes; gold.quarantine: unredacted text). "
+        help="Allow statements on restricted tables (bronze.file_contents: raw bytes; gold.quarantine: unredacted text; anything under <lake>/restricted/). "
         "Refused without it; the real boundary is who may read their storage (docs/security.md).",
     ),
 ) -> None:

@@ -19,7 +19,7 @@ def sql_server(
     no_thrift: bool = typer.Option(False, "--no-thrift", help="Start Spark Connect only."),
     allow_restricted: bool = typer.Option(
         False, "--allow-restricted",
-        help="Name restricted tables (bronze.files, gold.quarantine) and allow SQL on paths. Off by default; the "
+        help="Name restricted tables (bronze.file_contents, gold.quarantine) and allow SQL on paths. Off by default; the "
         "real boundary is who may read their storage (docs/security.md).",
     ),
 ) -> None:
