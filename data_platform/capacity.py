@@ -27,7 +27,7 @@ SUPERLINEAR_EXPONENT = 1.1  # measured exponents within 10% of linear are noise 
 # (stage, what it reads, description): the Spark stages in pipeline order, then tokenisation,
 # which streams through Ray Data on the training nodes' CPUs while the GPUs train.
 STAGES: tuple[tuple[str, str, str], ...] = (
-    ("crawl", "raw", "read files into bronze.files"),
+    ("crawl", "raw", "read files into bronze.files and bronze.file_contents"),
     ("curate", "raw", "decode, language, tree-sitter parse, signals, license, PII → silver"),
     ("dedup_signatures", "raw", "MinHash signatures of distinct contents"),
     ("dedup_lsh_components", "raw", "LSH buckets, pair verification, connected components"),

@@ -61,9 +61,35 @@ class LakeSettings(Section):
         return value
 
     def table_path(self, table_name: str) -> Path:
-        """Where a named table's Delta log lives: ``<root>/<database>/<table>``."""
-        database, _, table = table_name.partition(".")
-        return self.root / database / table
+        """Where a named table's Delta log lives: ``<root>/<database>/<table>``, or
+        ``<root>/restricted/<database>/<table>`` for a contract marked ``restricted``.
+
+        The one place that decides the layout: every restricted table sits under
+        :attr:`restricted_root`, so one POSIX mode or one bucket-policy prefix keeps raw and
+        unredacted data from everyone but pipeline accounts (docs/security.md).
+        """
+        from data_platform.contracts import all_contracts
+
+        table = all_contracts().get(table_name)
+        base = self.restricted_root if table is not None and table.restricted else self.root
+        return base.joinpath(*table_name.split(".", 1))
+
+    def legacy_table_path(self, table_name: str) -> Path:
+        """Where releases before the restricted prefix kept every table (see data_platform.lake_moves)."""
+        return self.root.joinpath(*table_name.split(".", 1))
+
+    @property
+    def restricted_root(self) -> Path:
+        return self.root / "restricted"
+
+    def restricted_paths(self) -> dict[str, Path]:
+        """What SQL tools refuse without --allow-restricted: each restricted table by name → path,
+        and the whole restricted prefix (a table some later release adds there is covered too)."""
+        from data_platform.contracts import all_contracts
+
+        paths = {name: self.table_path(name) for name, table in all_contracts().items() if table.restricted}
+        paths[f"{self.restricted_root}/ (the restricted prefix)"] = self.restricted_root
+        return paths
 
     @property
     def warehouse_dir(self) -> Path:

@@ -42,8 +42,13 @@ class MigrationRefused(ContractError):
 
 
 def is_delta_table(path: Path | str) -> bool:
+    """Whether a Delta table is at ``path`` that this account can read; a table behind a storage
+    permission (``<lake>/restricted/`` at mode 700 for another account) counts as absent."""
     log_dir = Path(path) / "_delta_log"
-    return log_dir.is_dir() and any(log_dir.glob("*.json"))
+    try:
+        return log_dir.is_dir() and any(log_dir.glob("*.json"))
+    except PermissionError:
+        return False
 
 
 def delta_type_name(delta_type) -> str:
@@ -128,6 +133,19 @@ def plan_table(table: TableContract, path: Path | str) -> TablePlan:
             refused.append(f"column {name!r} is in the table but not in the contract (columns are never dropped "
                            "in place)")
     return TablePlan(table.name, str(path), True, table.version, recorded, tuple(add), tuple(refused))
+
+
+def create_at_path(spark, table: TableContract, path: Path) -> None:
+    """CREATE TABLE at a path from the contract (the contract version recorded as a property)."""
+    partition = f" PARTITIONED BY ({', '.join(table.partition_by)})" if table.partition_by else ""
+    comment = table.description.strip().replace("'", "\\'")
+    spark.sql(
+        f"CREATE TABLE IF NOT EXISTS delta.`{path}` ({table.ddl_columns()}) USING DELTA"
+        f"{partition} COMMENT '{comment}'"
+        # Plain features only: delta-rs, DuckDB (via delta-rs) and Ray Data must read every table.
+        " TBLPROPERTIES ('delta.enableDeletionVectors' = 'false',"
+        f" '{VERSION_PROPERTY}' = '{table.version}')"
+    )
 
 
 def _comment(column: Column) -> str:

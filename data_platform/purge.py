@@ -5,9 +5,9 @@ needs the same. Deleting rows is not enough with Delta: every older version stil
 them and time travel brings them back. So a purge
 
 1. finds the repository by URL, path, owner/name or repo_id (user info in a URL stripped);
-2. deletes its rows (or only those whose path matches ``--path-glob``) from bronze, silver
-   and gold tables, gold.quarantine, gold.repo_splits and its ops.ingest_errors rows, and the
-   MinHash signatures no remaining file shares;
+2. deletes its rows (or only those whose path matches ``--path-glob``) from bronze (metadata
+   and bronze.file_contents), silver and gold tables, gold.quarantine, gold.repo_splits and its
+   ops.ingest_errors rows, and the MinHash signatures no remaining file shares;
 3. gates the new gold version (so a published version without the rows exists);
 4. vacuums every changed table with ``lake.purge_retention_hours`` (default 0), which deletes
    the data files older versions need: time travel to them fails instead of showing the rows;
@@ -39,7 +39,8 @@ from data_platform.ops.records import append_rows
 from data_platform.purge_policy import LIFT, PURGE, PURGE_TABLE, active_purges
 
 # Dependants first, as --prune-missing deletes; repo-level tables only for whole-repository purges.
-FILE_TABLES = ("silver.functions", "silver.files", "bronze.files", "gold.training_corpus", "gold.quarantine")
+FILE_TABLES = ("silver.functions", "silver.files", "bronze.file_contents", "bronze.files", "gold.training_corpus",
+               "gold.quarantine")
 REPO_TABLES = ("bronze.repos", "gold.repo_splits")
 
 

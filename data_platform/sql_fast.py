@@ -532,14 +532,12 @@ def local_tables(config) -> tuple[dict[str, Path], dict[str, Path]]:
     from data_platform.contracts import all_contracts
     from data_platform.lake import is_delta_table
 
-    tables, restricted = {}, {}
-    for name, contract in all_contracts().items():
+    tables = {}
+    for name in all_contracts():
         path = config.lake.table_path(name).resolve()
-        if contract.restricted:
-            restricted[name] = path
         if is_delta_table(path):
             tables[name] = path
-    return tables, restricted
+    return tables, {name: path.resolve() for name, path in config.lake.restricted_paths().items()}
 
 
 __all__ = ["FastEngine", "FastPlan", "NotFastPathable", "SqlError", "local_tables", "plan_fast", "run_fast_script"]

@@ -78,7 +78,7 @@ def server_conf(config: PlatformConfig, settings: ServerSettings) -> dict[str, s
     if settings.token:
         conf["spark.connect.authenticate.token"] = settings.token
     if not settings.allow_restricted:
-        # `SELECT * FROM delta.`/lake/bronze/files`` would bypass the catalog: no SQL on paths.
+        # `SELECT * FROM delta.`/lake/restricted/bronze/file_contents`` would bypass the catalog: no SQL on paths.
         conf["spark.sql.runSQLOnFiles"] = "false"
     return conf
 
@@ -92,18 +92,39 @@ def exposed_tables(config: PlatformConfig, allow_restricted: bool) -> dict[str, 
             if is_delta_table(config.lake.table_path(name)) and (allow_restricted or not table.restricted)}
 
 
-def start_server(config: PlatformConfig, settings: ServerSettings, verbose: bool = False):
-    """Start the session, name the exposed tables, start the Thrift server; returns the session."""
+def name_new_tables(spark, config: PlatformConfig, allow_restricted: bool, named: set[str]) -> list[str]:
+    """Name the exposed tables not in ``named`` yet (adding them to it); returns those named now.
+
+    Called at start and then periodically by `codemill sql-server`, so a table first written
+    after the server started (the first ingest, an evaluation's ops rows) answers by name
+    without a restart. A table that cannot be named is logged and tried again next time.
+    """
     from data_platform.contracts import contract
     from data_platform.lake import register_in_catalog
+
+    added = []
+    for name, path in exposed_tables(config, allow_restricted).items():
+        if name in named:
+            continue
+        try:
+            register_in_catalog(spark, contract(name), path)
+        except Exception as err:  # one unreadable table must not stop the server or the others
+            log.warning("cannot name %s: %s", name, str(err).splitlines()[0])
+            continue
+        named.add(name)
+        added.append(name)
+    return added
+
+
+def start_server(config: PlatformConfig, settings: ServerSettings, verbose: bool = False):
+    """Start the session, name the exposed tables, start the Thrift server; returns the session."""
     from data_platform.spark import start_session
 
     conf = server_conf(config, settings)
     server_config = config.model_copy(deep=True)
     server_config.spark.conf = {**config.spark.conf, **conf}
     spark = start_session(server_config, catalog="in-memory", verbose=verbose)
-    for name, path in exposed_tables(config, settings.allow_restricted).items():
-        register_in_catalog(spark, contract(name), path)
+    name_new_tables(spark, config, settings.allow_restricted, set())
     if settings.thrift_port is not None:
         jvm = spark._jvm
         # Same session, same catalog: a JDBC client sees what a Connect client sees.

@@ -41,11 +41,9 @@ def _named_spark():
 
 
 def _restricted_guard():
-    from data_platform.contracts import all_contracts
     from data_platform.sql import restricted_guard
 
-    restricted = {name: str(STATE.config.lake.table_path(name)) for name, table in all_contracts().items()
-                  if table.restricted}
+    restricted = {name: str(path) for name, path in STATE.config.lake.restricted_paths().items()}
     return restricted_guard(STATE.spark(), restricted)
 
 
@@ -147,7 +145,7 @@ def sql(
     ),
     allow_restricted: bool = typer.Option(
         False, "--allow-restricted",
-        help="Allow statements on restricted tables (bronze.files: raw bytes; gold.quarantine: unredacted text). "
+        help="Allow statements on restricted tables (bronze.file_contents: raw bytes; gold.quarantine: unredacted text; anything under <lake>/restricted/). "
         "Refused without it; the real boundary is who may read their storage (docs/security.md).",
     ),
 ) -> None:

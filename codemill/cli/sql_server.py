@@ -17,9 +17,13 @@ def sql_server(
     connect_port: int = typer.Option(15002, "--connect-port", help="Spark Connect (gRPC) port."),
     thrift_port: int = typer.Option(10000, "--thrift-port", help="Thrift JDBC/ODBC port (jdbc:hive2://HOST:PORT)."),
     no_thrift: bool = typer.Option(False, "--no-thrift", help="Start Spark Connect only."),
+    refresh_seconds: int = typer.Option(
+        30, "--refresh-seconds", min=0,
+        help="Look for tables written since the server started this often and name them (0: only at start).",
+    ),
     allow_restricted: bool = typer.Option(
         False, "--allow-restricted",
-        help="Name restricted tables (bronze.files, gold.quarantine) and allow SQL on paths. Off by default; the "
+        help="Name restricted tables (bronze.file_contents, gold.quarantine) and allow SQL on paths. Off by default; the "
         "real boundary is who may read their storage (docs/security.md).",
     ),
 ) -> None:
@@ -35,6 +39,7 @@ def sql_server(
         ServerConfigError,
         ServerSettings,
         exposed_tables,
+        name_new_tables,
         start_server,
     )
 
@@ -52,9 +57,15 @@ def sql_server(
     typer.echo("ready (Ctrl-C to stop)", err=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    named, waited = set(tables), 0.0
     try:
         while not stop.wait(1.0):
-            pass
+            waited += 1.0
+            if refresh_seconds and waited >= refresh_seconds:
+                waited = 0.0
+                added = name_new_tables(spark, STATE.config, allow_restricted, named)
+                if added:
+                    typer.echo(f"tables named: {', '.join(sorted(added))}")
     except KeyboardInterrupt:
         pass
     spark.stop()

@@ -38,7 +38,9 @@ def migrate(
 ) -> None:
     """Upgrade a lake made by an earlier release to the current contracts, in place.
 
-    Creates missing tables and adds the nullable columns contracts gained (old rows read null),
+    First moves data this release keeps elsewhere (restricted tables under <lake>/restricted/,
+    raw content out of bronze.files into bronze.file_contents; rows counted, never lost), then
+    creates missing tables and adds the nullable columns contracts gained (old rows read null),
     recording each table's contract version. A dropped or retyped column is refused, with what
     to do instead: data is never dropped or reinterpreted. Every job also does this for the
     tables it writes, on its first write.
@@ -46,7 +48,8 @@ def migrate(
     from data_platform.lake import migrate_lake, plan_lake
 
     config = STATE.config
-    plans = plan_lake(config)
+    moved = _layout_steps(config, dry_run)
+    plans = plan_lake(config, skip=moved if dry_run else ())
     for plan in plans:
         if plan.refused:
             typer.secho(f"{plan.name:<24} refused: {'; '.join(plan.refused)}", fg=typer.colors.RED)
@@ -58,12 +61,31 @@ def migrate(
     if pending and not dry_run:
         migrate_lake(STATE.spark(), config, pending)
     verb = "to change" if dry_run else "changed"
-    typer.echo(f"lake: {config.lake.root}: {len(pending)} table(s) {verb}, "
+    typer.echo(f"lake: {config.lake.root}: {len(pending) + len(moved)} table(s) {verb}, "
                f"{sum(1 for p in plans if p.refused)} refused")
     refused = [plan for plan in plans if plan.refused]
     if refused:
         fail(refused[0].refusal() + (f" ({len(refused) - 1} more table(s) refused, listed above)"
                                      if len(refused) > 1 else ""))
+
+
+def _layout_steps(config, dry_run: bool) -> set[str]:
+    """Moves and splits of this release (data_platform.lake_moves), listed and (unless dry) applied.
+
+    Returns the tables they rewrite or create, which a dry run leaves out of the column plans.
+    """
+    from data_platform.lake_moves import CONTENTS_TABLE, apply_moves, pending_moves
+    from data_platform.migrations import MigrationRefused
+
+    try:
+        moves = pending_moves(config)
+    except MigrationRefused as err:
+        fail(str(err))
+    for move in moves:
+        typer.echo(f"{move.table:<24} {'would ' if dry_run else ''}{move.describe()}")
+    if moves and not dry_run:
+        apply_moves(STATE.spark(), config, moves)
+    return {move.table for move in moves} | ({CONTENTS_TABLE} if any(m.kind == "split" for m in moves) else set())
 
 
 @tables_app.command("docs")

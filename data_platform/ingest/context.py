@@ -19,7 +19,7 @@ from data_platform.ingest.credentials import redact_credentials
 from data_platform.ingest.errors import IngestError
 
 RUNNING, SUCCEEDED, PARTIAL, FAILED = "running", "succeeded", "partial", "failed"
-INGEST_TABLES = ("bronze.repos", "bronze.files", "silver.files", "silver.functions", "ops.ingest_runs",
+INGEST_TABLES = ("bronze.repos", "bronze.files", "bronze.file_contents", "silver.files", "silver.functions", "ops.ingest_runs",
                  "ops.ingest_errors")
 
 

@@ -1,4 +1,4 @@
-"""Crawl: sources → ``bronze.repos`` / ``bronze.files``, bytes read on executors.
+"""Crawl: sources → ``bronze.repos`` / ``bronze.files`` / ``bronze.file_contents``, bytes read on executors.
 
 The driver lists each source (metadata only) and cuts the listing into tasks of
 ``files_per_task`` entries; a DataFrame holds one row per task, one task per partition, and
@@ -31,12 +31,15 @@ TASK_SCHEMA = "task_id INT, source_index INT, entries STRING"
 # MERGE (the lake refuses columns a contract lacks): the source spec and error detail for
 # ops.ingest_errors, and per-repository values for bronze.repos.
 _BRONZE_COLUMNS = [c for c in contract("bronze.files").column_names if c not in ("run_id", "crawled_at")]
+_CONTENT_COLUMNS = ["content"]  # bronze.file_contents: the restricted bytes, written apart (stages.CrawlFiles)
 _REPO_COLUMNS = ["repo_name", "stars", "license_spdx"]
 _ERROR_COLUMNS = {"source": "source", "error_kind": "kind", "error_message": "message"}  # ours → ops.ingest_errors
 CRAWL_WORKING_COLUMNS = (*_ERROR_COLUMNS, *_REPO_COLUMNS)
 _BRONZE, _REPOS, _ERRORS = contract("bronze.files"), contract("bronze.repos"), contract("ops.ingest_errors")
+_CONTENTS = contract("bronze.file_contents")
 _CRAWLED = [
     *((name, _BRONZE.column(name).type) for name in _BRONZE_COLUMNS),
+    *((name, _CONTENTS.column(name).type) for name in _CONTENT_COLUMNS),
     *((name, _REPOS.column(name).type) for name in _REPO_COLUMNS),
     *((ours, _ERRORS.column(theirs).type) for ours, theirs in _ERROR_COLUMNS.items()),
 ]

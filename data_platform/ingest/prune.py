@@ -1,6 +1,6 @@
 """Deletions: files gone upstream leave the lake, and (on request) repositories no longer crawled.
 
-A repository's rows in bronze.files, silver.files and silver.functions mirror its latest
+A repository's rows in bronze.files (and bronze.file_contents), silver.files and silver.functions mirror its latest
 crawled snapshot. When a source is crawled at a new snapshot (a newer commit, a directory
 whose listing changed), every path of that repository the new snapshot no longer holds is
 deleted from those tables; the next gold version is rebuilt without it, and Delta time travel
@@ -26,7 +26,8 @@ from data_platform.ingest.sources import Listing
 
 # Errors that say "this path exists but could not be read now", not "this path is gone".
 TRANSIENT_KINDS = frozenset({E.MISSING_OBJECT, E.UNREADABLE})
-FILE_TABLES = ("silver.functions", "silver.files", "bronze.files")  # dependants first
+# Dependants first; bronze.file_contents before bronze.files, whose rows tell a rerun what is gone.
+FILE_TABLES = ("silver.functions", "silver.files", "bronze.file_contents", "bronze.files")
 MAX_PREFIXES = 200
 
 

@@ -133,7 +133,8 @@ class ListSources:
 
 
 class CrawlFiles:
-    """Executors read bytes; new or changed files are MERGEd into bronze.files, snapshots into bronze.repos."""
+    """Executors read bytes; new or changed files are MERGEd into bronze.file_contents (the bytes) and
+    bronze.files (metadata), snapshots into bronze.repos."""
 
     name = "crawl"
     reads = ("listings", "purge_policy", "per_row_repos", "repo_ids")
@@ -180,11 +181,28 @@ class CrawlFiles:
         n_changed = changed.count()
         ctx.count("crawl.changed_files", n_changed)
         if n_changed:
-            version = lake.merge(ctx.spark, ctx.config, "bronze.files", changed.drop(*CRAWL_WORKING_COLUMNS),
-                                 changed_when="target.blob_sha <> source.blob_sha")
-            ctx.wrote("bronze.files", version)
-        ctx.progress(self.name, f"{n_changed:,} new or changed files merged into bronze.files")
+            self._write(ctx, changed)
+        ctx.progress(self.name, f"{n_changed:,} new or changed files merged into bronze.files and "
+                                "bronze.file_contents")
         crash_point("after_bronze")
+
+    @staticmethod
+    def _write(ctx: RunContext, changed) -> None:
+        """Raw bytes into bronze.file_contents (restricted) first, then the metadata into bronze.files.
+
+        ``unseen`` compares the crawl with bronze.files, so a run killed between the two MERGEs
+        finds the files still changed and writes both again (each MERGE is idempotent); the
+        other order could leave metadata whose content was never stored.
+        """
+        from data_platform.lake_moves import file_id_column
+
+        when = "target.blob_sha <> source.blob_sha"
+        contents = changed.select("repo_id", "path", "blob_sha", "content", "run_id", "crawled_at").withColumn(
+            "file_id", file_id_column())
+        ctx.wrote("bronze.file_contents", lake.merge(ctx.spark, ctx.config, "bronze.file_contents", contents,
+                                                     changed_when=when))
+        ctx.wrote("bronze.files", lake.merge(ctx.spark, ctx.config, "bronze.files",
+                                             changed.drop(*CRAWL_WORKING_COLUMNS, "content"), changed_when=when))
 
 
 # bronze.repos columns a snapshot row starts with (the write adds run_id and crawled_at).

@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240
 
 CODEMILL = [sys.executable, "-m", "codemill.cli.main"]
 # Written by the commands below, whatever else the contracts hold.
-WRITTEN = {"bronze.repos", "bronze.files", "silver.files", "silver.functions", "silver.minhash",
+WRITTEN = {"bronze.repos", "bronze.files", "bronze.file_contents", "silver.files", "silver.functions", "silver.minhash",
            "gold.training_corpus", "ops.ingest_runs", "ops.ingest_errors", "ops.quality_results",
            "ops.training_runs", "ops.eval_results"}
 SETTINGS = [
@@ -99,7 +99,7 @@ def test_every_written_table_answers_sql_and_a_tiny_corpus_trains(tmp_path):
     assert WRITTEN <= on_disk
     query = " UNION ALL ".join(f"SELECT '{name}' AS table_name, count(*) AS row_count FROM {name}"
                                for name in sorted(on_disk))
-    answered = codemill(lake, "sql", query, "--format", "json", "--allow-restricted")  # bronze.files too
+    answered = codemill(lake, "sql", query, "--format", "json", "--allow-restricted")  # bronze.file_contents too
     assert answered.returncode == 0, answered.stderr[-3000:]
     counts = {row["table_name"]: row["row_count"] for row in json.loads(answered.stdout)}
     files = {name: DeltaTable(str(config.lake.table_path(name))).to_pyarrow_table().num_rows for name in on_disk}

@@ -36,7 +36,7 @@ from tests.fixtures.repos import package_repo, package_sources
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 SETTINGS = ["quality.validate_tables=[]", "quality.report_after_ingest=false"]
-FILE_TABLES = ("bronze.files", "silver.files", "silver.functions")
+FILE_TABLES = ("bronze.files", "bronze.file_contents", "silver.files", "silver.functions")
 CHANGED, ADDED, DELETED = "src/mdurl/_format.py", "src/mdurl/extra.py", "src/mdurl/_encode.py"
 
 
@@ -94,6 +94,7 @@ def test_killed_at_every_boundary_the_next_run_finishes_and_deletions_propagate(
     assert BOUNDARIES == ("after_bronze", "after_functions", "refine", "gate")
     _killed_run(config, lake, sources, "after_bronze", "k1")
     assert _paths(config, "bronze.files", repo_id)[CHANGED]["blob_sha"] == new_blob
+    assert _paths(config, "bronze.file_contents", repo_id)[CHANGED]["blob_sha"] == new_blob  # written first
     assert _paths(config, "silver.files", repo_id)[CHANGED]["blob_sha"] != new_blob
 
     _killed_run(config, lake, sources, "after_functions", "k2")

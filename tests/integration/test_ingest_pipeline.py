@@ -24,7 +24,7 @@ from tests.fixtures.ingest import (
 )
 
 pytestmark = pytest.mark.integration
-TABLES = ("bronze.repos", "bronze.files", "silver.files", "silver.functions")
+TABLES = ("bronze.repos", "bronze.files", "bronze.file_contents", "silver.files", "silver.functions")
 
 
 def _rows(config, table: str) -> list[dict]:
@@ -78,10 +78,20 @@ def test_crawl_curate_recrawl_modify(spark, tmp_path):
     assert repos["octo/kit"]["stars"] == 42 and repos["octo/kit"]["repo_url"] == "https://github.com/octo/kit"
     bronze = {r["path"]: r for r in _rows(config, "bronze.files") if r["repo_id"] == repos["code"]["repo_id"]}
     assert {"src/pkg/__init__.py", ".github/workflows/ci.yml", "src/pkg/empty.py", "assets/logo.png"} <= set(bronze)
-    assert bronze["src/pkg/empty.py"]["content"] == b"" and bronze["src/pkg/empty.py"]["size_bytes"] == 0
+    assert bronze["src/pkg/empty.py"]["size_bytes"] == 0 and "content" not in bronze["src/pkg/empty.py"]
     assert "data/huge.txt" not in bronze and "passwd-link" not in bronze
+    # Raw bytes apart, under the restricted prefix: one row per bronze.files row, same version, file_id as silver.
+    assert config.lake.table_path("bronze.file_contents").is_relative_to(config.lake.restricted_root)
+    contents = {(r["repo_id"], r["path"]): r for r in _rows(config, "bronze.file_contents")}
+    assert {(r["repo_id"], r["path"], r["blob_sha"]) for r in _rows(config, "bronze.files")} == {
+        (key[0], key[1], r["blob_sha"]) for key, r in contents.items()}
+    code_id = repos["code"]["repo_id"]
+    assert contents[(code_id, "src/pkg/empty.py")]["content"] == b""
+    assert contents[(code_id, "src/pkg/core.py")]["content"] == (code / "src/pkg/core.py").read_bytes()
+    assert len(contents[(code_id, "src/pkg/core.py")]["content"]) == bronze["src/pkg/core.py"]["size_bytes"]
 
     silver = {r["path"]: r for r in _rows(config, "silver.files")}
+    assert contents[(code_id, "src/pkg/core.py")]["file_id"] == silver["src/pkg/core.py"]["file_id"]
     expected_languages = {"src/pkg/core.py": "python", "src/web/app.js": "javascript", "src/web/util.ts": "typescript",
                           "java/demo/Main.java": "java", "go/sum.go": "go", "rust/src/lib.rs": "rust",
                           "c/say.c": "c", "scripts/build.sh": "bash", "lib/tool.rb": "ruby", "pkg/ok.py": "python"}
@@ -131,6 +141,7 @@ def test_crawl_curate_recrawl_modify(spark, tmp_path):
     changed = {(r["path"], r["run_id"]) for r in _rows(config, "silver.files") if r["run_id"] == "run-3"}
     assert changed == {("src/pkg/core.py", "run-3")}
     assert {r["path"] for r in _rows(config, "bronze.files") if r["run_id"] == "run-3"} == {"src/pkg/core.py"}
+    assert {r["path"] for r in _rows(config, "bronze.file_contents") if r["run_id"] == "run-3"} == {"src/pkg/core.py"}
     names = {f["name"] for f in _rows(config, "silver.functions") if f["path"] == "src/pkg/core.py"}
     assert names == {"add_numbers", "Greeter", "greet"}
     assert len([r for r in _rows(config, "bronze.repos") if r["repo_name"] == "code"]) == 2  # two snapshots

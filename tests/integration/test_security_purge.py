@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 SETTINGS = ["quality.validate_tables=[]", "quality.report_after_ingest=false",
             "gold.split_ratios={train: 1.0, valid: 0.0, test: 0.0}"]
-LAYERS = ("bronze.repos", "bronze.files", "silver.files", "silver.functions", "gold.training_corpus",
+LAYERS = ("bronze.repos", "bronze.files", "bronze.file_contents", "silver.files", "silver.functions", "gold.training_corpus",
           "gold.repo_splits")
 
 
@@ -64,6 +64,8 @@ def test_whole_repository_leaves_every_layer_and_a_gated_gold_version_is_publish
     for table in LAYERS:
         assert not [row for row in _rows(config, table) if row["repo_id"] == alpha], table
     assert whole.rows_removed["bronze.files"] > 0 and whole.rows_removed["gold.training_corpus"] > 0
+    assert whole.rows_removed["bronze.file_contents"] == whole.rows_removed["bronze.files"]
+    assert "bronze.file_contents" in whole.vacuumed
     assert whole.gold_published and latest_published_version(config).table_version == whole.gold_version
     beta_rows = [row for row in _rows(config, "gold.training_corpus") if row["repo_id"] == ids["beta"]]
     assert beta_rows  # the other repository is untouched
@@ -71,7 +73,7 @@ def test_whole_repository_leaves_every_layer_and_a_gated_gold_version_is_publish
 
 def test_time_travel_cannot_bring_purged_rows_back(purged_lake):
     config, ids, before = purged_lake["config"], purged_lake["ids"], purged_lake["before"]
-    for table in ("bronze.files", "silver.files", "gold.training_corpus"):
+    for table in ("bronze.files", "bronze.file_contents", "silver.files", "gold.training_corpus"):
         try:
             old = _rows(config, table, before[table])
         except Exception:  # the data files that version needs were vacuumed
@@ -84,6 +86,9 @@ def test_path_glob_purges_only_those_paths(purged_lake):
     beta_paths = {row["path"] for row in _rows(config, "silver.files") if row["repo_id"] == ids["beta"]}
     assert beta_paths and "deploy/keys/id_rsa" not in beta_paths and "README.md" in beta_paths
     assert by_glob.rows_removed["silver.files"] == 1 and by_glob.rows_removed["bronze.files"] == 1
+    assert by_glob.rows_removed["bronze.file_contents"] == 1
+    contents = {r["path"] for r in _rows(config, "bronze.file_contents") if r["repo_id"] == ids["beta"]}
+    assert contents and "deploy/keys/id_rsa" not in contents
     assert by_glob.gold_version is None or by_glob.gold_published  # gold held it (redacted): gated again
     assert {row["repo_id"] for row in _rows(config, "bronze.repos")} == {ids["beta"]}  # beta has 2 snapshots by now
 

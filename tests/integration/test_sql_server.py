@@ -20,6 +20,7 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
+from data_platform.config import LakeSettings
 from data_platform.contracts import contract
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -36,7 +37,7 @@ def _free_port() -> int:
 def _write(lake: Path, name: str, rows: list[dict]) -> Path:
     schema = contract(name).arrow_schema()
     columns = {field.name: [row.get(field.name) for row in rows] for field in schema}
-    path = lake / name.replace(".", "/")
+    path = LakeSettings(root=lake).table_path(name)  # restricted tables under <lake>/restricted/
     write_deltalake(str(path), pa.table(columns, schema=schema.with_metadata(None)))
     return path
 
@@ -54,28 +55,35 @@ def _rows(name: str, count: int) -> list[dict]:
 def server(tmp_path_factory):
     lake = tmp_path_factory.mktemp("sql-server") / "lake"
     _write(lake, "silver.files", _rows("silver.files", 3))
-    bronze_path = _write(lake, "bronze.files", _rows("bronze.files", 2))
+    contents_path = _write(lake, "bronze.file_contents", _rows("bronze.file_contents", 2))
     connect_port, thrift_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if k != "CODEMILL_LAKE"}
     env["CODEMILL_SQL_SERVER_TOKEN"] = TOKEN
     process = subprocess.Popen(
         [sys.executable, "-m", "codemill.cli.main", "sql-server", "--connect-port", str(connect_port),
-         "--thrift-port", str(thrift_port), f"lake.root={lake}", "spark.master=local[1]"],
+         "--thrift-port", str(thrift_port), "--refresh-seconds", "1", f"lake.root={lake}", "spark.master=local[1]"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines: list[str] = []
-    ready = threading.Event()
+    ready, named = threading.Event(), threading.Event()
 
     def read():
         for line in process.stdout:
             lines.append(line)
             if line.startswith("tables:"):
                 ready.set()
+            if line.startswith("tables named:") and "bronze.files" in line:
+                named.set()
 
     threading.Thread(target=read, daemon=True).start()
     if not ready.wait(600):
         process.kill()
         pytest.fail("sql-server did not get ready:\n" + "".join(lines[-30:]))
-    yield {"connect": connect_port, "thrift": thrift_port, "lines": lines, "bronze": bronze_path}
+    # A table first written after the server started is named without a restart.
+    _write(lake, "bronze.files", _rows("bronze.files", 2))
+    if not named.wait(120):
+        process.kill()
+        pytest.fail("sql-server did not name bronze.files written after its start:\n" + "".join(lines[-30:]))
+    yield {"connect": connect_port, "thrift": thrift_port, "lines": lines, "contents": contents_path}
     process.terminate()
     process.wait(timeout=120)
 
@@ -88,7 +96,8 @@ from pyspark.sql import SparkSession
 
 url, statements = sys.argv[1], sys.argv[2:]
 client = SparkSession.builder.remote(url).getOrCreate()
-out = {"exists": {t: client.catalog.tableExists(t) for t in ("silver.files", "bronze.files")}, "results": []}
+out = {"exists": {t: client.catalog.tableExists(t) for t in ("silver.files", "bronze.files", "bronze.file_contents")},
+       "results": []}
 for statement in statements:
     try:
         out["results"].append({"rows": [list(r) for r in client.sql(statement).collect()]})
@@ -107,15 +116,16 @@ def _connect(port: int, token: str, *statements: str) -> subprocess.CompletedPro
 def test_spark_connect_client_sees_the_lake_but_not_restricted_tables(server):
     import json
 
-    assert any("silver.files" in line and "bronze.files" not in line for line in server["lines"]
+    assert any("silver.files" in line and "bronze.file_contents" not in line for line in server["lines"]
                if line.startswith("tables:"))
-    done = _connect(server["connect"], TOKEN, "SELECT count(*) AS n FROM silver.files", "SELECT * FROM bronze.files",
-                    f"SELECT * FROM delta.`{server['bronze']}`")
+    done = _connect(server["connect"], TOKEN, "SELECT count(*) AS n FROM silver.files",
+                    "SELECT count(*) AS n FROM bronze.files", "SELECT * FROM bronze.file_contents",
+                    f"SELECT * FROM delta.`{server['contents']}`")
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out["exists"] == {"silver.files": True, "bronze.files": False}
-    count, *refused = out["results"]
-    assert count == {"rows": [[3]]}
+    assert out["exists"] == {"silver.files": True, "bronze.files": True, "bronze.file_contents": False}
+    count, metadata, *refused = out["results"]
+    assert count == {"rows": [[3]]} and metadata == {"rows": [[2]]}  # bronze.files: named after the start
     for result in refused:
         assert re.search("(?i)not found|cannot be found|runSQLOnFiles|UNSUPPORTED|TABLE_OR_VIEW", result["error"])
 
@@ -140,5 +150,5 @@ def test_jdbc_client_queries_over_thrift(server):
     done = beeline("SELECT count(*) AS n FROM silver.files")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-1] == "3"
-    refused = beeline("SELECT count(*) FROM bronze.files")
+    refused = beeline("SELECT count(*) FROM bronze.file_contents")
     assert refused.returncode != 0 and "TABLE_OR_VIEW_NOT_FOUND" in refused.stdout + refused.stderr

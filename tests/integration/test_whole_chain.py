@@ -110,7 +110,7 @@ def test_ingest_refine_gate_publish_and_train_on_real_repositories(spark, tmp_pa
     commit_all(delta, "drop exceptions.py")
     second = run_ingest(spark, config, sources, run_id="chain-2", stages=pipeline_stages(), echo=lines.append)
     assert second.counts["prune.deleted_files"] == 1 and second.counts["list.unchanged_sources"] == 3
-    for table in ("silver.files", "silver.functions", "bronze.files"):
+    for table in ("silver.files", "silver.functions", "bronze.files", "bronze.file_contents"):
         assert DELETED not in _by_repo(config, table).get("delta", {}), table
     gold_v2 = second.table_versions["gold.training_corpus"]
     assert DELETED not in _by_repo(config, "gold.training_corpus", gold_v2)["delta"]

@@ -22,7 +22,7 @@ def test_every_design_table_has_a_contract():
 
 def test_shared_column_names_are_used_exactly():
     tables = all_contracts()
-    assert "content" in tables["bronze.files"].column_names
+    assert "content" in tables["bronze.file_contents"].column_names
     for name in ("silver.files", "gold.training_corpus"):
         assert {"repo_id", "path", "language", "text", "license_spdx", "license_class"} <= set(tables[name].column_names)
     assert {"exact_dup_key", "dup_cluster_id", "dup_cluster_size", "is_dup_keeper", "drop_reason"} <= set(
@@ -35,11 +35,14 @@ def test_shared_column_names_are_used_exactly():
     assert "split" in tables["gold.training_corpus"].column_names
 
 
-def test_raw_bytes_only_in_bronze_and_bronze_files_is_restricted():
+def test_raw_bytes_only_in_the_restricted_contents_table():
+    """Raw bytes live in bronze.file_contents alone; bronze.files is metadata anyone may query."""
     for name, table in all_contracts().items():
         if "content" in table.column_names:
-            assert name.startswith("bronze.")
-    assert all_contracts()["bronze.files"].restricted
+            assert name == "bronze.file_contents" and table.restricted
+    assert not all_contracts()["bronze.files"].restricted
+    contents, files = all_contracts()["bronze.file_contents"], all_contracts()["bronze.files"]
+    assert contents.keys == files.keys and {"file_id", "blob_sha"} <= set(contents.column_names)
     # quarantined gold rows may still hold the PII that put them there
     quarantine = all_contracts()["gold.quarantine"]
     assert quarantine.restricted and "RESTRICTED" in quarantine.description
@@ -102,9 +105,9 @@ def test_unknown_columns_are_refused_by_name():
     from data_platform.contracts import UnknownColumnsError, contract
 
     table = contract("bronze.files")
-    table.check_columns(["repo_id", "content"])
-    with pytest.raises(UnknownColumnsError, match=r"no column\(s\) \['error_kind'\].*schemas/bronze.files.yaml"):
-        table.check_columns(["repo_id", "error_kind"])
+    table.check_columns(["repo_id", "size_bytes"])
+    with pytest.raises(UnknownColumnsError, match=r"no column\(s\) \['content'\].*schemas/bronze.files.yaml"):
+        table.check_columns(["repo_id", "content"])
 
 
 def test_stage_shapes_come_from_the_contracts():
@@ -114,10 +117,13 @@ def test_stage_shapes_come_from_the_contracts():
     from data_platform.ingest.curate import CURATED_SCHEMA, SILVER_COLUMNS
 
     bronze = contract("bronze.files").arrow_schema()
+    contents = contract("bronze.file_contents").arrow_schema()
     for field in CRAWLED_SCHEMA:
         if field.name not in CRAWL_WORKING_COLUMNS:
-            assert bronze.field(field.name).type == field.type
+            table = contents if field.name == "content" else bronze
+            assert table.field(field.name).type == field.type
     assert set(bronze.names) - set(CRAWLED_SCHEMA.names) == {"run_id", "crawled_at"}
+    assert set(contents.names) - set(CRAWLED_SCHEMA.names) == {"file_id", "run_id", "crawled_at"}
     silver = contract("silver.files").arrow_schema()
     assert [(n, CURATED_SCHEMA.field(n).type) for n in SILVER_COLUMNS] == [(n, silver.field(n).type) for n in SILVER_COLUMNS]
     functions = CURATED_SCHEMA.field("functions").type.value_type

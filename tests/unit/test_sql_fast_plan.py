@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from data_platform.config import LakeSettings
 from data_platform.sql import RestrictedTableError
 from data_platform.sql_fast import NotFastPathable, plan_fast
 
 LAKE = Path("/lake")
-TABLES = {name: LAKE / name.replace(".", "/") for name in
-          ("bronze.files", "bronze.repos", "silver.files", "gold.quarantine")}
-RESTRICTED = {"bronze.files": LAKE / "bronze/files", "gold.quarantine": LAKE / "gold/quarantine"}
+_SETTINGS = LakeSettings(root=LAKE)  # the real layout: restricted tables under /lake/restricted/
+TABLES = {name: _SETTINGS.table_path(name) for name in
+          ("bronze.files", "bronze.file_contents", "bronze.repos", "silver.files", "gold.quarantine")}
+RESTRICTED = _SETTINGS.restricted_paths()
 
 
 def plan(sql: str):
@@ -22,26 +24,33 @@ def plan(sql: str):
 
 
 @pytest.mark.parametrize("sql", [
-    "SELECT content FROM bronze.files",
-    "select count(*) from BRONZE.Files",
-    "SELECT * FROM spark_catalog.bronze.files",
-    "SELECT * FROM delta.`/lake/bronze/files`",
-    "SELECT * FROM delta.`/lake/bronze/files/`",
-    "SELECT * FROM delta.`/lake/silver/../bronze/files`",
-    "SELECT * FROM delta.`file:///lake/bronze/files`",
+    "SELECT content FROM bronze.file_contents",
+    "select count(*) from BRONZE.File_Contents",
+    "SELECT * FROM spark_catalog.bronze.file_contents",
+    "SELECT * FROM delta.`/lake/restricted/bronze/file_contents`",
+    "SELECT * FROM delta.`/lake/restricted/bronze/file_contents/`",
+    "SELECT * FROM delta.`/lake/silver/../restricted/bronze/file_contents`",
+    "SELECT * FROM delta.`file:///lake/restricted/bronze/file_contents`",
+    "SELECT * FROM delta.`/lake/restricted/other/table`",  # anything under the restricted prefix
     "WITH q AS (SELECT text FROM gold.quarantine) SELECT * FROM q",
-    "SELECT * FROM silver.files s JOIN bronze.files b ON s.path = b.path",
-    "SELECT * FROM silver.files WHERE path IN (SELECT path FROM bronze.files)",
-    "SELECT (SELECT max(size_bytes) FROM bronze.files) AS m",
-    "SELECT path FROM silver.files UNION ALL SELECT path FROM bronze.files VERSION AS OF 0",
+    "SELECT * FROM bronze.files b JOIN bronze.file_contents c ON b.path = c.path",
+    "SELECT * FROM silver.files WHERE path IN (SELECT path FROM bronze.file_contents)",
+    "SELECT (SELECT max(length(content)) FROM bronze.file_contents) AS m",
+    "SELECT path FROM silver.files UNION ALL SELECT path FROM bronze.file_contents VERSION AS OF 0",
 ])
 def test_restricted_tables_are_refused_wherever_they_appear(sql):
     with pytest.raises(RestrictedTableError, match="restricted"):
         plan(sql)
 
 
+def test_bronze_metadata_is_not_restricted():
+    assert TABLES["bronze.file_contents"] == LAKE / "restricted" / "bronze" / "file_contents"
+    assert TABLES["bronze.files"] == LAKE / "bronze" / "files"
+    assert plan("SELECT repo_id, path, size_bytes FROM bronze.files").reads
+
+
 def test_restricted_tables_answer_when_allowed():
-    assert plan_fast("SELECT count(*) FROM bronze.files", TABLES, {}).reads
+    assert plan_fast("SELECT count(*) FROM bronze.file_contents", TABLES, {}).reads
 
 
 @pytest.mark.parametrize("sql, reason", [
