@@ -355,13 +355,13 @@ class FastEngine:
         table = self._snapshots.get(read)
         if table is not None and (not latest or read in self._fresh):
             return table
-        from deltalake import DeltaTable
+        from data_platform.storage import delta_table
 
         try:
             if table is not None:
                 table.update_incremental()
             else:
-                table = DeltaTable(str(read.path))
+                table = delta_table(str(read.path))
                 if read.version is not None:
                     table.load_as_version(read.version)
                 elif read.timestamp is not None:

@@ -97,9 +97,10 @@ def _prepare_base_model(config: TrainingConfig, table: TableChoice, folder: Path
 
 def _split_has_rows(table: TableChoice, split: str) -> bool:
     import pyarrow.dataset as pads
-    from deltalake import DeltaTable
 
-    dataset = DeltaTable(table.table_path, version=table.table_version).to_pyarrow_dataset()
+    from data_platform.storage import delta_table
+
+    dataset = delta_table(table.table_path, version=table.table_version).to_pyarrow_dataset()
     return dataset.head(1, columns=["split"], filter=pads.field("split") == split).num_rows > 0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from data_platform.ops.logs import attach_run_log
+from data_platform.ops.logs import attach_lake_run_log
 from data_platform.ops.logs import configure_logging as setup_logging
 from serving.config import CodemillConfig, ConfigError, load_config
 
@@ -30,7 +30,7 @@ class CliContext:
             except ConfigError as err:
                 fail(str(err))
             if not self.verbose:  # engine logs go to a file under the lake instead of the console
-                self.run_log = attach_run_log(self._config.lake.root, self.command)
+                self.run_log = attach_lake_run_log(self._config.lake, self.command)
         return self._config
 
     def spark(self):
