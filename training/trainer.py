@@ -48,6 +48,8 @@ class TrainingResult:
 
 
 def runs_root(config: TrainingConfig) -> Path:
+    if config.lake.remote:  # run folders, manifests and exports are local files (decision 0171)
+        raise TrainingError(f"training needs a local lake for now: {config.lake.root} is on object storage")
     return config.lake.root / "_train"
 
 

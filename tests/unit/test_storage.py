@@ -76,3 +76,38 @@ def test_local_files_go_through_the_same_calls(tmp_path):
     (work / "a" / "b.txt").write_text("x")
     assert storage.upload_tree(work, tmp_path / "copy") == 1
     assert (tmp_path / "copy" / "a" / "b.txt").read_text() == "x"
+
+
+def test_submit_for_an_s3_lake_adds_hadoop_aws_and_keeps_keys_off_the_command_line(monkeypatch, capsys, tmp_path):
+    from codemill.cli.main import main
+    from data_platform.spark import hadoop_version
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDSUBMIT")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "submit-secret-value")
+    try:
+        main(["submit", "--dry-run", "jobs/tables_init.py", "lake.root=s3://submit-lake/x", f"lake.cache_dir={tmp_path}"])
+    except SystemExit as done:
+        assert not done.code
+    out = capsys.readouterr().out
+    assert f"org.apache.hadoop:hadoop-aws:{hadoop_version()}" in out and "io.delta:delta-spark" in out
+    assert "spark.hadoop.fs.s3a.endpoint=http://127.0.0.1:9000" in out
+    assert "submit-secret-value" not in out and "AKIDSUBMIT" not in out
+    assert "hadoop-aws" not in _submit_line(capsys, main, f"lake.root={tmp_path / 'local'}")  # local lakes: no download
+
+
+def _submit_line(capsys, main, *overrides) -> str:
+    try:
+        main(["submit", "--dry-run", "jobs/tables_init.py", *overrides])
+    except SystemExit as done:
+        assert not done.code
+    return capsys.readouterr().out
+
+
+def test_training_refuses_an_object_store_lake_in_one_line(capsys):
+    from codemill.cli.main import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["train", "--max-steps", "1", "lake.root=s3://train-lake/x"])
+    assert done.value.code == 2
+    assert "needs a local lake for now: s3://train-lake/x" in capsys.readouterr().err
