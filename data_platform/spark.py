@@ -215,9 +215,15 @@ def s3_packages() -> list[str]:
 
 
 def extra_packages(config: PlatformConfig | None) -> list[str]:
-    """Jars beyond Delta's: the S3A connector only when the lake is on S3 (it is large)."""
-    root = str(config.lake.root) if config is not None else ""
-    return s3_packages() if root.startswith(("s3://", "s3a://")) else []
+    """Jars beyond Delta's: the S3A connector only when the lake is on S3 (it is large), and any
+    ``spark.jars.packages`` of ``spark.conf`` (e.g. the GCS or ABFS connector for gs:// or abfss://
+    lakes), which Delta's helper would otherwise replace."""
+    if config is None:
+        return []
+    root = str(config.lake.root)
+    extra = s3_packages() if root.startswith(("s3://", "s3a://")) else []
+    configured = config.spark.conf.get("spark.jars.packages", "")
+    return extra + [item.strip() for item in configured.split(",") if item.strip()]
 
 
 def spark_submit_command(config: PlatformConfig, script: str, script_args: list[str]) -> list[str]:

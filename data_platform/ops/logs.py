@@ -231,6 +231,10 @@ def attach_lake_run_log(lake, command: str) -> Path | None:
     path = attach_run_log(lake.local_dir, command)
     if path is not None and lake.remote and path not in _PUBLISHED:
         _PUBLISHED.add(path)
+        # pyarrow.fs finalises its S3 client in an exit handler of its own, registered when it is
+        # first imported; exit handlers run last-registered first, so import it before ours.
+        import pyarrow.fs  # noqa: F401
+
         atexit.register(_publish_log, path, lake.root / "_logs" / path.name)
     return path
 

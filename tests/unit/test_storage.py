@@ -111,3 +111,13 @@ def test_training_refuses_an_object_store_lake_in_one_line(capsys):
         main(["train", "--max-steps", "1", "lake.root=s3://train-lake/x"])
     assert done.value.code == 2
     assert "needs a local lake for now: s3://train-lake/x" in capsys.readouterr().err
+
+
+def test_connector_packages_of_spark_conf_survive_next_to_delta(tmp_path):
+    from data_platform.spark import extra_packages
+
+    path = tmp_path / "gcs.yaml"
+    path.write_text("lake:\n  root: gs://bucket/lake\nspark:\n  conf:\n"
+                    "    spark.jars.packages: com.google.cloud.bigdataoss:gcs-connector:3.1.9\n")
+    config = load_config(path, environ={})
+    assert extra_packages(config) == ["com.google.cloud.bigdataoss:gcs-connector:3.1.9"]
