@@ -391,6 +391,12 @@ class FastEngine:
         types (Spark writes INT96 timestamps, which DuckDB reads without a zone), and columns
         added after a file was written read as NULL in it.
         """
+        from data_platform.storage import is_remote
+
+        if is_remote(read.path):
+            # DuckDB reads the snapshot's Parquet files itself; object stores need its httpfs
+            # extension, which is downloaded at first use (not offline) and not locked here.
+            raise NotFastPathable(f"{read.label} is on object storage (the fast path reads local files only)")
         table = self._snapshot(read)
         protocol = table.protocol()
         if protocol.min_reader_version > 1 or table.metadata().partition_columns:
