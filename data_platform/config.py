@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, PlainSerializer, ValidationError, field_validator, model_validator
 
 from data_platform.settings.base import Section
 from data_platform.settings.ingest import IngestSettings
@@ -31,6 +31,7 @@ from data_platform.settings.refine import (
     GoldSettings,
     PiiSettings,
 )
+from data_platform.storage import DEFAULT_CACHE, LakeURI, Location, cache_dir, parse_root, register_options
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
 LAKE_ENV_VAR = "CODEMILL_LAKE"
@@ -40,18 +41,49 @@ class ConfigError(ValueError):
     """A configuration problem, phrased as one line naming the key and the issue."""
 
 
+# A local Path or a LakeURI (data_platform.storage); written back as the string it came from.
+LakeRoot = Annotated[Any, PlainSerializer(str, return_type=str)]
+
+
 class LakeSettings(Section):
-    root: Path = Path("~/.codemill/lake")
+    root: LakeRoot = Field(
+        "~/.codemill/lake", validate_default=True,
+        description="A local path, file://path, or an object-store URI (s3://bucket/prefix; gs://, abfss:// "
+        "through spark.conf and storage_options)",
+    )
     metastore: str = "embedded"
+    storage_options: dict[str, str] = Field(
+        default_factory=dict,
+        description="Object-store settings overriding the AWS_* environment (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, "
+        "AWS_SECRET_ACCESS_KEY, AWS_REGION, or delta-rs/object_store keys); mapped to Spark's fs.s3a.*, "
+        "delta-rs and pyarrow",
+    )
+    cache_dir: str = Field(
+        DEFAULT_CACHE, description="This machine's cache for a remote lake (catalog, logs, Great Expectations work "
+        "files), in a folder named by a hash of the lake URI"
+    )
+    writer_lock: Literal["auto", "on", "off"] = Field(
+        "auto", description="One writer process per lake (a lock object under <lake>/_locks): 'auto' = on for "
+        "object-store lakes, where Delta commits are not atomic renames"
+    )
+    writer_lease_s: int = Field(
+        6 * 3600, ge=60, description="A writer lock older than this is stale and may be taken over"
+    )
     purge_retention_hours: int = Field(
         0, ge=0, description="`codemill purge` vacuums changed tables keeping this many hours of old versions "
         "(0: older versions holding purged rows become unreadable at once)"
     )
 
-    @field_validator("root", mode="after")
+    @field_validator("root", mode="before")
     @classmethod
-    def _expand(cls, root: Path) -> Path:
-        return Path(os.path.expandvars(str(root))).expanduser().resolve()
+    def _expand(cls, root: Any) -> Location:
+        return parse_root(root)
+
+    @field_validator("writer_lock", mode="before")
+    @classmethod
+    def _yaml_switch(cls, value: Any) -> Any:
+        # YAML reads a bare on/off as a boolean.
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
     @field_validator("metastore")
     @classmethod
@@ -60,7 +92,18 @@ class LakeSettings(Section):
             raise ValueError("must be 'embedded' or a thrift://host:port URI")
         return value
 
-    def table_path(self, table_name: str) -> Path:
+    @model_validator(mode="after")
+    def _register(self) -> LakeSettings:
+        # delta-rs is handed table paths as strings in many places; the registry maps them back
+        # to this lake's storage options (data_platform.storage.delta_options).
+        register_options(self.root, self.storage_options)
+        return self
+
+    @property
+    def remote(self) -> bool:
+        return isinstance(self.root, LakeURI)
+
+    def table_path(self, table_name: str) -> Location:
         """Where a named table's Delta log lives: ``<root>/<database>/<table>``, or
         ``<root>/restricted/<database>/<table>`` for a contract marked ``restricted``.
 
@@ -72,17 +115,19 @@ class LakeSettings(Section):
 
         table = all_contracts().get(table_name)
         base = self.restricted_root if table is not None and table.restricted else self.root
-        return base.joinpath(*table_name.split(".", 1))
+        database, _, name = table_name.partition(".")
+        return base / database / name
 
-    def legacy_table_path(self, table_name: str) -> Path:
+    def legacy_table_path(self, table_name: str) -> Location:
         """Where releases before the restricted prefix kept every table (see data_platform.lake_moves)."""
-        return self.root.joinpath(*table_name.split(".", 1))
+        database, _, name = table_name.partition(".")
+        return self.root / database / name
 
     @property
-    def restricted_root(self) -> Path:
+    def restricted_root(self) -> Location:
         return self.root / "restricted"
 
-    def restricted_paths(self) -> dict[str, Path]:
+    def restricted_paths(self) -> dict[str, Location]:
         """What SQL tools refuse without --allow-restricted: each restricted table by name → path,
         and the whole restricted prefix (a table some later release adds there is covered too)."""
         from data_platform.contracts import all_contracts
@@ -92,12 +137,17 @@ class LakeSettings(Section):
         return paths
 
     @property
+    def local_dir(self) -> Path:
+        """This machine's folder for the lake's local-only files: the lake itself, or its cache when remote."""
+        return cache_dir(self.root, self.cache_dir) if self.remote else self.root
+
+    @property
     def warehouse_dir(self) -> Path:
-        return self.root / "_warehouse"
+        return self.local_dir / "_warehouse"
 
     @property
     def metastore_dir(self) -> Path:
-        return self.root / "_metastore"
+        return self.local_dir / "_metastore"
 
 
 class SparkSettings(Section):

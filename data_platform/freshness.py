@@ -23,9 +23,9 @@ def built_from_metadata(silver_version: int) -> str:
 
 
 def _latest_commit_metadata(path) -> dict:
-    from deltalake import DeltaTable
+    from data_platform.storage import delta_table
 
-    history = DeltaTable(str(path)).history(1)
+    history = delta_table(str(path)).history(1)
     text = history[0].get("userMetadata") if history else None
     try:
         return json.loads(text) if text else {}

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 
 from data_platform.config import ConfigError, PlatformConfig, is_override, load_config
-from data_platform.ops.logs import attach_run_log, configure_logging
+from data_platform.ops.logs import attach_lake_run_log, configure_logging
 
 
 def parse_job_args(
@@ -45,5 +45,5 @@ def parse_job_args(
     except ConfigError as err:
         parser.exit(2, f"{err}\n")
     if not args.verbose:
-        attach_run_log(config.lake.root, job)
+        attach_lake_run_log(config.lake, job)
     return config, args

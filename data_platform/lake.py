@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from data_platform import lake_lock
 from data_platform.config import PlatformConfig
 from data_platform.contracts import TableContract, all_contracts, contract, spark_type
 from data_platform.lake_moves import ensure_layout
@@ -45,7 +46,7 @@ def delta_path_sql(path: Path | str) -> str:
     return f"delta.`{path}`"
 
 
-def upgrade_table(spark, table: TableContract, path: Path) -> TablePlan:
+def upgrade_table(spark, table: TableContract, path: Path, config: PlatformConfig | None = None) -> TablePlan:
     """Create the table, or bring it up to its contract in place (see data_platform.migrations).
 
     Raises MigrationRefused (nothing changed) when that would drop or retype a column.
@@ -54,6 +55,8 @@ def upgrade_table(spark, table: TableContract, path: Path) -> TablePlan:
     plan = plan_table(table, path)
     if plan.current:
         return plan
+    if config is not None:  # creating or altering a table is a write: one writer per lake
+        lake_lock.hold(config, table.name)
     if not plan.exists:
         _create_at_path(spark, table, path)
         return plan
@@ -109,7 +112,7 @@ def init_tables(spark, config: PlatformConfig, names: Iterable[str] | None = Non
     for name in names or all_contracts():
         table = contract(name)
         path = config.lake.table_path(name)
-        plan = upgrade_table(spark, table, path)
+        plan = upgrade_table(spark, table, path, config)
         _CURRENT.add((str(path), table.version))
         register_in_catalog(spark, table, path)
         results.append(TableInitResult(name, path, not plan.exists, tuple(c.name for c in plan.add)))
@@ -136,8 +139,8 @@ def migrate_lake(spark, config: PlatformConfig, plans: list[TablePlan]) -> list[
         if plan.current or plan.refused:
             continue
         table = contract(plan.name)
-        path = Path(plan.path)
-        upgrade_table(spark, table, path)
+        path = config.lake.table_path(plan.name)
+        upgrade_table(spark, table, path, config)
         register_in_catalog(spark, table, path)
         applied.append(plan)
     return applied
@@ -158,7 +161,7 @@ def ensure_table(spark, config: PlatformConfig, name: str) -> Path:
     path = config.lake.table_path(name)
     if (str(path), table.version) not in _CURRENT:
         ensure_layout(spark, config)  # a table moved or split by this release first (data_platform.lake_moves)
-        plan = upgrade_table(spark, table, path)
+        plan = upgrade_table(spark, table, path, config)
         if not plan.exists:
             register_in_catalog(spark, table, path)
         _CURRENT.add((str(path), table.version))
@@ -200,6 +203,7 @@ def read_table(spark, config: PlatformConfig, name: str, version: int | None = N
 def append(spark, config: PlatformConfig, name: str, df) -> int:
     """Append rows conforming to the contract; returns the new table version."""
     path = ensure_table(spark, config, name)
+    lake_lock.hold(config, name)
     conform(df, name).write.format("delta").mode("append").save(str(path))
     return table_version(path)
 
@@ -211,6 +215,7 @@ def overwrite(spark, config: PlatformConfig, name: str, df, user_metadata: str |
     same atomic write as the rows: e.g. which input version a derived table was built from.
     """
     path = ensure_table(spark, config, name)
+    lake_lock.hold(config, name)
     writer = conform(df, name).write.format("delta").mode("overwrite")
     if user_metadata is not None:
         writer = writer.option("userMetadata", user_metadata)
@@ -229,6 +234,7 @@ def merge(spark, config: PlatformConfig, name: str, df, changed_when: str | None
 
     table = contract(name)
     path = ensure_table(spark, config, name)
+    lake_lock.hold(config, name)
     on = " AND ".join(f"target.`{key}` = source.`{key}`" for key in table.keys)
     (
         DeltaTable.forPath(spark, str(path))
@@ -243,6 +249,6 @@ def merge(spark, config: PlatformConfig, name: str, df, changed_when: str | None
 
 def table_version(path: Path | str) -> int:
     """Latest committed Delta version, read from the log without Spark."""
-    from deltalake import DeltaTable
+    from data_platform.storage import delta_table
 
-    return DeltaTable(str(path)).version()
+    return delta_table(path).version()

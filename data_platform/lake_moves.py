@@ -30,6 +30,7 @@ from pathlib import Path
 from data_platform.config import PlatformConfig
 from data_platform.contracts import all_contracts, contract, spark_type
 from data_platform.migrations import VERSION_PROPERTY, MigrationRefused, create_at_path, is_delta_table
+from data_platform.storage import delta_table
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,7 @@ def file_id_column():
 
 
 def _columns(path: Path) -> list[str]:
-    from deltalake import DeltaTable
-
-    return list(DeltaTable(str(path)).schema().to_arrow().names)
+    return list(delta_table(path).schema().to_arrow().names)
 
 
 def pending_moves(config: PlatformConfig) -> list[Move]:
@@ -131,9 +130,8 @@ def _conformed(df, name: str):
 
 
 def _split(spark, config: PlatformConfig, move: Move) -> None:
-    from deltalake import DeltaTable
 
-    version = DeltaTable(str(move.source)).version()
+    version = delta_table(move.source).version()
     # Pinned to one version: the rewrite below must not change what this step reads.
     old = spark.read.format("delta").option("versionAsOf", version).load(str(move.source))
     rows = old.count()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data_platform.contracts import Column, ContractError, TableContract
+from data_platform.storage import delta_table, is_remote, list_names
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class MigrationRefused(ContractError):
 def is_delta_table(path: Path | str) -> bool:
     """Whether a Delta table is at ``path`` that this account can read; a table behind a storage
     permission (``<lake>/restricted/`` at mode 700 for another account) counts as absent."""
+    if is_remote(path):  # an object store has no folders: list the log's objects
+        return any(name.endswith(".json") for name in list_names(f"{str(path).rstrip('/')}/_delta_log"))
     log_dir = Path(path) / "_delta_log"
     try:
         return log_dir.is_dir() and any(log_dir.glob("*.json"))
@@ -106,12 +109,10 @@ class TablePlan:
 
 def plan_table(table: TableContract, path: Path | str) -> TablePlan:
     """Compare the Delta table at ``path`` with its contract (a metadata read, no data scanned)."""
-    from deltalake import DeltaTable
-
     base = TablePlan(table.name, str(path), exists=False, contract_version=table.version)
     if not is_delta_table(path):
         return base
-    delta = DeltaTable(str(path))
+    delta = delta_table(path)
     recorded = (delta.metadata().configuration or {}).get(VERSION_PROPERTY)
     if recorded == table.version:
         return TablePlan(table.name, str(path), True, table.version, recorded)
@@ -177,11 +178,11 @@ def upgrade_with_delta_rs(table: TableContract, plan: TablePlan) -> TablePlan:
     delta-rs appends new columns at the end; readers select by name, so only ``SELECT *``
     shows the difference.
     """
-    from deltalake import DeltaTable, Schema
+    from deltalake import Schema
 
     if plan.refused:
         raise MigrationRefused(plan.refusal())
-    delta = DeltaTable(plan.path)
+    delta = delta_table(plan.path)
     if plan.add:
         import pyarrow as pa
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from data_platform.config import PlatformConfig
 from data_platform.lake import register_lake_tables
+from data_platform.storage import spark_conf
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,29 @@ def _base_conf(config: PlatformConfig, catalog: str) -> dict[str, str]:
             conf["spark.hadoop.javax.jdo.option.ConnectionURL"] = url
         else:
             conf["spark.hadoop.hive.metastore.uris"] = lake.metastore
+    # An object-store lake: S3A settings from the environment and lake.storage_options. The
+    # catalog (Derby) and warehouse stay in this machine's cache folder (LakeSettings.local_dir):
+    # a metastore cannot live on s3://, and every table is named from the lake at session start.
+    conf.update(spark_conf(lake.root, _effective(lake)))
     conf.update(spark.conf)
     return conf
+
+
+def _set_lake_secrets(session, config: PlatformConfig) -> None:
+    """Object-store keys go on the running session's Hadoop configuration, not on the JVM's command
+    line (where spark-submit puts launch settings, readable by any local user through ``ps``).
+    Jobs read and write through this configuration; executors get it with their tasks."""
+    from data_platform.storage import spark_secrets
+
+    hadoop = session.sparkContext._jsc.hadoopConfiguration()
+    for key, value in spark_secrets(config.lake.root, _effective(config.lake)).items():
+        hadoop.set(key, value)
+
+
+def _effective(lake) -> dict[str, str] | None:
+    from data_platform.storage import effective_options
+
+    return effective_options(lake.root) if lake.remote else None
 
 
 @contextlib.contextmanager
@@ -109,11 +131,12 @@ def _build(config: PlatformConfig, catalog: str, verbose: bool):
     builder = SparkSession.builder
     for key, value in _base_conf(config, catalog).items():
         builder = builder.config(key, value)
-    builder = configure_spark_with_delta_pip(builder)
+    builder = configure_spark_with_delta_pip(builder, extra_packages=extra_packages(config))
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    log_file = None if verbose else config.lake.root / "_logs" / "spark-driver.log"
+    log_file = None if verbose else config.lake.local_dir / "_logs" / "spark-driver.log"
     with _jvm_output_to(log_file):
         session = builder.getOrCreate()
+    _set_lake_secrets(session, config)
     session.sparkContext.setLogLevel("INFO" if verbose else config.spark.log_level)
     return session
 
@@ -164,13 +187,43 @@ def spark_ui_url(session) -> str | None:
     return session.sparkContext.uiWebUrl
 
 
-def delta_packages() -> str:
-    """Maven coordinates of the Delta Lake jars matching the installed delta-spark/pyspark."""
+def delta_packages(config: PlatformConfig | None = None) -> str:
+    """Maven coordinates of the Delta Lake jars matching the installed delta-spark/pyspark
+    (plus hadoop-aws when ``config``'s lake is on S3)."""
     from delta import configure_spark_with_delta_pip
     from pyspark.sql import SparkSession
 
     # Builder objects are inert until getOrCreate(); this one only collects the setting.
-    return configure_spark_with_delta_pip(SparkSession.Builder())._options["spark.jars.packages"]
+    builder = configure_spark_with_delta_pip(SparkSession.Builder(), extra_packages=extra_packages(config))
+    return builder._options["spark.jars.packages"]
+
+
+def hadoop_version() -> str:
+    """The Hadoop version pyspark bundles (from its ``hadoop-client-api-<version>.jar``)."""
+    from pyspark.find_spark_home import _find_spark_home
+
+    jars = sorted(Path(_find_spark_home(), "jars").glob("hadoop-client-api-*.jar"))
+    if not jars:
+        raise SparkUnavailableError("pyspark ships no hadoop-client-api jar: cannot pick a hadoop-aws version")
+    return jars[-1].name[len("hadoop-client-api-"):-len(".jar")]
+
+
+def s3_packages() -> list[str]:
+    """hadoop-aws at pyspark's Hadoop version; Ivy brings its AWS SDK bundle (~690 MB, cached once)
+    and the other compile dependencies its POM names."""
+    return [f"org.apache.hadoop:hadoop-aws:{hadoop_version()}"]
+
+
+def extra_packages(config: PlatformConfig | None) -> list[str]:
+    """Jars beyond Delta's: the S3A connector only when the lake is on S3 (it is large), and any
+    ``spark.jars.packages`` of ``spark.conf`` (e.g. the GCS or ABFS connector for gs:// or abfss://
+    lakes), which Delta's helper would otherwise replace."""
+    if config is None:
+        return []
+    root = str(config.lake.root)
+    extra = s3_packages() if root.startswith(("s3://", "s3a://")) else []
+    configured = config.spark.conf.get("spark.jars.packages", "")
+    return extra + [item.strip() for item in configured.split(",") if item.strip()]
 
 
 def spark_submit_command(config: PlatformConfig, script: str, script_args: list[str]) -> list[str]:
@@ -184,7 +237,7 @@ def spark_submit_command(config: PlatformConfig, script: str, script_args: list[
     command = [
         str(Path(_find_spark_home()) / "bin" / "spark-submit"),
         "--master", config.spark.master,
-        "--packages", delta_packages(),
+        "--packages", delta_packages(config),
     ]
     for key, value in _base_conf(config, "hive").items():
         if key not in ("spark.master",):
@@ -196,3 +249,20 @@ def delta_jars_cached() -> bool:
     """True when the Delta jars for this delta-spark are already in the Ivy cache."""
     _, artifact, version = delta_packages().split(",")[0].split(":")
     return any(Path.home().glob(f".ivy2*/jars/io.delta_{artifact}-{version}.jar"))
+
+
+def resolve_s3_jars() -> None:
+    """Fetch hadoop-aws and its AWS SDK bundle into the Ivy cache (bootstrap; ~700 MB once).
+
+    A bare local session with only the packages set: nothing of a lake is touched.
+    """
+    from pyspark.sql import SparkSession
+
+    _check_java()
+    session = SparkSession.builder.master("local[1]").config("spark.jars.packages", ",".join(s3_packages())).getOrCreate()
+    session.stop()
+
+
+def s3_jars_cached() -> bool:
+    """True when hadoop-aws for pyspark's Hadoop is already in the Ivy cache."""
+    return any(Path.home().glob(f".ivy2*/jars/org.apache.hadoop_hadoop-aws-{hadoop_version()}.jar"))

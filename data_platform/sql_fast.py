@@ -355,13 +355,13 @@ class FastEngine:
         table = self._snapshots.get(read)
         if table is not None and (not latest or read in self._fresh):
             return table
-        from deltalake import DeltaTable
+        from data_platform.storage import delta_table
 
         try:
             if table is not None:
                 table.update_incremental()
             else:
-                table = DeltaTable(str(read.path))
+                table = delta_table(str(read.path))
                 if read.version is not None:
                     table.load_as_version(read.version)
                 elif read.timestamp is not None:
@@ -391,6 +391,12 @@ class FastEngine:
         types (Spark writes INT96 timestamps, which DuckDB reads without a zone), and columns
         added after a file was written read as NULL in it.
         """
+        from data_platform.storage import is_remote
+
+        if is_remote(read.path):
+            # DuckDB reads the snapshot's Parquet files itself; object stores need its httpfs
+            # extension, which is downloaded at first use (not offline) and not locked here.
+            raise NotFastPathable(f"{read.label} is on object storage (the fast path reads local files only)")
         table = self._snapshot(read)
         protocol = table.protocol()
         if protocol.min_reader_version > 1 or table.metadata().partition_columns:

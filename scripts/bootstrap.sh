@@ -63,6 +63,13 @@ from data_platform.config import load_config
 from data_platform.spark import get_spark
 get_spark(load_config()).stop()' || die "could not start Spark with the Delta Lake jars"
 fi
+# hadoop-aws (at pyspark's Hadoop version) and its AWS SDK bundle, for lakes on s3:// (~700 MB,
+# once). CODEMILL_SKIP_S3_JARS=1 skips it; a session for an s3 lake resolves them on first use.
+if [ "${CODEMILL_SKIP_S3_JARS:-0}" != 1 ] && ! .venv/bin/python -c 'import sys; from data_platform.spark import s3_jars_cached; sys.exit(0 if s3_jars_cached() else 1)'; then
+  say "resolving hadoop-aws and the AWS SDK bundle from Maven Central (for s3:// lakes)"
+  .venv/bin/python -c 'from data_platform.spark import resolve_s3_jars; resolve_s3_jars()' >/dev/null 2>&1 \
+    || die "could not resolve hadoop-aws from Maven Central (CODEMILL_SKIP_S3_JARS=1 skips it)"
+fi
 # The VS Code extension's Node packages (ide/vscode), keyed on its lockfile like the Python
 # stamp. Without Node the extension's tests skip; a Node older than 20 is an error.
 node_version=none

@@ -169,9 +169,10 @@ def preserve_order() -> None:
 def sample_texts(table_path: str, version: int, split: str = "train", limit: int = 2000) -> list[str]:
     """A bounded sample of one split's texts (for training the tiny tokenizer), read with delta-rs."""
     import pyarrow.dataset as pads
-    from deltalake import DeltaTable
 
-    dataset = DeltaTable(table_path, version=version).to_pyarrow_dataset()
+    from data_platform.storage import delta_table
+
+    dataset = delta_table(table_path, version=version).to_pyarrow_dataset()
     table = dataset.head(limit, columns=["text"], filter=pads.field("split") == split)
     return table.column("text").to_pylist()
 

@@ -36,12 +36,13 @@ def choose_table_version(
     table_name: str = GOLD_TABLE,
 ) -> TableChoice:
     """The version to train on, with the quality result that published it."""
-    from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
+
+    from data_platform.storage import delta_table
 
     path = config.lake.table_path(table_name)
     try:
-        latest = DeltaTable(str(path)).version()
+        latest = delta_table(str(path)).version()
     except TableNotFoundError:
         raise LineageError(f"{table_name} does not exist at {path}: run the ingest pipeline first") from None
     if requested is not None and not 0 <= requested <= latest:

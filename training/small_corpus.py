@@ -58,9 +58,10 @@ def split_bytes(spec: DataSpec, split: str) -> tuple[int, int]:
     """(documents, UTF-8 bytes) of one split of the table version, from one int column (delta-rs)."""
     import pyarrow.compute as pc
     import pyarrow.dataset as pads
-    from deltalake import DeltaTable
 
-    dataset = DeltaTable(spec.table_path, version=spec.table_version).to_pyarrow_dataset()
+    from data_platform.storage import delta_table
+
+    dataset = delta_table(spec.table_path, version=spec.table_version).to_pyarrow_dataset()
     sizes = dataset.to_table(columns=["size_bytes"], filter=pads.field("split") == split).column("size_bytes")
     if spec.max_documents:
         sizes = sizes.slice(0, spec.max_documents)
@@ -75,12 +76,13 @@ def repeat_to(blocks: list[Block], target: int) -> list[Block]:
 def small_split(spec: DataSpec, split: str, eos_id: int, target_blocks: int) -> SmallSplit | None:
     """The padded, repeated blocks of ``split`` if it packs into fewer than ``target_blocks``; else None."""
     import pyarrow.dataset as pads
-    from deltalake import DeltaTable
+
+    from data_platform.storage import delta_table
 
     documents, size = split_bytes(spec, split)
     if documents == 0 or size > MAX_BYTES_PER_TOKEN * target_blocks * spec.seq_len:
         return None
-    table = DeltaTable(spec.table_path, version=spec.table_version).to_pyarrow_dataset().to_table(
+    table = delta_table(spec.table_path, version=spec.table_version).to_pyarrow_dataset().to_table(
         columns=["doc_id", "text"], filter=pads.field("split") == split).sort_by("doc_id")
     if spec.max_documents:
         table = table.slice(0, spec.max_documents)

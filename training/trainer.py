@@ -48,6 +48,8 @@ class TrainingResult:
 
 
 def runs_root(config: TrainingConfig) -> Path:
+    if config.lake.remote:  # run folders, manifests and exports are local files (decision 0171)
+        raise TrainingError(f"training needs a local lake for now: {config.lake.root} is on object storage")
     return config.lake.root / "_train"
 
 
@@ -97,9 +99,10 @@ def _prepare_base_model(config: TrainingConfig, table: TableChoice, folder: Path
 
 def _split_has_rows(table: TableChoice, split: str) -> bool:
     import pyarrow.dataset as pads
-    from deltalake import DeltaTable
 
-    dataset = DeltaTable(table.table_path, version=table.table_version).to_pyarrow_dataset()
+    from data_platform.storage import delta_table
+
+    dataset = delta_table(table.table_path, version=table.table_version).to_pyarrow_dataset()
     return dataset.head(1, columns=["split"], filter=pads.field("split") == split).num_rows > 0
 
 

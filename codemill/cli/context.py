@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from data_platform.ops.logs import attach_run_log
+from data_platform.ops.logs import attach_lake_run_log
 from data_platform.ops.logs import configure_logging as setup_logging
 from serving.config import CodemillConfig, ConfigError, load_config
 
@@ -30,7 +30,7 @@ class CliContext:
             except ConfigError as err:
                 fail(str(err))
             if not self.verbose:  # engine logs go to a file under the lake instead of the console
-                self.run_log = attach_run_log(self._config.lake.root, self.command)
+                self.run_log = attach_lake_run_log(self._config.lake, self.command)
         return self._config
 
     def spark(self):
@@ -46,6 +46,15 @@ class CliContext:
 
 
 STATE = CliContext()
+
+
+def require_local_lake(command: str) -> None:
+    """Training, evaluation and serving keep run folders, checkpoints, exports and reports under
+    the lake as local files; on an object-store lake they are not supported yet (decision 0171)."""
+    lake = STATE.config.lake
+    if lake.remote:
+        fail(f"codemill {command} needs a local lake for now: {lake.root} is on object storage (ingest, the "
+             "quality gate and codemill sql support it; training, evaluation and serving do not yet)")
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from codemill.cli.context import STATE, fail
+from codemill.cli.context import STATE, fail, require_local_lake
 
 
 def eval_command(
@@ -109,6 +109,7 @@ def eval_command(
     overrides = {"benchmark": benchmark, "limit": limit, "samples": samples, "temperature": temperature}
     if unsafe_no_sandbox:
         overrides["unsafe_no_sandbox"] = True
+    require_local_lake("eval")
     config = STATE.config
     try:
         for key, value in overrides.items():

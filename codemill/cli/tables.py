@@ -100,17 +100,17 @@ def docs() -> None:
 def list_tables() -> None:
     """Every contract table with its Delta version and row count (read with delta-rs, no Spark)."""
     import pyarrow as pa
-    from deltalake import DeltaTable
 
     from data_platform.contracts import all_contracts
     from data_platform.lake import is_delta_table
+    from data_platform.storage import delta_table
 
     config = STATE.config
     typer.echo(f"{'table':<24} {'version':>7} {'rows':>10}  description")
     for name, table in all_contracts().items():
         path = config.lake.table_path(name)
         if is_delta_table(path):
-            delta = DeltaTable(str(path))
+            delta = delta_table(str(path))
             # delta-rs returns an arro3 table; pyarrow reads it through the Arrow C interface.
             actions = pa.table(delta.get_add_actions(flatten=True))
             rows = sum(count or 0 for count in actions.column("num_records").to_pylist())
@@ -146,15 +146,14 @@ def history(
     limit: int = typer.Option(20, help="Newest N commits."),
 ) -> None:
     """Delta commit history: version, time, operation and its metrics."""
-    from deltalake import DeltaTable
-
     from data_platform.lake import is_delta_table
+    from data_platform.storage import delta_table
 
     name = _known_table(table)
     path = STATE.config.lake.table_path(name)
     if not is_delta_table(path):
         fail(f"{name} does not exist yet at {path}; run `codemill tables init`")
-    for commit in DeltaTable(str(path)).history(limit):
+    for commit in delta_table(str(path)).history(limit):
         metrics = commit.get("operationMetrics") or {}
         shown = ", ".join(f"{k}={v}" for k, v in sorted(metrics.items()) if k.startswith("num"))[:100]
         when = commit.get("timestamp")

@@ -314,8 +314,10 @@ def content_clusters(
 
 
 def _ensure_checkpoint_dir(spark, config) -> None:
+    from data_platform.storage import makedirs
+
     context = spark.sparkContext
     if not context.getCheckpointDir():
         path = config.lake.root / "_checkpoints"
-        path.mkdir(parents=True, exist_ok=True)
+        makedirs(path)  # a local folder; nothing to create on an object store
         context.setCheckpointDir(str(path))

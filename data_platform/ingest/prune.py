@@ -97,12 +97,13 @@ def _delete_matching(spark, config, table: str, keys, on: str) -> int:
 def _holds_rows_of(config, table: str, repo_ids: list[str]) -> bool:
     """Whether ``table`` has any row of these repositories (delta-rs, file statistics prune the scan)."""
     import pyarrow.dataset as pads
-    from deltalake import DeltaTable
+
+    from data_platform.storage import delta_table
 
     path = config.lake.table_path(table)
     if not lake.is_delta_table(path):
         return False
-    dataset = DeltaTable(str(path)).to_pyarrow_dataset()
+    dataset = delta_table(str(path)).to_pyarrow_dataset()
     return dataset.head(1, columns=["repo_id"], filter=pads.field("repo_id").isin(repo_ids)).num_rows > 0
 
 

@@ -45,12 +45,13 @@ def unseen(ctx: RunContext, files, table: str):
 def known_snapshots(ctx: RunContext, repo_ids: set[str]) -> set[tuple[str, str]]:
     """(repo_id, commit_sha) already in bronze.repos, read with delta-rs: no Spark job for a small table."""
     import pyarrow.compute as pc
-    from deltalake import DeltaTable
+
+    from data_platform.storage import delta_table
 
     path = ctx.config.lake.table_path("bronze.repos")
     if not repo_ids or not lake.is_delta_table(path):
         return set()
-    rows = DeltaTable(str(path)).to_pyarrow_dataset().to_table(
+    rows = delta_table(str(path)).to_pyarrow_dataset().to_table(
         columns=["repo_id", "commit_sha"], filter=pc.field("repo_id").isin(sorted(repo_ids)))
     return set(zip(rows.column("repo_id").to_pylist(), rows.column("commit_sha").to_pylist(), strict=True))
 

@@ -16,6 +16,7 @@ Two halves, because engines run in other processes too:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import logging
@@ -216,6 +217,36 @@ def attach_run_log(lake_root: Path, command: str) -> Path | None:
     handler.setLevel(logging.INFO)
     root.addHandler(handler)
     return path
+
+
+_PUBLISHED: set[Path] = set()
+
+
+def attach_lake_run_log(lake, command: str) -> Path | None:
+    """:func:`attach_run_log` for a lake's settings (``LakeSettings``).
+
+    A logging file handler writes local files only: a remote lake's run log is written in the
+    lake's cache folder on this machine and copied to ``<lake>/_logs/`` when the process ends.
+    """
+    path = attach_run_log(lake.local_dir, command)
+    if path is not None and lake.remote and path not in _PUBLISHED:
+        _PUBLISHED.add(path)
+        # pyarrow.fs finalises its S3 client in an exit handler of its own, registered when it is
+        # first imported; exit handlers run last-registered first, so import it before ours.
+        import pyarrow.fs  # noqa: F401
+
+        atexit.register(_publish_log, path, lake.root / "_logs" / path.name)
+    return path
+
+
+def _publish_log(path: Path, target) -> None:
+    from data_platform.storage import write_bytes
+
+    try:
+        if path.exists():
+            write_bytes(target, path.read_bytes())
+    except Exception as err:  # noqa: BLE001 - the process is ending; the local copy stays
+        print(f"codemill: run log not copied to {target}: {err}", file=sys.stderr)
 
 
 def quiet_worker_logging() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from data_platform import lake_lock
 from data_platform.config import PlatformConfig
 from data_platform.contracts import contract
 from data_platform.migrations import plan_table, upgrade_with_delta_rs
@@ -45,16 +46,17 @@ def prepare_table(table_name: str, path: str) -> bool:
 
 def append_rows(config: PlatformConfig, table_name: str, rows: Sequence[dict[str, Any]]) -> int:
     """Append rows to a contract table (created on first use); returns the new version."""
-    from deltalake import DeltaTable, write_deltalake
+    from data_platform.storage import delta_table, write_delta
 
     path = config.lake.table_path(table_name)
     data = rows_to_arrow(table_name, rows)
+    lake_lock.hold(config, table_name)
     # A table delta-rs creates carries no contract version: delta-rs refuses table properties
     # it does not know at creation, and recording it later would cost every first write a
     # second commit. Its check compares the schema instead (one metadata read per process).
     prepare_table(table_name, str(path))
-    write_deltalake(str(path), data, mode="append")
-    return DeltaTable(str(path)).version()
+    write_delta(str(path), data, mode="append")
+    return delta_table(str(path)).version()
 
 
 def upsert_rows(
@@ -64,14 +66,16 @@ def upsert_rows(
 
     The table is created on first use. Returns the new Delta version.
     """
-    from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
+    from data_platform.storage import delta_table
+
     path = str(config.lake.table_path(table_name))
+    lake_lock.hold(config, table_name)
     if not prepare_table(table_name, path):
         return append_rows(config, table_name, rows)
     try:
-        table = DeltaTable(path)
+        table = delta_table(path)
     except TableNotFoundError:  # removed since it was checked
         return append_rows(config, table_name, rows)
     predicate = " AND ".join(f"target.{key} = source.{key}" for key in keys)
@@ -82,17 +86,18 @@ def upsert_rows(
         .when_not_matched_insert_all()
         .execute()
     )
-    return DeltaTable(path).version()
+    return delta_table(path).version()
 
 
 def read_rows(config: PlatformConfig, table_name: str) -> list[dict[str, Any]]:
     """Read a (small) ops table as dicts; an absent table reads as empty."""
-    from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
+
+    from data_platform.storage import delta_table
 
     path = config.lake.table_path(table_name)
     try:
-        table = DeltaTable(str(path))
+        table = delta_table(str(path))
     except TableNotFoundError:
         return []
     return table.to_pyarrow_table().to_pylist()

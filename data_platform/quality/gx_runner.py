@@ -21,13 +21,22 @@ from data_platform.config import PlatformConfig
 from data_platform.quality.results import ExpectationOutcome, expectation_label, outcome_from_ge
 from data_platform.quality.scrub import scrub_tree, secrets_of_results
 from data_platform.quality.suites import SuiteSpec
+from data_platform.storage import upload_tree, workdir
 
 DATA_SOURCE = "lake"
 BATCH_DEFINITION = "whole_table_version"
 
 
 def quality_root(config: PlatformConfig) -> Path:
-    return config.lake.root / "_quality"
+    """GE's file context and the reports, on this machine: ``<lake>/_quality`` for a local lake, the
+    lake's cache folder for a remote one (GE writes local files only; :func:`publish_quality` copies them)."""
+    return workdir(config.lake.root, "_quality", config.lake.cache_dir)
+
+
+def publish_quality(config: PlatformConfig) -> None:
+    """Copy the quality files (GE stores, Data Docs, reports) to a remote lake's ``_quality``; no-op locally."""
+    if config.lake.remote:
+        upload_tree(quality_root(config), config.lake.root / "_quality")
 
 
 def _quiet() -> None:

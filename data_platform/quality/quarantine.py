@@ -142,14 +142,15 @@ def quarantine(
 def quarantined_rows(config: PlatformConfig, source_versions: list[int], limit: int) -> list[dict]:
     """Quarantined rows of these gold versions for reports, read with delta-rs, never the text."""
     import pyarrow.compute as pc
-    from deltalake import DeltaTable
+
+    from data_platform.storage import delta_table
 
     path = config.lake.table_path(QUARANTINE_TABLE)
     if not source_versions or not lake.is_delta_table(path):
         return []
     columns = ["source_version", "clean_version", "path", "doc_id", "expectation", "reason"]
     table = (
-        DeltaTable(str(path))
+        delta_table(str(path))
         .to_pyarrow_dataset()
         .to_table(columns=columns, filter=pc.field("source_version").isin(source_versions))
     )

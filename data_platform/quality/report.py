@@ -17,7 +17,7 @@ from typing import Any
 
 from data_platform.config import PlatformConfig
 from data_platform.ops.records import read_rows
-from data_platform.quality.gx_runner import quality_root
+from data_platform.quality.gx_runner import publish_quality, quality_root
 from data_platform.quality.profile import Profile, collect_profile, log2_bucket_label
 from data_platform.quality.results import OPS_TABLE
 
@@ -371,4 +371,5 @@ def build_report(spark, config: PlatformConfig, run_id: str | None = None) -> Pa
     path = report_path(config, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_html(rows, profile, title, data_docs_index(config), None, report_quarantine(config, rows)))
+    publish_quality(config)
     return path

@@ -18,11 +18,12 @@ ACCEPTED = ("accepted", "partially_accepted")
 
 
 def read_events(config: CodemillConfig, days: int | None = None) -> pd.DataFrame:
-    from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
+    from data_platform.storage import delta_table
+
     try:
-        table = DeltaTable(str(config.lake.table_path(EVENTS_TABLE)))
+        table = delta_table(str(config.lake.table_path(EVENTS_TABLE)))
     except TableNotFoundError:
         return pd.DataFrame()
     frame = table.to_pandas()

@@ -31,8 +31,9 @@ def events_dir(config: CodemillConfig) -> Path:
 
 def merge_events(table_path: str, rows: list[dict[str, Any]]) -> int:
     """Insert rows whose event_id the table does not have yet; returns rows offered."""
-    from deltalake import DeltaTable, write_deltalake
     from deltalake.exceptions import CommitFailedError, TableNotFoundError
+
+    from data_platform.storage import delta_table, write_delta
 
     unique = list({row["event_id"]: row for row in rows}.values())
     data = rows_to_arrow(EVENTS_TABLE, unique)
@@ -40,10 +41,10 @@ def merge_events(table_path: str, rows: list[dict[str, Any]]) -> int:
         try:
             try:
                 prepare_table(EVENTS_TABLE, table_path)  # an earlier release's table gains new columns
-                table = DeltaTable(table_path)
+                table = delta_table(table_path)
             except TableNotFoundError:
-                write_deltalake(table_path, data.schema.empty_table(), mode="append")
-                table = DeltaTable(table_path)
+                write_delta(table_path, data.schema.empty_table(), mode="append")
+                table = delta_table(table_path)
             (
                 table.merge(data, predicate="t.event_id = s.event_id", source_alias="s", target_alias="t")
                 .when_not_matched_insert_all()

@@ -29,12 +29,14 @@ class StoredEvaluation:
 
 def _matching_rows(config: TrainingConfig, reference: str) -> list[dict]:
     import pyarrow.dataset as ds
-    from deltalake import DeltaTable
+
+    from data_platform.migrations import is_delta_table
+    from data_platform.storage import delta_table
 
     path = str(config.lake.table_path(EVAL_TABLE))
-    if not DeltaTable.is_deltatable(path):
+    if not is_delta_table(path):
         return []
-    dataset = DeltaTable(path).to_pyarrow_dataset()
+    dataset = delta_table(path).to_pyarrow_dataset()
     matches = None
     for column in ID_COLUMNS:
         test = ds.field(column) == reference

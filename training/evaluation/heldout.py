@@ -72,9 +72,10 @@ def stream_documents(
 ) -> Iterator[tuple[str, str]]:
     """(language, text) of the held-out documents of one table version, streamed."""
     import pyarrow.dataset as ds
-    from deltalake import DeltaTable
 
-    dataset = DeltaTable(str(table_path), version=version).to_pyarrow_dataset()
+    from data_platform.storage import delta_table
+
+    dataset = delta_table(str(table_path), version=version).to_pyarrow_dataset()
     scanner = dataset.scanner(
         columns=["language", "text"], filter=ds.field("split").isin(list(splits)), batch_size=rows_per_batch
     )

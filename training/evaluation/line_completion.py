@@ -153,9 +153,10 @@ def sample_spans(
 def stream_test_documents(table_path: str, version: int, split: str = "test") -> Iterator[tuple[str, str, str]]:
     """(doc_id, language, text) of one split of a gold version, streamed by delta-rs."""
     import pyarrow.dataset as ds
-    from deltalake import DeltaTable
 
-    dataset = DeltaTable(str(table_path), version=version).to_pyarrow_dataset()
+    from data_platform.storage import delta_table
+
+    dataset = delta_table(str(table_path), version=version).to_pyarrow_dataset()
     scanner = dataset.scanner(columns=["doc_id", "language", "text"], filter=ds.field("split") == split, batch_size=1024)
     for batch in scanner.to_batches():
         yield from zip(*(batch.column(name).to_pylist() for name in ("doc_id", "language", "text")), strict=True)

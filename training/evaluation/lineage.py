@@ -150,10 +150,11 @@ def _ingest_runs_of(config: TrainingConfig, table_version: int) -> list[dict]:
     if found or not runs:
         return found
     import pyarrow.compute as pc
-    from deltalake import DeltaTable
+
+    from data_platform.storage import delta_table
 
     try:
-        column = DeltaTable(
+        column = delta_table(
             str(config.lake.table_path(GOLD_TABLE)), version=table_version
         ).to_pyarrow_dataset()
         run_ids = set(pc.unique(column.to_table(columns=["run_id"]).column("run_id")).to_pylist())

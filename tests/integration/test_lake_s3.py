@@ -1,0 +1,185 @@
+"""The lake on an S3 endpoint (moto in server mode): the chain with no local lake directory.
+
+One S3 server for the module, started from ``.venv/bin/moto_server`` on a free port. The chain
+runs as the CLI runs it, in child processes that get only the standard AWS environment
+variables and ``lake.root=s3://…``: `codemill ingest` (crawl → curate → refine → gate →
+publish, one Spark session with hadoop-aws) then `codemill sql` (answered by Spark over S3A,
+with the catalog rebuilt from the lake; the DuckDB fast path declines object-store tables). Every place a local
+directory could appear (the working directory, the temp folder, the repository) is checked
+for one named after the bucket or the URI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from data_platform import lake_lock, storage
+from data_platform.config import load_config
+from data_platform.publication import latest_published_version
+from tests.fixtures.repos import package_repo
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(3000)]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUCKET = "codemill-s3-lake"
+MOTO = Path(sys.executable).with_name("moto_server")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(tmp_path_factory):
+    """A moto S3 server with one bucket; yields the AWS environment that reaches it."""
+    import boto3
+
+    port = _free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with open(log, "wb") as sink:
+        server = subprocess.Popen([str(MOTO), "-H", "127.0.0.1", "-p", str(port)], stdout=sink, stderr=sink)
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "codemill-test",
+           "AWS_SECRET_ACCESS_KEY": "codemill-test-secret", "AWS_REGION": "us-east-1"}
+    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
+                          aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            client.create_bucket(Bucket=BUCKET)
+            break
+        except Exception:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.terminate()
+                pytest.fail(f"moto_server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.2)
+    try:
+        yield env, client
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture()
+def aws_env(s3_endpoint, monkeypatch):
+    env, client = s3_endpoint
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env, client
+
+
+def _keys(client, prefix: str) -> list[str]:
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+def _named_after_the_lake(*roots: Path) -> list[Path]:
+    """Local paths a URI-as-path bug would create: 's3:', the bucket name, the lake's prefix."""
+    suspects = {"s3:", "s3", BUCKET, "chain-lake"}
+    found = []
+    for root in roots:
+        for path in root.rglob("*"):
+            if path.name in suspects:
+                found.append(path)
+    return found
+
+
+def test_chain_runs_with_the_lake_on_s3_and_no_local_lake(aws_env, tmp_path):
+    env_aws, client = aws_env
+    sources = [package_repo(tmp_path / "src" / "alpha", "mdurl"), package_repo(tmp_path / "src" / "beta", "iniconfig")]
+    work, cache = tmp_path / "work", tmp_path / "cache"
+    work.mkdir()
+    root = f"s3://{BUCKET}/teams/chain-lake"
+    overrides = [f"lake.root={root}", f"lake.cache_dir={cache}", "spark.master=local[2]", "spark.shuffle_partitions=2",
+                 "quality.report_profile=false"]
+    env = {key: value for key, value in os.environ.items() if key != "CODEMILL_LAKE"}
+    env.update(env_aws, HOME=str(tmp_path / "home"), PYTHONPATH=str(REPO_ROOT))
+    (tmp_path / "home").mkdir()
+    # Jars come from this machine's Ivy cache, not from a fresh download into the test HOME.
+    for ivy in Path.home().glob(".ivy2*"):
+        (tmp_path / "home" / ivy.name).symlink_to(ivy)
+
+    # Generous limits: on a shared 2-core machine the ingest alone has taken 8-15 minutes.
+    def codemill(*args: str, timeout: int = 2000) -> subprocess.CompletedProcess:
+        done = subprocess.run([sys.executable, "-m", "codemill.cli.main", *args, *overrides], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done
+
+    codemill("ingest", *(arg for source in sources for arg in ("--source", str(source))), "--run-id", "s3-chain")
+
+    config = load_config(overrides=overrides, environ={})
+    published = latest_published_version(config)
+    assert published is not None, "the gold version did not pass its gate"
+    gold = storage.delta_table(config.lake.table_path("gold.training_corpus"), version=published.table_version)
+    gold_rows = gold.to_pyarrow_table(columns=["repo_id"]).num_rows
+    assert gold_rows > 0
+    keys = _keys(client, "teams/chain-lake/")
+    for table in ("bronze/files", "silver/files", "gold/training_corpus", "ops/quality_results", "ops/ingest_runs"):
+        assert any(key.startswith(f"teams/chain-lake/{table}/_delta_log/") for key in keys), table
+    assert any(key.startswith("teams/chain-lake/_quality/reports/") for key in keys)  # report, through the seam
+    assert any(key.startswith("teams/chain-lake/_quality/gx/") for key in keys)  # GE stores and Data Docs
+    assert any(key.startswith("teams/chain-lake/_logs/ingest-") for key in keys)  # the run log
+    assert "teams/chain-lake/_locks/writer.json" not in keys  # the writer released the lake at exit
+
+    # The DuckDB fast path reads Parquet files itself (local only: its httpfs extension is a
+    # download); for an s3 lake `codemill sql` answers on Spark over S3A, by name.
+    query = f"SELECT count(*) AS n FROM gold.training_corpus VERSION AS OF {published.table_version}"
+    answered = codemill("sql", query, "--format", "json", "--verbose", timeout=900)
+    assert json.loads(answered.stdout) == [{"n": gold_rows}]
+    assert "engine: spark (gold.training_corpus is on object storage" in answered.stderr
+    forced = subprocess.run([sys.executable, "-m", "codemill.cli.main", "sql", query, "--engine", "duckdb", *overrides],
+                            cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    assert forced.returncode != 0 and "on object storage" in forced.stderr
+
+    # Nothing local is named after the lake: not where the commands ran, not in the temp
+    # folder, not in the repository. The machine's own files sit in the cache, under a hash.
+    assert _named_after_the_lake(work, tmp_path, REPO_ROOT / "data_platform", REPO_ROOT / "codemill") == []
+    assert not (REPO_ROOT / "s3:").exists()
+    (lake_cache,) = (cache / "lakes").iterdir()
+    assert (lake_cache / "_metastore").is_dir() and (lake_cache / "_quality" / "gx").is_dir()
+
+
+def test_one_writer_per_s3_lake(aws_env, tmp_path):
+    _, client = aws_env
+    root = f"s3://{BUCKET}/teams/lock-lake"
+    config = load_config(overrides=[f"lake.root={root}", f"lake.cache_dir={tmp_path / 'cache'}"], environ={})
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys
+        from data_platform import lake_lock
+        from data_platform.config import load_config
+        lake_lock.hold(load_config(overrides=["lake.root={root}"], environ={{}}), "ingest")
+        print("held", flush=True)
+        sys.stdin.readline()
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(lake_lock.WriterLockHeld, match=r"ingest, pid \d+ .*one writer per lake"):
+            lake_lock.hold(config, "refine")
+        # Readers are never refused: a delta-rs read of the lake works while it is being written.
+        assert storage.list_names(config.lake.root / "_locks") == ["writer.json"]
+    finally:
+        holder.communicate("\n", timeout=60)
+    assert holder.returncode == 0
+    assert _keys(client, "teams/lock-lake/_locks/") == []  # released when the writer exited
+
+    # A stale lock (its writer died) is taken over with a put conditional on its ETag.
+    storage.write_text(config.lake.root / "_locks" / "writer.json",
+                       json.dumps({"job": "crashed", "pid": 1, "host": "gone", "acquired_at": 0, "expires_at": 1}))
+    try:
+        lake_lock.hold(config, "refine")
+        holder_row = json.loads(storage.read_text(config.lake.root / "_locks" / "writer.json"))
+        assert (holder_row["job"], holder_row["pid"]) == ("refine", os.getpid())
+    finally:
+        lake_lock.release(config.lake.root)
+    assert _keys(client, "teams/lock-lake/_locks/") == []
