@@ -287,7 +287,7 @@ def _route_tables(exp, tree, plan: FastPlan, tables: dict[str, Path], restricted
         name = table.name
         if not parts and name.lower() in cte_names:
             continue  # a CTE of the statement itself: its own table references are resolved below
-        read, catalog_name = _resolve(parts, name, tables)
+        read, catalog_name = _resolve(parts, name, tables, restricted)
         version, timestamp = _time_travel(exp, table)
         read = TableRead(read.label, read.path, version, timestamp)
         hit = _is_restricted(read, catalog_name, restricted)
@@ -313,7 +313,8 @@ def _route_tables(exp, tree, plan: FastPlan, tables: dict[str, Path], restricted
     return schemas
 
 
-def _resolve(parts: list[str], name: str, tables: dict[str, Path]) -> tuple[TableRead, str | None]:
+def _resolve(parts: list[str], name: str, tables: dict[str, Path],
+             restricted: dict[str, Path]) -> tuple[TableRead, str | None]:
     """A table reference → (snapshot to read, catalog name or None for a path)."""
     if parts == ["delta"]:
         path = _local_path(name)
@@ -323,6 +324,10 @@ def _resolve(parts: list[str], name: str, tables: dict[str, Path]) -> tuple[Tabl
     if len(parts) != 1:
         raise NotFastPathable(f"{'.'.join([*parts, name])} is not a lake table (views and other catalogs: Spark)")
     qualified = f"{parts[0]}.{name.lower()}"
+    if qualified not in tables and qualified in restricted:
+        # Refused by name even where it is not on disk or not readable by this account (a
+        # storage permission on <lake>/restricted/): the answer must not depend on the files.
+        return TableRead(qualified, restricted[qualified]), qualified
     if qualified not in tables:
         raise NotFastPathable(f"{qualified} is not a lake table on disk (views and other tables: Spark)")
     return TableRead(qualified, tables[qualified]), qualified

@@ -43,6 +43,13 @@ def test_restricted_tables_are_refused_wherever_they_appear(sql):
         plan(sql)
 
 
+def test_a_restricted_name_is_refused_even_when_not_on_disk():
+    """An account the storage permission keeps out sees no table there: still refused by name."""
+    unreadable = {name: path for name, path in TABLES.items() if name != "bronze.file_contents"}
+    with pytest.raises(RestrictedTableError, match="bronze.file_contents is restricted"):
+        plan_fast("SELECT content FROM bronze.file_contents", unreadable, RESTRICTED)
+
+
 def test_bronze_metadata_is_not_restricted():
     assert TABLES["bronze.file_contents"] == LAKE / "restricted" / "bronze" / "file_contents"
     assert TABLES["bronze.files"] == LAKE / "bronze" / "files"
