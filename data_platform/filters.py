@@ -48,6 +48,7 @@ SIGNAL_COLUMNS = (
     "max_line_length",
     "mean_line_length",
     "alnum_fraction",
+    "source_kind",
 )
 
 
@@ -66,7 +67,7 @@ def filter_reason(row: Mapping[str, Any], settings: FilterSettings) -> str | Non
         return "license"
     if row.get("contamination_match"):
         return "contaminated"
-    limits = settings.for_language(language)
+    limits = settings.for_language(language, row.get("source_kind"))
     size = row.get("size_bytes") or 0
     if limits.min_size_bytes is not None and size < limits.min_size_bytes:
         return "too_small"

@@ -15,7 +15,7 @@ from data_platform.contracts import contract
 from data_platform.ingest import errors as E
 from data_platform.ingest.context import RunContext, Stage, rate
 from data_platform.ingest.crawl import CRAWL_WORKING_COLUMNS, crawled_dataframe, plan_tasks
-from data_platform.ingest.curate import SILVER_COLUMNS, CurateLimits, curated_dataframe
+from data_platform.ingest.curate import DOCS, SILVER_COLUMNS, CurateLimits, curated_dataframe
 from data_platform.ingest.sources import Limits, Listing, list_source
 from data_platform.licenses import detect_license, license_class
 from data_platform.ops.crashpoints import crash_point
@@ -86,8 +86,8 @@ class ListSources:
                 continue
             ctx.record_errors(listing.errors)
             if not listing.per_row_repos:
-                found = detect_license(listing.license_files)
-                licenses[listing.info.repo_id] = found.spdx_id
+                found = listing.declared_license or detect_license(listing.license_files).spdx_id
+                licenses[listing.info.repo_id] = found
             listings.append(listing)
             elapsed = time.perf_counter() - started
             ctx.progress(self.name, f"{spec}: {listing.info.kind}, {len(listing.entries):,} entries, "
@@ -302,7 +302,7 @@ class CurateFiles:
     """Executors decode, measure, redact and parse files whose blob silver has not seen yet."""
 
     name = "curate"
-    reads = ("crawled", "licenses", "repo_ids", "per_row_repos")
+    reads = ("crawled", "licenses", "repo_ids", "per_row_repos", "listings")
     writes = ()
 
     def run(self, ctx: RunContext) -> None:
@@ -317,7 +317,9 @@ class CurateFiles:
         # Against silver, not bronze: a run killed between the bronze and silver writes heals here.
         todo = unseen(ctx, crawled, "silver.files")
         started = time.perf_counter()
-        curated = ctx.materialize(curated_dataframe(ctx.spark, todo, ctx.state.licenses, limits))
+        # Records of a docs tree are sections, curated as documents of their own kind.
+        kinds = {item.info.spec: DOCS for item in ctx.state.listings if item.info.kind == "docs"}
+        curated = ctx.materialize(curated_dataframe(ctx.spark, todo, ctx.state.licenses, limits, kinds))
         totals = curated.agg(
             F.count("file_id").alias("files"), F.coalesce(F.sum("size_bytes"), F.lit(0)).alias("bytes"),
             F.coalesce(F.sum(F.size("functions")), F.lit(0)).alias("functions"),
@@ -349,11 +351,23 @@ class CurateFiles:
         from pyspark.sql import functions as F
 
         self._write_functions(ctx, rows)
+        self._write_sections(ctx, rows)
         crash_point("after_functions")
         silver_rows = rows.select(*SILVER_COLUMNS).withColumn(
             "run_id", F.lit(ctx.run_id)).withColumn("updated_at", F.lit(ctx.started_at))
         ctx.wrote("silver.files", lake.merge(ctx.spark, ctx.config, "silver.files", silver_rows,
                                              changed_when="target.blob_sha <> source.blob_sha"))
+
+    @staticmethod
+    def _write_sections(ctx: RunContext, rows) -> None:
+        """silver.doc_sections rows of the documentation sections among ``rows`` (MERGE on section_id)."""
+        from pyspark.sql import functions as F
+
+        sections = rows.where(F.col("doc_section").isNotNull()).select("doc_section.*")
+        if sections.isEmpty():
+            return
+        sections = sections.withColumn("run_id", F.lit(ctx.run_id)).withColumn("updated_at", F.lit(ctx.started_at))
+        ctx.wrote("silver.doc_sections", lake.merge(ctx.spark, ctx.config, "silver.doc_sections", sections))
 
     @staticmethod
     def _write_functions(ctx: RunContext, rows) -> None:

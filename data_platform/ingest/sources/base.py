@@ -81,6 +81,7 @@ class Listing:
     errors: list[IngestError] = field(default_factory=list)
     license_files: dict[str, str] = field(default_factory=dict)  # root candidates → text
     per_row_repos: bool = False  # datasets: each row names its own repository
+    declared_license: str | None = None  # docs: the SPDX id given with the source, wins over detection
 
 
 @dataclass
