@@ -20,7 +20,7 @@ from data_platform.ingest.errors import IngestError
 
 RUNNING, SUCCEEDED, PARTIAL, FAILED = "running", "succeeded", "partial", "failed"
 INGEST_TABLES = ("bronze.repos", "bronze.files", "silver.files", "silver.functions", "silver.doc_sections",
-                 "ops.ingest_runs", "ops.ingest_errors")
+                 "silver.qa_threads", "ops.ingest_runs", "ops.ingest_errors")
 
 
 class Stage(Protocol):

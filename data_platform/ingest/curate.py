@@ -24,6 +24,7 @@ from data_platform.ingest.sources.docs import BAD_PAGE
 from data_platform.ingest.treesitter import parse_source, supports
 from data_platform.languages import detect_language
 from data_platform.licenses import NO_LICENSE, license_class
+from data_platform.settings.refine import ATTRIBUTED
 
 # gold.training_corpus.source_kind values (silver.files carries the kind of each document).
 CODE, NOTEBOOK, DOCS, QA = "code", "notebook", "docs", "qa"
@@ -43,6 +44,7 @@ class CuratedFile:
     functions: list[dict] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
     doc_section: dict | None = None  # docs sources: the silver.doc_sections row
+    qa_thread: dict | None = None  # stackexchange sources: the silver.qa_threads row
 
 
 def file_id_for(repo_id: str, path: str) -> str:
@@ -97,6 +99,34 @@ def _section_text(decoded: Decoded, path: str, silver: dict, errors: list[dict],
     return Decoded(render_section(section, silver["repo_url"]), decoded.encoding, False), row
 
 
+def _thread_text(decoded: Decoded, path: str, silver: dict, errors: list[dict],
+                 redact_pii: bool) -> tuple[Decoded | None, dict | None]:
+    """A Q&A thread (bronze holds it as JSON) as its training text, and its silver.qa_threads row."""
+    from data_platform.ingest.qa_posts import Thread
+    from data_platform.ingest.qa_threads import render_thread, tag_languages, thread_row
+
+    try:
+        thread = Thread.from_json(decoded.text or "")
+    except (ValueError, TypeError, KeyError) as err:
+        errors.append({"path": path, "stage": "curate", "kind": E.BAD_ROW, "message": f"{type(err).__name__}: {err}"})
+        return None, None
+    silver["language"] = (tag_languages(thread.tags) or ["markdown"])[0]
+    if (silver["license_spdx"] or "").startswith("CC-BY-SA-"):  # attribution is in the text and the table
+        silver["license_class"] = ATTRIBUTED
+    row = thread_row(thread, thread.site, lambda text: _redact(text, path, redact_pii)[0])
+    created = row["created_at"]
+    row.update(thread_id=silver["file_id"], repo_id=silver["repo_id"], repo_url=silver["repo_url"], path=path,
+               created_at=_utc(created) if created else None)
+    return Decoded(render_thread(thread, thread.site), decoded.encoding, False), row
+
+
+def _utc(text: str):
+    import datetime as dt
+
+    stamp = dt.datetime.fromisoformat(text)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+
+
 def curate_file(
     repo_id: str,
     repo_url: str,
@@ -132,8 +162,11 @@ def curate_file(
         message = "NUL bytes: binary content" if decoded.reason == E.BINARY else "no charset decodes these bytes"
         errors.append({"path": path, "stage": "curate", "kind": decoded.reason or E.BINARY, "message": message})
         return CuratedFile(silver, [], errors)
+    thread = None
     if document_kind == DOCS:
         decoded, section = _section_text(decoded, path, silver, errors, limits.redact_pii)
+    elif document_kind == QA:
+        decoded, thread = _thread_text(decoded, path, silver, errors, limits.redact_pii)
     elif is_notebook(path):
         decoded = _notebook_text(decoded, path, silver, errors)
     if decoded is None:
@@ -165,7 +198,7 @@ def curate_file(
                 "docstring": symbol.docstring, "body": symbol.body,
                 "start_line": symbol.start_line, "end_line": symbol.end_line,
             })
-    return CuratedFile(silver, functions, errors, section)
+    return CuratedFile(silver, functions, errors, section, thread)
 
 
 # ----------------------------------------------------------------------------- Spark glue
@@ -179,20 +212,23 @@ SILVER_COLUMNS = [c for c in contract("silver.files").column_names if c not in _
 FUNCTION_COLUMNS = [c for c in contract("silver.functions").column_names if c != "run_id"]
 ERROR_COLUMNS = ["path", "stage", "kind", "message"]
 _SILVER, _FUNCTIONS, _ERRORS = contract("silver.files"), contract("silver.functions"), contract("ops.ingest_errors")
-_SECTIONS = contract("silver.doc_sections")
+_SECTIONS, _THREADS = contract("silver.doc_sections"), contract("silver.qa_threads")
 SECTION_COLUMNS = [c for c in _SECTIONS.column_names if c not in ("run_id", "updated_at")]
+THREAD_COLUMNS = [c for c in _THREADS.column_names if c not in ("run_id", "updated_at")]
 # All nullable: a file that failed to curate carries only its path, source and errors.
 CURATED_SCHEMA = pa.schema(
     [*_SILVER.arrow_fields(SILVER_COLUMNS), pa.field("source", pa.string()),
      pa.field("functions", pa.list_(pa.struct(_FUNCTIONS.arrow_fields(FUNCTION_COLUMNS)))),
      pa.field("errors", pa.list_(pa.struct(_ERRORS.arrow_fields(ERROR_COLUMNS)))),
-     pa.field("doc_section", pa.struct(_SECTIONS.arrow_fields(SECTION_COLUMNS)))]
+     pa.field("doc_section", pa.struct(_SECTIONS.arrow_fields(SECTION_COLUMNS))),
+     pa.field("qa_thread", pa.struct(_THREADS.arrow_fields(THREAD_COLUMNS)))]
 )
 CURATED_DDL = (
     f"{_SILVER.spark_ddl(SILVER_COLUMNS)}, source string, "
     f"functions array<struct<{_FUNCTIONS.spark_ddl(FUNCTION_COLUMNS, sep=':')}>>, "
     f"errors array<struct<{_ERRORS.spark_ddl(ERROR_COLUMNS, sep=':')}>>, "
-    f"doc_section struct<{_SECTIONS.spark_ddl(SECTION_COLUMNS, sep=':')}>"
+    f"doc_section struct<{_SECTIONS.spark_ddl(SECTION_COLUMNS, sep=':')}>, "
+    f"qa_thread struct<{_THREADS.spark_ddl(THREAD_COLUMNS, sep=':')}>"
 )
 # Output batches stay well under Arrow's 2 GiB per string column whatever the input batch size.
 FLUSH_ROWS = 256
@@ -238,7 +274,7 @@ def _curated_row(row: dict, licenses: dict[str, str | None], limits: CurateLimit
     if not curated.silver:  # failed file: only its error goes on
         return {"path": row["path"], "source": row["source"], "functions": [], "errors": curated.errors}
     return {**curated.silver, "source": row["source"], "functions": curated.functions, "errors": curated.errors,
-            "doc_section": curated.doc_section}
+            "doc_section": curated.doc_section, "qa_thread": curated.qa_thread}
 
 
 def curated_dataframe(spark, bronze_rows, licenses: dict[str, str | None], limits: CurateLimits,

@@ -26,7 +26,7 @@ from data_platform.ingest.sources import Listing
 
 # Errors that say "this path exists but could not be read now", not "this path is gone".
 TRANSIENT_KINDS = frozenset({E.MISSING_OBJECT, E.UNREADABLE})
-FILE_TABLES = ("silver.functions", "silver.doc_sections", "silver.files", "bronze.files")  # dependants first
+FILE_TABLES = ("silver.functions", "silver.doc_sections", "silver.qa_threads", "silver.files", "bronze.files")  # dependants first
 MAX_PREFIXES = 200
 
 
@@ -59,8 +59,8 @@ def prunable_snapshots(listings: Iterable[Listing]) -> list[Snapshot]:
     """Snapshots whose deletions can be applied: per-file sources, not hopelessly unlistable."""
     snapshots = []
     for listing in listings:
-        if listing.per_row_repos:
-            continue
+        if listing.per_row_repos or listing.info.kind == "stackexchange":
+            continue  # a dump's threads are not its listing's entries: a thread gone from a dump stays
         snapshot = snapshot_of(listing)
         if "" in snapshot.kept_prefixes or len(snapshot.kept_prefixes) > MAX_PREFIXES:
             continue  # the root (or too much of it) could not be listed: delete nothing

@@ -15,7 +15,7 @@ from data_platform.contracts import contract
 from data_platform.ingest import errors as E
 from data_platform.ingest.context import RunContext, Stage, rate
 from data_platform.ingest.crawl import CRAWL_WORKING_COLUMNS, crawled_dataframe, plan_tasks
-from data_platform.ingest.curate import DOCS, SILVER_COLUMNS, CurateLimits, curated_dataframe
+from data_platform.ingest.curate import DOCS, QA, SILVER_COLUMNS, CurateLimits, curated_dataframe
 from data_platform.ingest.sources import Limits, Listing, list_source
 from data_platform.licenses import detect_license, license_class
 from data_platform.ops.crashpoints import crash_point
@@ -55,6 +55,14 @@ def known_snapshots(ctx: RunContext, repo_ids: set[str]) -> set[tuple[str, str]]
     return set(zip(rows.column("repo_id").to_pylist(), rows.column("commit_sha").to_pylist(), strict=True))
 
 
+def _with_qa_filters(ctx: RunContext, listing: Listing) -> None:
+    from data_platform.ingest.qa_posts import QaFilters
+    from data_platform.ingest.sources.stackexchange import with_filters
+
+    qa = ctx.config.ingest.qa
+    with_filters(listing, QaFilters(qa.min_score, qa.accepted_only, tuple(qa.tags), qa.top_answers))
+
+
 class ListSources:
     """Driver: identify and list each source (metadata only); unusable sources become errors."""
 
@@ -84,6 +92,8 @@ class ListSources:
                 continue
             if self._purged(ctx, listing):
                 continue
+            if listing.info.kind == "stackexchange":  # the reader runs on executors: the filters travel with it
+                _with_qa_filters(ctx, listing)
             ctx.record_errors(listing.errors)
             if not listing.per_row_repos:
                 found = listing.declared_license or detect_license(listing.license_files).spdx_id
@@ -318,7 +328,9 @@ class CurateFiles:
         todo = unseen(ctx, crawled, "silver.files")
         started = time.perf_counter()
         # Records of a docs tree are sections, curated as documents of their own kind.
-        kinds = {item.info.spec: DOCS for item in ctx.state.listings if item.info.kind == "docs"}
+        record_kinds = {"docs": DOCS, "stackexchange": QA}
+        kinds = {item.info.spec: record_kinds[item.info.kind] for item in ctx.state.listings
+                 if item.info.kind in record_kinds}
         curated = ctx.materialize(curated_dataframe(ctx.spark, todo, ctx.state.licenses, limits, kinds))
         totals = curated.agg(
             F.count("file_id").alias("files"), F.coalesce(F.sum("size_bytes"), F.lit(0)).alias("bytes"),
@@ -360,14 +372,15 @@ class CurateFiles:
 
     @staticmethod
     def _write_sections(ctx: RunContext, rows) -> None:
-        """silver.doc_sections rows of the documentation sections among ``rows`` (MERGE on section_id)."""
+        """silver.doc_sections and silver.qa_threads rows of the sections and threads among ``rows`` (MERGE on keys)."""
         from pyspark.sql import functions as F
 
-        sections = rows.where(F.col("doc_section").isNotNull()).select("doc_section.*")
-        if sections.isEmpty():
-            return
-        sections = sections.withColumn("run_id", F.lit(ctx.run_id)).withColumn("updated_at", F.lit(ctx.started_at))
-        ctx.wrote("silver.doc_sections", lake.merge(ctx.spark, ctx.config, "silver.doc_sections", sections))
+        for column, table in (("doc_section", "silver.doc_sections"), ("qa_thread", "silver.qa_threads")):
+            found = rows.where(F.col(column).isNotNull()).select(f"{column}.*")
+            if found.isEmpty():
+                continue
+            found = found.withColumn("run_id", F.lit(ctx.run_id)).withColumn("updated_at", F.lit(ctx.started_at))
+            ctx.wrote(table, lake.merge(ctx.spark, ctx.config, table, found))
 
     @staticmethod
     def _write_functions(ctx: RunContext, rows) -> None:

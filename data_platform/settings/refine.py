@@ -114,6 +114,9 @@ def _kind_overrides() -> dict[str, LanguageFilter]:
     return {"docs": prose, "qa": prose}
 
 
+ATTRIBUTED = "attributed"  # license_class of CC BY-SA Q&A threads whose attribution is kept
+
+
 class FilterSettings(Section):
     default: LanguageFilter = Field(
         default_factory=_bigcode_defaults, description="Thresholds for every language"
@@ -134,6 +137,11 @@ class FilterSettings(Section):
         default_factory=lambda: ["permissive"],
         description="License classes allowed into gold. 'none' (no license file found: all rights reserved "
         "by default) and 'non_permissive' are left out unless you add them",
+    )
+    admit_attributed_qa: bool = Field(
+        True,
+        description="Admit CC BY-SA for Q&A threads (source_kind qa): their text and silver.qa_threads keep the "
+        "attribution the licence requires (URL, authors, version)",
     )
     allow_weak_copyleft: bool = Field(
         False,
@@ -162,6 +170,8 @@ class FilterSettings(Section):
             classes.append("non_permissive")
         if self.allowed_licenses and "permissive" not in classes:
             classes.append("permissive")
+        if self.admit_attributed_qa:
+            classes.append(ATTRIBUTED)
         return classes
 
     def for_language(self, language: str | None, kind: str | None = None) -> LanguageFilter:

@@ -48,7 +48,7 @@ class Limits:
 @dataclass
 class SourceInfo:
     spec: str  # the source exactly as the user gave it
-    kind: str  # git, remote_git, directory, archive, dataset
+    kind: str  # git, remote_git, directory, archive, dataset, docs, stackexchange
     location: str  # local path readers open (a clone for remote_git)
     repo_id: str
     repo_url: str
