@@ -98,3 +98,18 @@ def test_cc_by_sa_is_admitted_for_attributed_qa_only():
     assert filter_reason({**row, "source_kind": "qa"}, FilterSettings()) is None  # prose thresholds too
     assert filter_reason({**row, "license_class": "non_permissive"}, FilterSettings()) == "license"
     assert filter_reason({**row, "source_kind": "qa"}, FilterSettings(admit_attributed_qa=False)) == "license"
+
+
+def test_a_7z_dump_without_py7zr_fails_with_what_to_do(tmp_path):
+    import importlib.util
+
+    import pytest
+
+    from data_platform.ingest import errors as E
+
+    if importlib.util.find_spec("py7zr") is not None:
+        pytest.skip("py7zr is installed: .7z dumps are read")
+    archive = tmp_path / "cooking.stackexchange.com.7z"
+    archive.write_bytes(b"7z\xbc\xaf\x27\x1c")
+    with pytest.raises(E.SourceError, match="py7zr is not installed: pip install py7zr, or extract it"):
+        stackexchange.list_source(f"stackexchange:{archive}", archive, LIMITS, tmp_path / "cache")
