@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from data_platform.settings.refine import FilterSettings
+from data_platform.settings.refine import ATTRIBUTED, FilterSettings
 
 # Every reason a file can leave the corpus, in precedence order.
 DROP_REASONS = (
@@ -48,6 +48,7 @@ SIGNAL_COLUMNS = (
     "max_line_length",
     "mean_line_length",
     "alnum_fraction",
+    "source_kind",
 )
 
 
@@ -62,11 +63,14 @@ def filter_reason(row: Mapping[str, Any], settings: FilterSettings) -> str | Non
         x.lower() for x in settings.allowed_languages
     }:
         return "language_not_allowed"
-    if not settings.admits_license(row.get("license_class"), row.get("license_spdx")):
+    if row.get("license_class") == ATTRIBUTED:
+        if not settings.admit_attributed_qa:
+            return "license"
+    elif not settings.admits_license(row.get("license_class"), row.get("license_spdx")):
         return "license"
     if row.get("contamination_match"):
         return "contaminated"
-    limits = settings.for_language(language)
+    limits = settings.for_language(language, row.get("source_kind"))
     size = row.get("size_bytes") or 0
     if limits.min_size_bytes is not None and size < limits.min_size_bytes:
         return "too_small"

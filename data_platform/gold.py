@@ -227,6 +227,15 @@ def token_count_batches(spec: str):
     return run
 
 
+def document_kind_column():
+    """gold's ``source_kind``: silver's, or for rows curated before silver had it, notebook for an
+    ``.ipynb`` path and code otherwise."""
+    from pyspark.sql import functions as F
+
+    by_path = F.when(F.lower(F.col("path")).endswith(".ipynb"), F.lit("notebook")).otherwise(F.lit("code"))
+    return F.coalesce(F.col("source_kind"), by_path).alias("source_kind")
+
+
 def gold_rows(spark, config, kept, settings: GoldSettings, run_id: str):
     """gold.training_corpus rows from kept silver.files rows, and how their splits were assigned."""
     from pyspark.sql import functions as F
@@ -244,6 +253,7 @@ def gold_rows(spark, config, kept, settings: GoldSettings, run_id: str):
         F.octet_length("text").cast("bigint").alias("size_bytes"),
         "exact_dup_key",
         F.lit(run_id).alias("run_id"),
+        document_kind_column(),
     )
     if settings.split_by == "file":
         docs = docs.withColumn("split", split_column(settings, "doc_id"))

@@ -39,8 +39,8 @@ from data_platform.ops.records import append_rows
 from data_platform.purge_policy import LIFT, PURGE, PURGE_TABLE, active_purges
 
 # Dependants first, as --prune-missing deletes; repo-level tables only for whole-repository purges.
-FILE_TABLES = ("silver.functions", "silver.files", "bronze.file_contents", "bronze.files", "gold.training_corpus",
-               "gold.quarantine")
+FILE_TABLES = ("silver.functions", "silver.doc_sections", "silver.qa_threads", "silver.files", "bronze.file_contents",
+               "bronze.files", "gold.training_corpus", "gold.quarantine")
 REPO_TABLES = ("bronze.repos", "gold.repo_splits")
 
 

@@ -29,6 +29,10 @@ command -v git >/dev/null || apt_install git || die "git is required to crawl re
 command -v bwrap >/dev/null || apt_install bubblewrap \
   || say "warning: bubblewrap (bwrap) is missing: codemill eval will refuse to run generated code \
 until it is installed (Debian/Ubuntu: apt-get install bubblewrap)"
+# The Python documentation as HTML: real test data for `docs:` sources (tests skip without it).
+[ -d /usr/share/doc/python3-doc/html ] || apt_install python3-doc \
+  || say "warning: python3-doc is missing: the documentation-source tests on the real Python docs will skip \
+(Debian/Ubuntu: apt-get install python3-doc)"
 
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3

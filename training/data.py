@@ -39,6 +39,7 @@ class DataSpec:
     seed: int = 0
     tokenize_batch_size: int = 64
     max_documents: int | None = None  # cap per split, for smoke runs
+    mixture_rates: dict[str, float] | None = None  # train.mixture: copies per document of each kind
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,13 +118,20 @@ def document_dataset(spec: DataSpec, split: str, cpus_per_task: float = 0.25):
     import ray.data
     from ray.data.expressions import col
 
+    mixed = bool(spec.mixture_rates) and split == "train"  # held-out splits stay as they are
     ds = ray.data.read_delta(
         spec.table_path,
         version=spec.table_version,
-        columns=["doc_id", "text", "split"],
+        columns=["doc_id", "text", "split", *(["source_kind"] if mixed else [])],
         num_cpus=cpus_per_task,
     )
-    ds = ds.filter(expr=col("split") == split).select_columns(["doc_id", "text"])
+    ds = ds.filter(expr=col("split") == split)
+    if mixed:
+        from training.mixture import mix_batch
+
+        ds = ds.map_batches(mix_batch, fn_kwargs={"rates": spec.mixture_rates, "seed": spec.seed},
+                            batch_format="pyarrow", num_cpus=cpus_per_task)
+    ds = ds.select_columns(["doc_id", "text"])
     if spec.max_documents:
         ds = ds.limit(spec.max_documents)
     return ds

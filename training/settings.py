@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from data_platform.settings.base import Section
 
@@ -54,6 +54,11 @@ class TrainSettings(Section):
     fim_spm_rate: float = Field(0.5, ge=0, le=1, description="Of those, the fraction in SPM (else PSM) order")
     seed: int = Field(0, description="Seeds FIM choices and model init; same seed, same data order")
     max_documents: int | None = Field(None, ge=1, description="Read at most this many documents per split")
+    mixture: dict[Literal["code", "notebook", "docs", "qa"], float] | None = Field(
+        None,
+        description="Token shares per kind of document in the train stream (e.g. {code: 0.8, docs: 0.1, qa: 0.1}; "
+        "sums to 1; kinds left out are not trained on); null: gold as it is",
+    )
     eval_every: int = Field(10, ge=0, description="Steps between eval losses on the valid split (0: never)")
     eval_batches: int = Field(4, ge=1, description="Micro-batches per worker in one eval")
     checkpoint_every: int = Field(
@@ -74,7 +79,15 @@ class TrainSettings(Section):
         description="Where runs and checkpoints live (default <lake root>/_train; s3:// etc. on clusters)",
     )
     export: bool = Field(True, description="Write a consolidated Hugging Face export at the end")
+
     torch_extensions_dir: str = Field(
         "~/.cache/codemill/torch_extensions",
         description="Persistent cache for DeepSpeed's compiled ops (first build takes ~90 s)",
     )
+
+    @field_validator("mixture")
+    @classmethod
+    def _shares_sum_to_one(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is not None and (any(share < 0 for share in value.values()) or abs(sum(value.values()) - 1) > 1e-6):
+            raise ValueError(f"train.mixture shares must be non-negative and sum to 1, got {value}")
+        return value

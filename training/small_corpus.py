@@ -82,8 +82,14 @@ def small_split(spec: DataSpec, split: str, eos_id: int, target_blocks: int) -> 
     documents, size = split_bytes(spec, split)
     if documents == 0 or size > MAX_BYTES_PER_TOKEN * target_blocks * spec.seq_len:
         return None
-    table = delta_table(spec.table_path, version=spec.table_version).to_pyarrow_dataset().to_table(
-        columns=["doc_id", "text"], filter=pads.field("split") == split).sort_by("doc_id")
+    dataset = delta_table(spec.table_path, version=spec.table_version).to_pyarrow_dataset()
+    mixed = bool(spec.mixture_rates) and split == "train" and "source_kind" in dataset.schema.names
+    columns = ["doc_id", "text", *(["source_kind"] if mixed else [])]
+    table = dataset.to_table(columns=columns, filter=pads.field("split") == split).sort_by("doc_id")
+    if mixed:  # the same per-document copies as the streaming pipeline (training.mixture)
+        from training.mixture import mix_batch
+
+        table = mix_batch(table, spec.mixture_rates, spec.seed)
     if spec.max_documents:
         table = table.slice(0, spec.max_documents)
     keys = table.column("doc_id").to_pylist()

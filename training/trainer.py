@@ -106,7 +106,8 @@ def _split_has_rows(table: TableChoice, split: str) -> bool:
     return dataset.head(1, columns=["split"], filter=pads.field("split") == split).num_rows > 0
 
 
-def _datasets(config: TrainingConfig, table: TableChoice, base_model: Path, position: dict | None):
+def _datasets(config: TrainingConfig, table: TableChoice, base_model: Path, position: dict | None,
+              mixture: dict | None = None):
     from transformers import AutoTokenizer
 
     from training.data import DataSpec, packed_dataset, preserve_order
@@ -125,6 +126,7 @@ def _datasets(config: TrainingConfig, table: TableChoice, base_model: Path, posi
         fim_spm_rate=train.fim_spm_rate,
         seed=train.seed,
         max_documents=train.max_documents,
+        mixture_rates=mixture["rates"] if mixture else None,
     )
     if not _split_has_rows(table, "train"):
         raise TrainingError(f"{table.table_name} version {table.table_version} has no train rows")
@@ -289,7 +291,23 @@ def _lineage(config: TrainingConfig, run_id: str, table: TableChoice) -> dict[st
         "config": config.model_dump(mode="json"),
         # What serving needs to build fill-in-the-middle prompts the way training did.
         "fim": fim_lineage(config.train.fim_rate, config.train.fim_spm_rate),
+        "mixture": _mixture_plan(config, table),
     }
+
+
+def _mixture_plan(config: TrainingConfig, table: TableChoice) -> dict[str, Any] | None:
+    """train.mixture's sampling rates and the token shares they realise on the train split (None: no mixture)."""
+    if not config.train.mixture:
+        return None
+    from training.mixture import plan_mixture
+
+    try:
+        plan = plan_mixture(table.table_path, table.table_version, "train", config.train.mixture, config.train.seed)
+    except ValueError as err:
+        raise TrainingError(str(err)) from err
+    shares = ", ".join(f"{kind} {share:.3f}" for kind, share in plan["shares"].items())
+    log.warning("train.mixture: realised token shares %s (configured %s)", shares, plan["configured"])
+    return plan
 
 
 def _fit(config: TrainingConfig, run_id: str, table: TableChoice, artifacts: Path, lineage: dict[str, Any]):
@@ -299,7 +317,10 @@ def _fit(config: TrainingConfig, run_id: str, table: TableChoice, artifacts: Pat
     position_file = artifacts / DATA_STATE
     position = json.loads(position_file.read_text())["position"] if position_file.is_file() else None
     init_ray(config)
-    datasets, spec, resume_epoch, resume_skip, warnings = _datasets(config, table, base_model, position)
+    datasets, spec, resume_epoch, resume_skip, warnings = _datasets(config, table, base_model, position,
+                                                                    lineage.get("mixture"))
+    if lineage.get("mixture"):  # the run's data report: configured and realised shares per kind
+        (artifacts / "mixture.json").write_text(json.dumps(lineage["mixture"], indent=2))
     job = {
         "settings": config.train,  # typed: Ray pickles it to every worker
         "data": spec.to_dict(),

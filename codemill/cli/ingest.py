@@ -14,7 +14,11 @@ a remote git URL (https://, ssh://, git@host:, file://; shallow, blob-filtered c
 ingest.cache_dir; `URL#REF`); a plain directory; a .zip/.tar/.tar.gz/.tgz/.tar.bz2/.tar.xz
 archive (read in place, zip-slip and bombs refused); a .parquet/.jsonl dataset with repo, path
 and content columns (The Stack's layout). Prefix `git:`, `dir:`, `archive:` or `dataset:` to
-force a kind (e.g. `dataset:/data/the-stack/` for a folder of Parquet files)."""
+force a kind (e.g. `dataset:/data/the-stack/` for a folder of Parquet files). Beyond code:
+`docs:PATH[#license=SPDX]` a documentation tree (HTML, Markdown, reST; folder or archive), one
+document per section; `stackexchange:PATH` a Stack Exchange dump (folder, Posts.xml or .7z),
+one document per question thread (docs/sources.md). Notebooks (.ipynb) in any source are read
+as scripts."""
 
 
 PRUNE_HELP = """Also remove every repository the lake holds that is not among this run's sources

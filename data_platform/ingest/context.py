@@ -19,8 +19,8 @@ from data_platform.ingest.credentials import redact_credentials
 from data_platform.ingest.errors import IngestError
 
 RUNNING, SUCCEEDED, PARTIAL, FAILED = "running", "succeeded", "partial", "failed"
-INGEST_TABLES = ("bronze.repos", "bronze.files", "bronze.file_contents", "silver.files", "silver.functions", "ops.ingest_runs",
-                 "ops.ingest_errors")
+INGEST_TABLES = ("bronze.repos", "bronze.files", "bronze.file_contents", "silver.files", "silver.functions",
+                 "silver.doc_sections", "silver.qa_threads", "ops.ingest_runs", "ops.ingest_errors")
 
 
 class Stage(Protocol):

@@ -27,7 +27,8 @@ from data_platform.ingest.sources import Listing
 # Errors that say "this path exists but could not be read now", not "this path is gone".
 TRANSIENT_KINDS = frozenset({E.MISSING_OBJECT, E.UNREADABLE})
 # Dependants first; bronze.file_contents before bronze.files, whose rows tell a rerun what is gone.
-FILE_TABLES = ("silver.functions", "silver.files", "bronze.file_contents", "bronze.files")
+FILE_TABLES = ("silver.functions", "silver.doc_sections", "silver.qa_threads", "silver.files", "bronze.file_contents",
+               "bronze.files")
 MAX_PREFIXES = 200
 
 
@@ -38,11 +39,13 @@ class Snapshot:
     repo_id: str
     paths: set[str] = field(default_factory=set)
     kept_prefixes: list[str] = field(default_factory=list)  # "dir/" ("" keeps everything)
+    by_page: bool = False  # docs trees: rows are "<page>#<anchor>" sections; a page present keeps them all
 
 
 def snapshot_of(listing: Listing) -> Snapshot:
     """Paths of a listing that must stay in the lake: entries, and paths unreadable for now."""
-    snapshot = Snapshot(listing.info.repo_id, {entry.path for entry in listing.entries})
+    snapshot = Snapshot(listing.info.repo_id, {entry.path for entry in listing.entries},
+                        by_page=listing.info.kind == "docs")
     for error in listing.errors:
         if error.kind not in TRANSIENT_KINDS:
             continue  # a link, a submodule, an oversized file: no longer a file we keep
@@ -58,8 +61,8 @@ def prunable_snapshots(listings: Iterable[Listing]) -> list[Snapshot]:
     """Snapshots whose deletions can be applied: per-file sources, not hopelessly unlistable."""
     snapshots = []
     for listing in listings:
-        if listing.per_row_repos:
-            continue
+        if listing.per_row_repos or listing.info.kind == "stackexchange":
+            continue  # a dump's threads are not its listing's entries: a thread gone from a dump stays
         snapshot = snapshot_of(listing)
         if "" in snapshot.kept_prefixes or len(snapshot.kept_prefixes) > MAX_PREFIXES:
             continue  # the root (or too much of it) could not be listed: delete nothing
@@ -72,13 +75,17 @@ def _gone_rows(spark, config, snapshots: list[Snapshot]):
     from pyspark.sql import functions as F
 
     present = spark.createDataFrame(
-        [(s.repo_id, path) for s in snapshots for path in sorted(s.paths)], "repo_id STRING, path STRING")
+        [(s.repo_id, path) for s in snapshots for path in sorted(s.paths)], "repo_id STRING, listed STRING")
     repo_ids = [s.repo_id for s in snapshots]
+    by_page = [s.repo_id for s in snapshots if s.by_page] or [""]
     known = None
     for table in ("bronze.files", "silver.files"):
         rows = lake.read_table(spark, config, table).where(F.col("repo_id").isin(repo_ids)).select("repo_id", "path")
         known = rows if known is None else known.unionByName(rows)
-    gone = known.distinct().join(present, ["repo_id", "path"], "left_anti")
+    # A section row ("page#anchor") of a docs tree is listed when its page is.
+    listed = F.when(F.col("repo_id").isin(by_page), F.substring_index("path", "#", 1)).otherwise(F.col("path"))
+    gone = known.distinct().withColumn("listed", listed).join(present, ["repo_id", "listed"], "left_anti").drop(
+        "listed")
     for snapshot in snapshots:
         for prefix in snapshot.kept_prefixes:
             gone = gone.where(~((F.col("repo_id") == snapshot.repo_id) & F.col("path").startswith(prefix)))

@@ -15,7 +15,7 @@ from data_platform.contracts import contract
 from data_platform.ingest import errors as E
 from data_platform.ingest.context import RunContext, Stage, rate
 from data_platform.ingest.crawl import CRAWL_WORKING_COLUMNS, crawled_dataframe, plan_tasks
-from data_platform.ingest.curate import SILVER_COLUMNS, CurateLimits, curated_dataframe
+from data_platform.ingest.curate import DOCS, QA, SILVER_COLUMNS, CurateLimits, curated_dataframe
 from data_platform.ingest.sources import Limits, Listing, list_source
 from data_platform.licenses import detect_license, license_class
 from data_platform.ops.crashpoints import crash_point
@@ -56,6 +56,14 @@ def known_snapshots(ctx: RunContext, repo_ids: set[str]) -> set[tuple[str, str]]
     return set(zip(rows.column("repo_id").to_pylist(), rows.column("commit_sha").to_pylist(), strict=True))
 
 
+def _with_qa_filters(ctx: RunContext, listing: Listing) -> None:
+    from data_platform.ingest.qa_posts import QaFilters
+    from data_platform.ingest.sources.stackexchange import with_filters
+
+    qa = ctx.config.ingest.qa
+    with_filters(listing, QaFilters(qa.min_score, qa.accepted_only, tuple(qa.tags), qa.top_answers))
+
+
 class ListSources:
     """Driver: identify and list each source (metadata only); unusable sources become errors."""
 
@@ -85,10 +93,12 @@ class ListSources:
                 continue
             if self._purged(ctx, listing):
                 continue
+            if listing.info.kind == "stackexchange":  # the reader runs on executors: the filters travel with it
+                _with_qa_filters(ctx, listing)
             ctx.record_errors(listing.errors)
             if not listing.per_row_repos:
-                found = detect_license(listing.license_files)
-                licenses[listing.info.repo_id] = found.spdx_id
+                found = listing.declared_license or detect_license(listing.license_files).spdx_id
+                licenses[listing.info.repo_id] = found
             listings.append(listing)
             elapsed = time.perf_counter() - started
             ctx.progress(self.name, f"{spec}: {listing.info.kind}, {len(listing.entries):,} entries, "
@@ -321,7 +331,7 @@ class CurateFiles:
     """Executors decode, measure, redact and parse files whose blob silver has not seen yet."""
 
     name = "curate"
-    reads = ("crawled", "licenses", "repo_ids", "per_row_repos")
+    reads = ("crawled", "licenses", "repo_ids", "per_row_repos", "listings")
     writes = ()
 
     def run(self, ctx: RunContext) -> None:
@@ -336,7 +346,11 @@ class CurateFiles:
         # Against silver, not bronze: a run killed between the bronze and silver writes heals here.
         todo = unseen(ctx, crawled, "silver.files")
         started = time.perf_counter()
-        curated = ctx.materialize(curated_dataframe(ctx.spark, todo, ctx.state.licenses, limits))
+        # Records of a docs tree are sections, curated as documents of their own kind.
+        record_kinds = {"docs": DOCS, "stackexchange": QA}
+        kinds = {item.info.spec: record_kinds[item.info.kind] for item in ctx.state.listings
+                 if item.info.kind in record_kinds}
+        curated = ctx.materialize(curated_dataframe(ctx.spark, todo, ctx.state.licenses, limits, kinds))
         totals = curated.agg(
             F.count("file_id").alias("files"), F.coalesce(F.sum("size_bytes"), F.lit(0)).alias("bytes"),
             F.coalesce(F.sum(F.size("functions")), F.lit(0)).alias("functions"),
@@ -368,11 +382,24 @@ class CurateFiles:
         from pyspark.sql import functions as F
 
         self._write_functions(ctx, rows)
+        self._write_sections(ctx, rows)
         crash_point("after_functions")
         silver_rows = rows.select(*SILVER_COLUMNS).withColumn(
             "run_id", F.lit(ctx.run_id)).withColumn("updated_at", F.lit(ctx.started_at))
         ctx.wrote("silver.files", lake.merge(ctx.spark, ctx.config, "silver.files", silver_rows,
                                              changed_when="target.blob_sha <> source.blob_sha"))
+
+    @staticmethod
+    def _write_sections(ctx: RunContext, rows) -> None:
+        """silver.doc_sections and silver.qa_threads rows of the sections and threads among ``rows`` (MERGE on keys)."""
+        from pyspark.sql import functions as F
+
+        for column, table in (("doc_section", "silver.doc_sections"), ("qa_thread", "silver.qa_threads")):
+            found = rows.where(F.col(column).isNotNull()).select(f"{column}.*")
+            if found.isEmpty():
+                continue
+            found = found.withColumn("run_id", F.lit(ctx.run_id)).withColumn("updated_at", F.lit(ctx.started_at))
+            ctx.wrote(table, lake.merge(ctx.spark, ctx.config, table, found))
 
     @staticmethod
     def _write_functions(ctx: RunContext, rows) -> None:

@@ -9,6 +9,15 @@ from pydantic import Field, field_validator
 from data_platform.settings.base import Section
 
 
+class QaSettings(Section):
+    """Filters of Stack Exchange dumps (``stackexchange:`` sources)."""
+
+    min_score: int = Field(0, description="Questions and answers scoring less are left out")
+    accepted_only: bool = Field(False, description="Keep only questions with an accepted answer")
+    tags: list[str] = Field(default_factory=list, description="Keep questions with one of these tags (empty: all)")
+    top_answers: int = Field(3, ge=0, description="Best-scored answers kept besides the accepted one")
+
+
 class IngestSettings(Section):
     sources: list[str] = Field(default_factory=list, description="Sources crawled when --source is not given")
     max_file_bytes: int = Field(1_000_000, ge=1, description="Files larger than this are recorded as too_large")
@@ -29,6 +38,7 @@ class IngestSettings(Section):
     parse_max_bytes: int = Field(500_000, ge=1, description="Files larger than this are not parsed (parse_ok false)")
     parse_timeout_ms: int = Field(2_000, ge=1, description="A tree-sitter parse running longer is abandoned")
     max_body_chars: int = Field(20_000, ge=1, description="Function bodies are cut to this many characters")
+    qa: QaSettings = Field(default_factory=QaSettings, description="Filters of Stack Exchange dumps")
     progress_every_s: float = Field(
         15.0, ge=0, description="Seconds between task-count lines while a stage's Spark work runs (0: none)"
     )

@@ -106,6 +106,17 @@ def _language_overrides() -> dict[str, LanguageFilter]:
     }
 
 
+def _kind_overrides() -> dict[str, LanguageFilter]:
+    # Prose documents: a paragraph is one line, and a good answer or section is short; the
+    # code-file thresholds (BigCode's) would drop most of them.
+    prose = LanguageFilter(max_line_length=20_000, max_mean_line_length=2_000, min_alnum_fraction=0.25,
+                           max_size_bytes=200_000, drop_vendored=False)
+    return {"docs": prose, "qa": prose}
+
+
+ATTRIBUTED = "attributed"  # license_class of CC BY-SA Q&A threads whose attribution is kept
+
+
 class FilterSettings(Section):
     default: LanguageFilter = Field(
         default_factory=_bigcode_defaults, description="Thresholds for every language"
@@ -113,6 +124,10 @@ class FilterSettings(Section):
     languages: dict[str, LanguageFilter] = Field(
         default_factory=_language_overrides,
         description="Per-language overrides of `default` (unset keys inherit)",
+    )
+    kinds: dict[str, LanguageFilter] = Field(
+        default_factory=_kind_overrides,
+        description="Per-kind overrides (docs, qa, notebook, code) applied over the language's thresholds",
     )
     allowed_languages: list[str] | None = Field(
         None, description="Keep only these languages (null: all known ones)"
@@ -122,6 +137,11 @@ class FilterSettings(Section):
         default_factory=lambda: ["permissive"],
         description="License classes allowed into gold. 'none' (no license file found: all rights reserved "
         "by default) and 'non_permissive' are left out unless you add them",
+    )
+    admit_attributed_qa: bool = Field(
+        True,
+        description="Admit CC BY-SA for Q&A threads (source_kind qa): their text and silver.qa_threads keep the "
+        "attribution the licence requires (URL, authors, version)",
     )
     allow_weak_copyleft: bool = Field(
         False,
@@ -150,15 +170,19 @@ class FilterSettings(Section):
             classes.append("non_permissive")
         if self.allowed_licenses and "permissive" not in classes:
             classes.append("permissive")
+        if self.admit_attributed_qa:
+            classes.append(ATTRIBUTED)
         return classes
 
-    def for_language(self, language: str | None) -> LanguageFilter:
-        """The effective thresholds of one language: its overrides on top of the defaults."""
-        override = self.languages.get((language or "").lower())
-        if override is None:
+    def for_language(self, language: str | None, kind: str | None = None) -> LanguageFilter:
+        """The effective thresholds of one language (and kind of document): the kind's overrides
+        on top of the language's, on top of the defaults."""
+        overrides = [self.languages.get((language or "").lower()), self.kinds.get(kind or "code")]
+        if not any(overrides):
             return self.default
         merged = self.default.model_dump()
-        merged.update({k: v for k, v in override.model_dump().items() if v is not None})
+        for override in filter(None, overrides):
+            merged.update({k: v for k, v in override.model_dump().items() if v is not None})
         return LanguageFilter(**merged)
 
 

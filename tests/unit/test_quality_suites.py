@@ -69,8 +69,10 @@ def test_gold_semantics_resolve_config_parameters(tmp_path):
     suite = build_suite("gold.training_corpus", config)
     by_label = {spec.label: spec for spec in suite.expectations}
     assert by_label["expect_column_values_to_be_in_set(language)"].kwargs["value_set"] == ["python", "rust"]
-    # gold holds only what the license policy lets through (not every class silver knows)
-    assert by_label["expect_column_values_to_be_in_set(license_class)"].kwargs["value_set"] == ["permissive"]
+    # gold holds only what the license policy lets through (not every class silver knows);
+    # attributed: CC BY-SA Q&A threads, admitted by default because their attribution is kept
+    assert by_label["expect_column_values_to_be_in_set(license_class)"].kwargs["value_set"] == ["permissive",
+                                                                                               "attributed"]
     # PII is checked by the redactor's own detector (a check), not by a second regex set
     assert not any(label.startswith("expect_column_values_to_not_match_regex_list(text)") for label in by_label)
     assert by_label["expect_column_values_to_be_unique(exact_dup_key)"].source == "semantic"
@@ -101,10 +103,15 @@ def test_row_and_table_scopes(config):
 
 
 def test_license_classes_follow_the_filter_policy(tmp_path):
-    config = make_config(tmp_path / "lake", "filters.allowed_license_classes=[permissive]")
+    config = make_config(tmp_path / "lake", "filters.allowed_license_classes=[permissive]",
+                         "filters.admit_attributed_qa=false")
     suite = build_suite("gold.training_corpus", config)
     by_label = {spec.label: spec for spec in suite.expectations}
     assert by_label["expect_column_values_to_be_in_set(license_class)"].kwargs["value_set"] == ["permissive"]
+    # Attributed Q&A threads (CC BY-SA) reach gold by default, with their class.
+    qa = build_suite("gold.training_corpus", make_config(tmp_path / "lake", "filters.allowed_license_classes=[permissive]"))
+    value_set = {s.label: s for s in qa.expectations}["expect_column_values_to_be_in_set(license_class)"]
+    assert value_set.kwargs["value_set"] == ["permissive", "attributed"]
 
 
 def test_silver_and_bronze_semantics(config):
@@ -114,6 +121,7 @@ def test_silver_and_bronze_semantics(config):
         "permissive",
         "non_permissive",
         "none",
+        "attributed",
     ]
     bronze = {s.label: s for s in build_suite("bronze.files", config).expectations}
     assert "expect_compound_columns_to_be_unique(repo_id,commit_sha,path)" in bronze

@@ -7,7 +7,11 @@ A source is given as a path or URL, optionally prefixed with its kind (``git:``,
 - ``https://…``, ``ssh://…``, ``git@host:…``, ``file://…``: a remote git repository;
 - ``/path/dir``: a plain directory (when it is not a git repository);
 - ``/path/x.zip``, ``x.tar``, ``x.tar.gz``, ``x.tgz``, ``x.tar.bz2``, ``x.tar.xz``: an archive;
-- ``/path/x.parquet``, ``x.jsonl[.gz]`` or a folder of them with ``dataset:``: a dataset.
+- ``/path/x.parquet``, ``x.jsonl[.gz]`` or a folder of them with ``dataset:``: a dataset;
+- ``docs:/path[#license=SPDX]``: a documentation tree (folder or archive of HTML, Markdown, reST
+  pages), read as one document per section (:mod:`.docs`);
+- ``stackexchange:/path`` (a dump folder, its Posts.xml or its .7z): one document per question
+  thread (:mod:`.stackexchange`).
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from pathlib import Path
 
 from data_platform.ingest import errors as E
 from data_platform.ingest.credentials import remember, split_userinfo
-from data_platform.ingest.sources import archive, dataset, directory, git, remote_git
+from data_platform.ingest.sources import archive, dataset, directory, docs, git, remote_git, stackexchange
 from data_platform.ingest.sources.base import Entry, FileRecord, Limits, Listing, SourceInfo
 
-READERS = {"git": git, "remote_git": remote_git, "directory": directory, "archive": archive, "dataset": dataset}
+READERS = {"git": git, "remote_git": remote_git, "directory": directory, "archive": archive, "dataset": dataset,
+           "docs": docs, "stackexchange": stackexchange}
 _KIND_PREFIXES = {"git:": "git", "dir:": "directory", "directory:": "directory", "archive:": "archive",
-                  "dataset:": "dataset"}
+                  "dataset:": "dataset", "docs:": "docs", "stackexchange:": "stackexchange"}
 _REMOTE_PREFIXES = ("http://", "https://", "ssh://", "git://", "file://", "git@")
 
 __all__ = [
@@ -73,6 +78,11 @@ def list_source(spec: str, limits: Limits, default_ref: str = "HEAD", cache_dir:
     """Identify and list one source (driver side); raises SourceError for an unusable source."""
     kind = source_kind(spec)
     _, location, ref = split_spec(spec)
+    if kind == "docs":  # "#…" carries the docs options, not a git ref
+        return docs.list_source(spec, Path(location).expanduser(), ref, limits)
+    if kind == "stackexchange":
+        return stackexchange.list_source(spec, Path(location).expanduser(), limits,
+                                         Path(cache_dir or "~/.cache/codemill"))
     ref = ref or default_ref
     if kind == "remote_git":
         return remote_git.list_source(spec, location, ref, Path(cache_dir or "~/.cache/codemill/git").expanduser(),

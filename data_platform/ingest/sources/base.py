@@ -48,7 +48,7 @@ class Limits:
 @dataclass
 class SourceInfo:
     spec: str  # the source exactly as the user gave it
-    kind: str  # git, remote_git, directory, archive, dataset
+    kind: str  # git, remote_git, directory, archive, dataset, docs, stackexchange
     location: str  # local path readers open (a clone for remote_git)
     repo_id: str
     repo_url: str
@@ -81,6 +81,7 @@ class Listing:
     errors: list[IngestError] = field(default_factory=list)
     license_files: dict[str, str] = field(default_factory=dict)  # root candidates → text
     per_row_repos: bool = False  # datasets: each row names its own repository
+    declared_license: str | None = None  # docs: the SPDX id given with the source, wins over detection
 
 
 @dataclass
