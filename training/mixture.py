@@ -76,9 +76,10 @@ def mix_batch(batch: pa.Table, rates: dict[str, float], seed: int) -> pa.Table:
 def split_kind_rows(table_path: str, version: int, split: str) -> pa.Table:
     """(doc_id, source_kind, token_count) of one split, read with delta-rs (three narrow columns)."""
     import pyarrow.dataset as pads
-    from deltalake import DeltaTable
 
-    dataset = DeltaTable(table_path, version=version).to_pyarrow_dataset()
+    from data_platform.storage import delta_table
+
+    dataset = delta_table(table_path, version=version).to_pyarrow_dataset()
     columns = [c for c in ("doc_id", "source_kind", "token_count") if c in dataset.schema.names]
     table = dataset.to_table(columns=columns, filter=pads.field("split") == split)
     if "source_kind" not in table.column_names:
