@@ -264,9 +264,9 @@ def test_file_level_split_places_files_of_one_repository_in_several_splits(spark
     rows = [silver_row("r-one", f"pkg/m{i}.py", f"x_{i} = {i}\n") for i in range(60)]
     kept = spark.createDataFrame(
         [(r["file_id"], r["repo_id"], r["repo_url"], r["commit_sha"], r["path"], "python", r["text"], "MIT",
-          "permissive", exact_dup_key(r["text"])) for r in rows],
+          "permissive", exact_dup_key(r["text"]), "code") for r in rows],
         "file_id string, repo_id string, repo_url string, commit_sha string, path string, language string, "
-        "text string, license_spdx string, license_class string, exact_dup_key string",
+        "text string, license_spdx string, license_class string, exact_dup_key string, source_kind string",
     )
     settings = GoldSettings(split_by="file", split_ratios={"train": 0.6, "valid": 0.2, "test": 0.2})
     gold, assignment = gold_rows(spark, config, kept, settings, "run-f")
