@@ -37,8 +37,12 @@ def _gold(path) -> dict[str, tuple[str, int]]:
     return {doc_id: (kind, tokens) for doc_id, kind, tokens in rows}
 
 
-def test_the_stream_samples_what_the_plan_reports(tmp_path):
+def test_the_stream_samples_what_the_plan_reports(tmp_path, monkeypatch):
     import ray
+
+    # Every local Ray of the suite runs without token auth: a driver process keeps the auth mode
+    # of its first ray.init, so mixing modes between tests breaks the next cluster's start.
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
 
     gold = _gold(tmp_path / "gold")
     plan = plan_mixture(str(tmp_path / "gold"), 0, "train", MIXTURE, seed=5)

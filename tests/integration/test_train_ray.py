@@ -38,9 +38,11 @@ FAST = [
 
 
 @pytest.fixture()
-def ray_local():
+def ray_local(monkeypatch):
     import ray
 
+    # As in test_train_multinode: one auth mode for every Ray this test process starts.
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     ray.init(object_store_memory=1 << 30, include_dashboard=False, log_to_driver=True)
     yield
     ray.shutdown()
