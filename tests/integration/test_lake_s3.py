@@ -16,7 +16,6 @@ import os
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from data_platform import lake_lock, storage
 from data_platform.config import load_config
 from data_platform.publication import latest_published_version
 from tests.fixtures.repos import package_repo
+from tests.fixtures.writer_lock import lock_held_elsewhere
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(3000)]
 
@@ -154,22 +154,11 @@ def test_one_writer_per_s3_lake(aws_env, tmp_path):
     _, client = aws_env
     root = f"s3://{BUCKET}/teams/lock-lake"
     config = load_config(overrides=[f"lake.root={root}", f"lake.cache_dir={tmp_path / 'cache'}"], environ={})
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import sys
-        from data_platform import lake_lock
-        from data_platform.config import load_config
-        lake_lock.hold(load_config(overrides=["lake.root={root}"], environ={{}}), "ingest")
-        print("held", flush=True)
-        sys.stdin.readline()
-    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with lock_held_elsewhere([f"lake.root={root}"]) as holder:
         with pytest.raises(lake_lock.WriterLockHeld, match=r"ingest, pid \d+ .*one writer per lake"):
             lake_lock.hold(config, "refine")
         # Readers are never refused: a delta-rs read of the lake works while it is being written.
         assert storage.list_names(config.lake.root / "_locks") == ["writer.json"]
-    finally:
-        holder.communicate("\n", timeout=60)
     assert holder.returncode == 0
     assert _keys(client, "teams/lock-lake/_locks/") == []  # released when the writer exited
 

@@ -2,15 +2,13 @@
 tests/integration/test_lake_s3.py)."""
 
 import json
-import subprocess
-import sys
-import textwrap
 import time
 
 import pytest
 
 from data_platform import lake_lock
 from data_platform.config import load_config
+from tests.fixtures.writer_lock import lock_held_elsewhere
 
 
 def _config(tmp_path, mode="on"):
@@ -25,21 +23,9 @@ def _forget_holds():
 
 def test_a_second_process_is_refused_while_the_first_writes(tmp_path):
     config = _config(tmp_path)
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import sys, time
-        from data_platform import lake_lock
-        from data_platform.config import load_config
-        lake_lock.hold(load_config(overrides=["lake.root={config.lake.root}", "lake.writer_lock=on"], environ={{}}),
-                       "ingest")
-        print("held", flush=True)
-        sys.stdin.readline()
-    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with lock_held_elsewhere([f"lake.root={config.lake.root}", "lake.writer_lock=on"]) as holder:
         with pytest.raises(lake_lock.WriterLockHeld, match=r"ingest, pid \d+ .*one writer per lake"):
             lake_lock.hold(config, "refine")
-    finally:
-        holder.communicate("\n", timeout=30)
     assert holder.returncode == 0
     assert not (config.lake.root / "_locks" / "writer.json").exists()  # released at exit
     lake_lock.hold(config, "refine")  # free again
