@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,49 +23,20 @@ from data_platform import lake_lock, storage
 from data_platform.config import load_config
 from data_platform.publication import latest_published_version
 from tests.fixtures.repos import package_repo
+from tests.fixtures.s3 import list_keys, moto_endpoint
 from tests.fixtures.writer_lock import lock_held_elsewhere
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(3000)]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "codemill-s3-lake"
-MOTO = Path(sys.executable).with_name("moto_server")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory):
     """A moto S3 server with one bucket; yields the AWS environment that reaches it."""
-    import boto3
-
-    port = _free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with open(log, "wb") as sink:
-        server = subprocess.Popen([str(MOTO), "-H", "127.0.0.1", "-p", str(port)], stdout=sink, stderr=sink)
-    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "codemill-test",
-           "AWS_SECRET_ACCESS_KEY": "codemill-test-secret", "AWS_REGION": "us-east-1"}
-    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
-                          aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            client.create_bucket(Bucket=BUCKET)
-            break
-        except Exception:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.terminate()
-                pytest.fail(f"moto_server did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
-    try:
-        yield env, client
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with moto_endpoint(tmp_path_factory.mktemp("moto"), BUCKET) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture()
@@ -79,8 +48,7 @@ def aws_env(s3_endpoint, monkeypatch):
 
 
 def _keys(client, prefix: str) -> list[str]:
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
-    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+    return list_keys(client, BUCKET, prefix)
 
 
 def _named_after_the_lake(*roots: Path) -> list[Path]:
