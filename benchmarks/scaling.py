@@ -192,11 +192,11 @@ class MeasuredStage:
 
 def instrument_dedup(ledger: CpuLedger) -> None:
     """Split refine's dedup work into signatures and LSH/components (module attributes refine looks up)."""
-    from data_platform.dedup import near
+    from data_platform.dedup import clustering
 
-    update_signatures, content_clusters = near.update_signatures, near.content_clusters
-    near.update_signatures = lambda *a, **k: ledger.measure("dedup_signatures", update_signatures, *a, **k)
-    near.content_clusters = lambda *a, **k: ledger.measure("dedup_lsh_components", content_clusters, *a, **k)
+    update_signatures, content_clusters = clustering.update_signatures, clustering.content_clusters
+    clustering.update_signatures = lambda *a, **k: ledger.measure("dedup_signatures", update_signatures, *a, **k)
+    clustering.content_clusters = lambda *a, **k: ledger.measure("dedup_lsh_components", content_clusters, *a, **k)
 
 
 # ----------------------------------------------------------------------------- one size (child process)

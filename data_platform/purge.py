@@ -178,28 +178,42 @@ def delete_rows(spark, config: PlatformConfig, targets: list[Target], path_glob:
         urls = [t.repo_url for t in targets if t.repo_url]
         if urls:
             removed["ops.ingest_errors"] = _delete(spark, config, "ops.ingest_errors", f"source IN ({_sql_list(urls)})")
-    removed["silver.minhash"] = _delete_orphan_signatures(spark, config)
+    removed.update(_delete_orphan_dedup_rows(spark, config))
     return removed
 
 
-def _delete_orphan_signatures(spark, config) -> int:
-    """MinHash signatures of contents no file of silver.files has any more."""
+# Derived dedup tables and the columns naming the contents their rows were computed from.
+DEDUP_TABLES = {"silver.minhash": ("exact_dup_key",), "silver.minhash_bands": ("exact_dup_key",),
+                "silver.near_dup_pairs": ("a", "b")}
+
+
+def _delete_orphan_dedup_rows(spark, config) -> dict[str, int]:
+    """Signatures, band keys and pairs of contents no file of silver.files has any more."""
+    files = config.lake.table_path("silver.files")
+    if not lake.is_delta_table(files):
+        return {}
+    kept = lake.read_table(spark, config, "silver.files").select("exact_dup_key").distinct()
+    return {name: _delete_orphans(spark, config, name, columns, kept) for name, columns in DEDUP_TABLES.items()}
+
+
+def _delete_orphans(spark, config, name: str, columns: tuple[str, ...], kept) -> int:
     from delta.tables import DeltaTable
 
-    path, files = config.lake.table_path("silver.minhash"), config.lake.table_path("silver.files")
-    if not (lake.is_delta_table(path) and lake.is_delta_table(files)):
+    path = config.lake.table_path(name)
+    if not lake.is_delta_table(path):
         return 0
-    orphans = (
-        lake.read_table(spark, config, "silver.minhash").select("exact_dup_key")
-        .join(lake.read_table(spark, config, "silver.files").select("exact_dup_key").distinct(), "exact_dup_key",
-              "left_anti")
-    )
+    rows = lake.read_table(spark, config, name)
+    orphans = rows.limit(0).select(*columns)
+    for column in columns:  # a row is an orphan when any of its contents is gone
+        gone = rows.select(*columns).join(kept.withColumnRenamed("exact_dup_key", column), column, "left_anti")
+        orphans = orphans.unionByName(gone)
+    orphans = orphans.distinct()
     if orphans.isEmpty():
         return 0
-    before = DeltaTable.forPath(spark, str(path)).toDF().count()
-    DeltaTable.forPath(spark, str(path)).alias("t").merge(
-        orphans.alias("s"), "t.exact_dup_key = s.exact_dup_key").whenMatchedDelete().execute()
-    return before - DeltaTable.forPath(spark, str(path)).toDF().count()
+    match = " AND ".join(f"t.`{column}` = s.`{column}`" for column in columns)
+    DeltaTable.forPath(spark, str(path)).alias("t").merge(orphans.alias("s"), match).whenMatchedDelete().execute()
+    metrics = spark.sql(f"DESCRIBE HISTORY {lake.delta_path_sql(path)} LIMIT 1").first()["operationMetrics"] or {}
+    return int(metrics.get("numTargetRowsDeleted", 0) or 0)
 
 
 def vacuum(spark, config: PlatformConfig, tables: list[str], retention_hours: int) -> list[str]:

@@ -41,6 +41,7 @@ class RefineSummary:
     signatures_computed: int = 0
     candidate_pairs: int = 0
     verified_pairs: int = 0
+    contents_banded: int = 0
     lsh_bands: int = 0
     lsh_rows: int = 0
     split_clusters: int = 0
@@ -64,6 +65,7 @@ class RefineSummary:
             "refine.signatures_computed": self.signatures_computed,
             "refine.candidate_pairs": self.candidate_pairs,
             "refine.verified_pairs": self.verified_pairs,
+            "refine.contents_banded": self.contents_banded,
             "refine.split_clusters": self.split_clusters,
             "refine.duplicate_clusters": self.duplicate_clusters,
             "gold.rows": self.gold_rows,
@@ -84,8 +86,9 @@ class RefineSummary:
         lines = [
             f"refine {self.run_id}: {self.files} silver files, {self.files_with_text} with text, "
             f"{self.distinct_contents} distinct contents",
-            f"  dedup: {self.signatures_computed} new signatures, LSH {self.lsh_bands}x{self.lsh_rows}, "
-            f"{self.candidate_pairs} candidate pairs, {self.verified_pairs} verified, "
+            f"  dedup: {self.signatures_computed} new signatures, {self.contents_banded} contents banded "
+            f"(LSH {self.lsh_bands}x{self.lsh_rows}), {self.candidate_pairs} candidate pairs looked at, "
+            f"{self.verified_pairs} verified pairs in all, "
             f"{self.split_clusters} clusters split off chains, {self.duplicate_clusters} clusters with copies",
             "  redaction (curation): " + ", ".join(f"{n} {kind}" for kind, n in self.pii_counts.items()),
             "  dropped:",
@@ -209,8 +212,8 @@ def _deduplicate(spark, config, files, contents, settings, run_id: str, summary:
     """``files`` with their dedup cluster, keeper flag and drop_reason (filter reason, else duplicate)."""
     from pyspark.sql import functions as F
 
+    from data_platform.dedup.clustering import content_clusters
     from data_platform.dedup.keeper import content_priority, file_clusters, ranked_files
-    from data_platform.dedup.near import content_clusters
 
     repos = lake.read_table(spark, config, "bronze.repos")
     ranked = ranked_files(files.where(F.col("text").isNotNull()), repos, settings.dedup.keep_previous_keeper).persist()
@@ -220,8 +223,10 @@ def _deduplicate(spark, config, files, contents, settings, run_id: str, summary:
     summary.candidate_pairs, summary.verified_pairs = clusters.candidate_pairs, clusters.verified_pairs
     summary.lsh_bands, summary.lsh_rows = clusters.bands, clusters.rows
     summary.split_clusters = clusters.split_clusters
+    summary.contents_banded = clusters.contents_banded
     if clusters.minhash_version is not None:
         summary.table_versions["silver.minhash"] = clusters.minhash_version
+    summary.table_versions.update(clusters.table_versions or {})
     dup_reason = F.when(
         F.col("is_dup_keeper") == F.lit(False),
         F.when(F.col("duplicate_of_exact"), "exact_duplicate").otherwise("near_duplicate"),

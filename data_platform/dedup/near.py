@@ -1,11 +1,9 @@
-"""Near-duplicate clusters of silver.files in Spark: signatures → LSH buckets → verified pairs →
-components → components split around their keepers (``dedup.clusters``), so clusters do not chain.
+"""Near-dedup building blocks in Spark: MinHash signatures, LSH buckets, verified pairs.
 
 Nodes are distinct contents (``exact_dup_key``), not files: exact duplicates share a node, so
 exact and near dedup come out of one clustering, and a content's MinHash signature is computed
-once and stored in ``silver.minhash`` for every later run (incremental dedup). Each run
-buckets all stored signatures, so a new file is compared against the whole corpus while old
-signatures are only read.
+once and stored in ``silver.minhash`` for every later run. ``dedup.clustering`` puts the
+blocks together; ``dedup.incremental`` stores bands and pairs so a run bands only new contents.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from data_platform.dedup.jaccard import jaccard
-from data_platform.dedup.lsh import band_keys, bands_rows_for
+from data_platform.dedup.lsh import band_keys
 from data_platform.dedup.minhash import estimated_jaccard, signature
 from data_platform.dedup.shingles import shingle_hashes
 from data_platform.settings.refine import DedupSettings
@@ -213,111 +211,3 @@ def verified_pairs(pairs, contents, signatures, settings: DedupSettings):
         )
         scored = joined.mapInArrow(estimated_similarity_batches(), "a string, b string, similarity double")
     return scored.where(F.col("similarity") >= settings.threshold)
-
-
-@dataclass
-class ContentClusters:
-    clusters: object  # DataFrame(exact_dup_key, content_cluster, centrality)
-    candidate_pairs: int
-    verified_pairs: int
-    signatures_computed: int
-    minhash_version: int | None
-    bands: int
-    rows: int
-    split_clusters: int = 0  # clusters made by splitting components around their keepers
-
-
-def split_components(components, contents, priority, edges, settings: DedupSettings):
-    """(exact_dup_key, content_cluster, centrality) for every content in a component of 2+.
-
-    ``components``: (node, component); ``priority``: dedup.keeper.content_priority;
-    ``edges``: verified (a, b) pairs. Each component goes to one task (applyInPandas): the
-    split compares members with their keepers, which needs the members side by side.
-    """
-    from pyspark.sql import functions as F
-
-    from data_platform.dedup.clusters import ORDER_COLUMNS, split_group
-
-    centrality = (
-        edges.select(F.col("a").alias("exact_dup_key"))
-        .unionByName(edges.select(F.col("b").alias("exact_dup_key")))
-        .groupBy("exact_dup_key")
-        .agg(F.count("*").alias("centrality"))
-    )
-    members = (
-        components.select(F.col("node").alias("exact_dup_key"), "component")
-        .join(contents.select("exact_dup_key", "text"), "exact_dup_key")
-        .join(priority, "exact_dup_key")
-        .join(centrality, "exact_dup_key", "left")
-        .withColumn("centrality", F.coalesce("centrality", F.lit(0)).cast("bigint"))
-        .withColumn("neg_centrality", -F.col("centrality"))
-    )
-    split = members.select("component", "exact_dup_key", "text", *ORDER_COLUMNS).groupBy("component").applyInPandas(
-        split_group(settings.threshold, settings.shingle_size), "exact_dup_key string, content_cluster string"
-    )
-    return split.join(members.select("exact_dup_key", "component", "centrality"), "exact_dup_key")
-
-
-def content_clusters(
-    spark, config, contents, settings: DedupSettings, run_id: str, priority
-) -> ContentClusters:
-    """Cluster distinct contents: (exact_dup_key, content_cluster, centrality).
-
-    ``priority`` (dedup.keeper.content_priority) orders each component's members for the
-    split; content_cluster is the smallest key of the cluster a content ends up in.
-    """
-    from pyspark.sql import functions as F
-
-    from data_platform import lake
-    from data_platform.dedup.components import connected_components
-
-    update = update_signatures(spark, config, contents, settings, run_id)
-    bands, rows = bands_rows_for(
-        settings.threshold, settings.num_perm, settings.verify, settings.bands, settings.rows
-    )
-    signatures = (
-        lake.read_table(spark, config, "silver.minhash")
-        .where(F.col("params") == params_key(settings))
-        .join(contents.select("exact_dup_key"), "exact_dup_key")  # contents still in silver only
-    )
-    pairs = candidate_pairs(signatures, bands, rows, settings.max_bucket_pairs).persist()
-    edges = verified_pairs(pairs, contents, signatures, settings).persist()
-    keys = contents.select("exact_dup_key")
-    singletons = keys.select(
-        "exact_dup_key", F.col("exact_dup_key").alias("content_cluster"), F.lit(0).cast("bigint").alias("centrality")
-    )
-    split_count = 0
-    try:
-        pair_count, edge_count = pairs.count(), edges.count()
-        if edge_count == 0:
-            clusters = singletons
-        else:
-            _ensure_checkpoint_dir(spark, config)
-            components = connected_components(
-                edges.select(F.col("a").alias("src"), F.col("b").alias("dst")),
-                max_iterations=settings.max_component_iterations,
-            )
-            split = split_components(components, contents, priority, edges, settings).localCheckpoint()
-            counts = split.agg(
-                F.countDistinct("content_cluster").alias("clusters"), F.countDistinct("component").alias("components")
-            ).first()
-            split_count = int(counts["clusters"]) - int(counts["components"])
-            clusters = singletons.join(split.select("exact_dup_key"), "exact_dup_key", "left_anti").unionByName(
-                split.select("exact_dup_key", "content_cluster", "centrality")
-            )
-    finally:
-        pairs.unpersist()
-        edges.unpersist()
-    return ContentClusters(
-        clusters, pair_count, edge_count, update.computed, update.version, bands, rows, split_count
-    )
-
-
-def _ensure_checkpoint_dir(spark, config) -> None:
-    from data_platform.storage import makedirs
-
-    context = spark.sparkContext
-    if not context.getCheckpointDir():
-        path = config.lake.root / "_checkpoints"
-        makedirs(path)  # a local folder; nothing to create on an object store
-        context.setCheckpointDir(str(path))

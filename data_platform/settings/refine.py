@@ -32,6 +32,11 @@ class DedupSettings(Section):
     max_bucket_pairs: int = Field(
         50, ge=2, description="Buckets with more members than this link them to the bucket's smallest id only"
     )
+    incremental: bool = Field(
+        True,
+        description="Store LSH bands and verified pairs so a run bands and verifies only contents it has not "
+        "seen; false re-bands every stored signature each run",
+    )
     keep_previous_keeper: bool = Field(
         True, description="A cluster's keeper from an earlier run stays keeper when new copies arrive"
     )

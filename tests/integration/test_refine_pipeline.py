@@ -108,7 +108,11 @@ def runs(spark, tmp_path_factory):
     late = refine(spark, config, "run-2")
     after_late = _snapshot(spark, config)
     splits_late = _repo_splits(spark, config)
-    for summary in (first, late):
+    pairs_late = lake.read_table(spark, config, "silver.near_dup_pairs").collect()
+    # The same lake re-clustered from every signature (no stored bands or pairs): same decisions.
+    full = refine(spark, make_config(config.lake.root, "dedup.incremental=false"), "run-3")
+    after_full = _snapshot(spark, config)
+    for summary in (first, late, full):
         print(summary.format(), summary.seconds, sep="\n")  # shown with -s or on failure
     return dict(
         config=config,
@@ -119,6 +123,9 @@ def runs(spark, tmp_path_factory):
         after_late=after_late,
         splits_first=splits_first,
         splits_late=splits_late,
+        pairs_late=pairs_late,
+        full=full,
+        after_full=after_full,
     )
 
 
@@ -204,6 +211,27 @@ def test_incremental_run_marks_new_near_copy_as_duplicate_of_old_keeper(runs):
     # 100k stars and the newest commit, yet the keeper gold already holds stays keeper
     assert copy["dup_cluster_id"] == keeper["dup_cluster_id"] and keeper["is_dup_keeper"]
     assert copy["drop_reason"] == "near_duplicate" and keeper["dup_cluster_size"] == 3
+
+
+def test_incremental_run_bands_and_verifies_only_the_new_content(runs):
+    first, late = runs["first"], runs["late"]
+    assert first.contents_banded == first.distinct_contents  # an empty lake bands everything once
+    assert late.contents_banded == 1  # the late copy; nothing stored is banded again
+    # Candidates looked at in the late run all involve the new content: fewer than a full run's.
+    assert 0 < late.candidate_pairs < runs["full"].candidate_pairs
+    late_key = _row(runs["after_late"], "r-late", "shlex_fork.py")["exact_dup_key"]
+    added = [row for row in runs["pairs_late"] if row["run_id"] == "run-2"]
+    assert added and all(late_key in (row["a"], row["b"]) for row in added)
+    assert all(row["a"] < row["b"] for row in runs["pairs_late"])
+    assert late.verified_pairs == len(runs["pairs_late"])  # components saw every stored pair
+
+
+def test_full_recluster_agrees_with_the_incremental_one(runs):
+    full = runs["full"]
+    assert full.contents_banded == full.distinct_contents  # every stored signature banded again
+    assert full.silver_rows_changed == 0  # same clusters, keepers and reasons as the incremental run
+    assert runs["after_full"] == runs["after_late"]
+    assert full.verified_pairs == runs["late"].verified_pairs
 
 
 def test_second_run_changes_only_what_the_new_file_touches(runs):

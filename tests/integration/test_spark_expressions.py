@@ -118,3 +118,41 @@ def test_keeper_window_and_content_priority_follow_the_python_sort_key(spark, ke
     for file in files:
         by_content.setdefault(file[3], []).append(file)
     assert best == {key: min(members, key=lambda f: sort_key(f, False))[0] for key, members in by_content.items()}
+
+
+def _bucket_rows(members: dict[str, list[int]]) -> list[tuple[str, int, int]]:
+    """(exact_dup_key, band, band_key) rows: each key sits in band 0's bucket numbered by the list."""
+    return [(key, band, bucket) for key, buckets in members.items() for band, bucket in enumerate(buckets)]
+
+
+@pytest.mark.parametrize("max_bucket_pairs", [50, 3])
+def test_fresh_candidates_are_the_pairs_a_full_banding_adds(spark, max_bucket_pairs):
+    """Incremental lookup = (full banding's pairs now) minus (its pairs before the new keys),
+    while no bucket exceeds max_bucket_pairs; over it, a star around the bucket's smallest key."""
+    from data_platform.dedup.incremental import fresh_candidate_pairs
+
+    schema = "exact_dup_key string, band int, band_key bigint"
+    old = {"k1": [1, 7], "k3": [1, 8], "k5": [2, 9], "k6": [4, 9]}
+    new = {"k0": [1, 9], "k4": [3, 8], "k9": [5, 10]}  # k9 shares no bucket with anything
+
+    def full_pairs(members):
+        buckets: dict[tuple[int, int], set[str]] = {}
+        for key, band, bucket in _bucket_rows(members):
+            buckets.setdefault((band, bucket), set()).add(key)
+        return {(a, b) for group in buckets.values() for a in group for b in group if a < b}
+
+    got = fresh_candidate_pairs(spark.createDataFrame(_bucket_rows(new), schema),
+                                spark.createDataFrame(_bucket_rows(old), schema), max_bucket_pairs).collect()
+    pairs = {(row.a, row.b) for row in got}
+    assert all(a < b for a, b in pairs)
+    if max_bucket_pairs == 50:
+        assert pairs == full_pairs({**old, **new}) - full_pairs(old)
+    else:  # band 1 bucket 9 holds k0, k5, k6 (3 ≤ 3); band 0 bucket 1 holds k0, k1, k3 (3): no star yet
+        assert pairs == full_pairs({**old, **new}) - full_pairs(old)
+        crowded = {**old, "k2": [1, 11], "k7": [1, 12]}  # band 0 bucket 1: k0, k1, k2, k3, k7 > 3
+        got = fresh_candidate_pairs(spark.createDataFrame(_bucket_rows(new), schema),
+                                    spark.createDataFrame(_bucket_rows(crowded), schema), 3).collect()
+        star = {(row.a, row.b) for row in got}
+        # The crowded bucket becomes a star around its new smallest key k0; the rest as before.
+        assert star == {("k0", "k1"), ("k0", "k2"), ("k0", "k3"), ("k0", "k7"), ("k0", "k5"), ("k0", "k6"),
+                        ("k3", "k4")}
