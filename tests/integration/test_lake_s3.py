@@ -68,7 +68,8 @@ def _named_after_the_lake(*roots: Path) -> list[Path]:
 
 def _chain_env(tmp_path: Path, env_aws: dict[str, str]) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key != "CODEMILL_LAKE"}
-    env.update(env_aws, HOME=str(tmp_path / "home"), PYTHONPATH=str(REPO_ROOT))
+    # SPARK_LOCAL_IP: the driver binds to loopback like the cluster it submits to.
+    env.update(env_aws, HOME=str(tmp_path / "home"), PYTHONPATH=str(REPO_ROOT), SPARK_LOCAL_IP="127.0.0.1")
     (tmp_path / "home").mkdir()
     # Jars come from this machine's Ivy cache, not from a fresh download into the test HOME.
     for ivy in Path.home().glob(".ivy2*"):
