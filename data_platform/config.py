@@ -66,6 +66,11 @@ class LakeSettings(Section):
         "auto", description="One writer process per lake (a lock object under <lake>/_locks): 'auto' = on for "
         "object-store lakes, where Delta commits are not atomic renames"
     )
+    writer_lock_backend: Literal["auto", "file", "s3", "object_store"] = Field(
+        "auto", description="How the writer lock is taken: 'auto' = file (O_EXCL) for a local lake, s3 (boto3 "
+        "conditional puts) for s3://, object_store (delta-rs' object_store: conditional create/update on S3, GCS, "
+        "Azure) for gs://, abfss:// and the rest"
+    )
     writer_lease_s: int = Field(
         6 * 3600, ge=60, description="A writer lock older than this is stale and may be taken over"
     )

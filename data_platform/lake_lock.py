@@ -16,7 +16,15 @@ codemill allows one writing process per lake at a time (docs/decisions/0172):
 
 ``lake.writer_lock``: ``auto`` (default) locks object-store lakes only, so a local lake behaves as
 before; ``on`` locks local lakes too; ``off`` is for setups that coordinate writers themselves
-(multi-writer setups are out of scope). ``gs://``/``abfss://`` lakes need ``off`` for now.
+(multi-writer setups are out of scope).
+
+``lake.writer_lock_backend`` picks the mechanism, so a new store is configuration, not code
+(docs/decisions/0178): ``file`` (``O_EXCL``, local lakes), ``s3`` (boto3 conditional puts), and
+``object_store``: the object_store crate that delta-rs is built on (through ``obstore``), whose
+``PutMode::Create`` / ``PutMode::Update`` are atomic on S3, GCS (generation preconditions) and
+Azure (``If-None-Match``/``If-Match``) alike. ``auto`` picks ``file`` for a local lake, ``s3``
+for ``s3://``/``s3a://`` and ``object_store`` for every other scheme; a scheme object_store does
+not know, or a store without atomic create, fails with :class:`WriterLockUnsupported`.
 """
 
 from __future__ import annotations
@@ -39,10 +47,15 @@ class WriterLockHeld(RuntimeError):
     """Another process is writing this lake."""
 
 
+class WriterLockUnsupported(RuntimeError):
+    """The lake's store offers no atomic create-if-absent, so one writer cannot be enforced there."""
+
+
 @dataclass
 class _Held:
     location: Location
     etag: str | None
+    backend: str = "file"
 
 
 _HELD: dict[str, _Held] = {}
@@ -123,6 +136,97 @@ def _release_s3(root: LakeURI, etag: str | None) -> None:
         pass  # already gone (deleted by hand, or taken over after going stale)
 
 
+# --- any store object_store knows (S3, GCS, Azure, a local folder) ---------------------------
+
+# lake.storage_options / AWS_* names → object_store's S3 keys (the rest of S3's keys pass through
+# lower-cased, as do GCS' google_* and Azure's azure_* keys).
+_S3_KEYS = {"AWS_ACCESS_KEY_ID": "aws_access_key_id", "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key",
+            "AWS_SESSION_TOKEN": "aws_session_token", "AWS_REGION": "aws_region", "AWS_ENDPOINT_URL": "aws_endpoint"}
+# Keys that are not object_store store settings: delta-rs' own, aliases effective_options folds.
+_NOT_STORE_KEYS = {"AWS_S3_ALLOW_UNSAFE_RENAME", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_ALLOW_HTTP",
+                   "AZURE_ALLOW_HTTP", "ALLOW_HTTP"}
+
+
+def object_store_settings(root: Location) -> tuple[str, dict[str, str], dict[str, object]]:
+    """(URL, store config, client options) that reach ``root`` through object_store."""
+    if isinstance(root, Path):
+        return root.as_uri(), {}, {}
+    options = effective_options(root)
+    config: dict[str, str] = {}
+    for key, value in options.items():
+        if key.upper() in _NOT_STORE_KEYS:
+            continue
+        if root.scheme in ("s3", "s3a"):
+            config[_S3_KEYS.get(key.upper(), key.lower())] = value
+        elif not key.upper().startswith("AWS_"):  # the AWS_* environment is not a GCS/Azure setting
+            config[key.lower()] = value
+    endpoint = options.get("AWS_ENDPOINT_URL", "") if root.scheme in ("s3", "s3a") else ""
+    allow_http = endpoint.startswith("http://") or any(
+        options.get(key, "").lower() == "true" for key in ("AWS_ALLOW_HTTP", "AZURE_ALLOW_HTTP", "ALLOW_HTTP"))
+    url = "s3://" + root.uri.split("://", 1)[1] if root.scheme == "s3a" else root.uri
+    return url, config, ({"allow_http": True} if allow_http else {})
+
+
+def _object_store(root: Location):
+    from obstore.store import from_url
+
+    url, config, client = object_store_settings(root)
+    try:
+        if isinstance(root, Path):  # a local lake through object_store (what tests the generic path offline)
+            root.mkdir(parents=True, exist_ok=True)
+            return from_url(url)
+        store = from_url(url, config=config or None, client_options=client or None)
+    except Exception as err:  # an unknown scheme or setting: obstore's errors carry no common type
+        raise WriterLockUnsupported(
+            f"no writer lock for {url}: object_store cannot open it ({str(err).splitlines()[0]}). Set "
+            "lake.writer_lock=off if only one process writes this lake at a time (docs/decisions/0178)") from None
+    return store
+
+
+def _unsupported(root: Location, what: str, hint: str = "") -> WriterLockUnsupported:
+    return WriterLockUnsupported(
+        f"the store of lake {root} cannot {what} atomically, so one writer per lake cannot be enforced there. "
+        f"{hint}Set lake.writer_lock=off if only one process writes this lake at a time, or use a store with "
+        "conditional writes (S3, GCS, Azure; docs/decisions/0178)")
+
+
+def _acquire_object_store(root: Location, job: str, lease_s: int) -> str | None:
+    import obstore
+    from obstore.exceptions import AlreadyExistsError, PreconditionError
+
+    store, body = _object_store(root), json.dumps(_record(job, lease_s)).encode()
+    try:
+        return obstore.put(store, LOCK_NAME, body, mode="create")["e_tag"]
+    except AlreadyExistsError:
+        pass
+    except NotImplementedError:
+        raise _unsupported(root, "create an object only if it is absent") from None
+    current = obstore.get(store, LOCK_NAME)
+    holder = json.loads(current.bytes().to_bytes() or b"{}")
+    if holder.get("expires_at", 0) > time.time():
+        raise WriterLockHeld(_held_message(root, holder))
+    # S3 and Azure compare the ETag, GCS the object's generation (its "version").
+    seen = {key: value for key in ("e_tag", "version") if (value := current.meta.get(key)) is not None}
+    try:  # stale: replace exactly the version we read, or lose to whoever replaced it first
+        return obstore.put(store, LOCK_NAME, body, mode=seen)["e_tag"]
+    except PreconditionError:
+        raise WriterLockHeld(_held_message(root, holder)) from None
+    except NotImplementedError:  # e.g. a local folder through object_store: no compare-and-swap
+        raise _unsupported(root, "replace a stale lock",
+                           f"Delete {lock_location(root)} by hand if its writer is gone. ") from None
+
+
+def _release_object_store(root: Location, etag: str | None) -> None:
+    import obstore
+
+    store = _object_store(root)
+    try:
+        if obstore.head(store, LOCK_NAME)["e_tag"] == etag:
+            obstore.delete(store, LOCK_NAME)
+    except FileNotFoundError:
+        pass  # already gone (deleted by hand, or taken over after going stale)
+
+
 # --- local ----------------------------------------------------------------------------------
 
 def _acquire_local(root: Path, job: str, lease_s: int) -> None:
@@ -161,10 +265,35 @@ def enabled(lake) -> bool:
     return lake.writer_lock == "on" or (lake.writer_lock == "auto" and isinstance(lake.root, LakeURI))
 
 
+def backend(lake) -> str:
+    """The lock mechanism for a lake: lake.writer_lock_backend, or by the root's scheme for ``auto``."""
+    chosen = getattr(lake, "writer_lock_backend", "auto")
+    remote = isinstance(lake.root, LakeURI)
+    if chosen == "auto":
+        if not remote:
+            return "file"
+        return "s3" if lake.root.scheme in ("s3", "s3a") else "object_store"
+    if chosen == "file" and remote or chosen == "s3" and not (remote and lake.root.scheme in ("s3", "s3a")):
+        raise WriterLockUnsupported(f"lake.writer_lock_backend={chosen} cannot lock lake {lake.root}: use auto or "
+                                    "object_store")
+    return chosen
+
+
+def _acquire(lake, job: str) -> tuple[str, str | None]:
+    mechanism = backend(lake)
+    if mechanism == "s3":
+        return mechanism, _acquire_s3(lake.root, job, lake.writer_lease_s)
+    if mechanism == "object_store":
+        return mechanism, _acquire_object_store(lake.root, job, lake.writer_lease_s)
+    _acquire_local(lake.root, job, lake.writer_lease_s)
+    return mechanism, None
+
+
 def hold(config, job: str = "codemill") -> None:
     """Take the lake's writer lock for this process (once; released when the process exits).
 
-    Raises WriterLockHeld when another process holds it. No-op when the lock is off for this lake.
+    Raises WriterLockHeld when another process holds it, WriterLockUnsupported when the lake's
+    store cannot create an object atomically. No-op when the lock is off for this lake.
     """
     lake = config.lake
     if not enabled(lake):
@@ -173,15 +302,8 @@ def hold(config, job: str = "codemill") -> None:
     with _GUARD:
         if key in _HELD:
             return
-        if isinstance(lake.root, LakeURI):
-            if lake.root.scheme not in ("s3", "s3a"):
-                raise WriterLockHeld(f"no writer lock for {lake.root.scheme}:// lakes yet: set lake.writer_lock=off "
-                                     "if only one process writes this lake at a time")
-            etag = _acquire_s3(lake.root, job, lake.writer_lease_s)
-        else:
-            _acquire_local(lake.root, job, lake.writer_lease_s)
-            etag = None
-        _HELD[key] = _Held(lake.root, etag)
+        mechanism, etag = _acquire(lake, job)
+        _HELD[key] = _Held(lake.root, etag, mechanism)
     if len(_HELD) == 1:
         atexit.register(release_all)
 
@@ -192,8 +314,10 @@ def release(root: Location) -> None:
         held = _HELD.pop(str(root), None)
     if held is None:
         return
-    if isinstance(held.location, LakeURI):
+    if held.backend == "s3":
         _release_s3(held.location, held.etag)
+    elif held.backend == "object_store":
+        _release_object_store(held.location, held.etag)
     else:
         _release_local(held.location)
 

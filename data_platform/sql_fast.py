@@ -4,7 +4,8 @@ Spark answers everything, but starting it costs ~20 s and a warm Spark query is 
 times slower than DuckDB on a small lake. A read-only query over the lake's own Delta tables
 needs neither: sqlglot translates the Spark SQL into DuckDB SQL, each table reference is
 replaced by a delta-rs snapshot (``VERSION AS OF`` / ``TIMESTAMP AS OF`` pick the version),
-and DuckDB runs it over the snapshots' Arrow datasets.
+and DuckDB runs it over the snapshots (a local snapshot's Parquet files read by DuckDB itself; an
+object-store snapshot as delta-rs' Arrow dataset, read with the lake's storage options).
 
 ``plan_fast`` decides, without running anything, whether this path can answer a statement
 with Spark's results; when it cannot it raises ``NotFastPathable`` with the reason, and the
@@ -12,8 +13,9 @@ caller runs the statement on Spark instead (writes, DDL, views and unknown names
 are not local, functions sqlglot does not know, result columns whose Spark name it cannot
 reproduce). Restricted tables are refused here as on Spark: every table reference in the
 parsed tree is resolved (names, ``delta.`/path``` in any subquery or CTE) before the query
-runs, and anything that does not resolve to a known local table goes to Spark, whose own
-plan check then applies (docs/decisions/0180-sql-fast-path.md).
+runs, and anything that does not resolve to a known lake table (or a local ``delta.`` path)
+goes to Spark, whose own plan check then applies (docs/decisions/0180-sql-fast-path.md,
+0177 for object-store lakes).
 
 Nothing here imports pyspark: a query answered on this path starts no JVM.
 """
@@ -27,6 +29,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from data_platform.sql import RestrictedTableError, SqlError
+from data_platform.storage import Location, is_remote
 
 # Statement roots the fast path may run: queries only (SELECT, WITH … SELECT, set operations).
 _SPARK_AGGREGATE_NAMES = {"Count": "count", "Sum": "sum", "Avg": "avg", "Min": "min", "Max": "max"}
@@ -65,10 +68,10 @@ class NotFastPathable(Exception):
 
 @dataclass(frozen=True)
 class TableRead:
-    """One table reference of a statement, resolved to a Delta table on local disk."""
+    """One table reference of a statement, resolved to a lake table (local or object store) or a local path."""
 
     label: str  # the name or path as written, for messages
-    path: Path
+    path: Location
     version: int | None = None
     timestamp: str | None = None
 
@@ -95,11 +98,12 @@ def _local_path(text: str) -> Path:
     return Path(text).expanduser().resolve()
 
 
-def _is_restricted(read: TableRead, name: str | None, restricted: dict[str, Path]) -> str | None:
+def _is_restricted(read: TableRead, name: str | None, restricted: dict[str, Location]) -> str | None:
     if name is not None and name in restricted:
         return name
     for table, path in restricted.items():
-        if read.path == path or read.path.is_relative_to(path):
+        # A local path never lies inside an object-store prefix, nor a URI inside a folder.
+        if type(read.path) is type(path) and (read.path == path or read.path.is_relative_to(path)):
             return table
     return None
 
@@ -219,7 +223,7 @@ def spark_json(text: str) -> str:
     return json.dumps(drop_nulls(json.loads(text)), ensure_ascii=False, separators=(",", ":"))
 
 
-def plan_fast(statement: str, tables: dict[str, Path], restricted: dict[str, Path],
+def plan_fast(statement: str, tables: dict[str, Location], restricted: dict[str, Location],
               schema_of=None) -> FastPlan:
     """Translate one Spark SQL statement for DuckDB, or raise NotFastPathable / RestrictedTableError.
 
@@ -271,7 +275,7 @@ def _parse_read_only(sqlglot, exp, statement: str):
     return tree
 
 
-def _route_tables(exp, tree, plan: FastPlan, tables: dict[str, Path], restricted: dict[str, Path],
+def _route_tables(exp, tree, plan: FastPlan, tables: dict[str, Location], restricted: dict[str, Location],
                   schema_of) -> dict[str, pa.Schema]:
     """Point every table reference at a snapshot relation in ``plan.reads``; refuse restricted ones.
 
@@ -313,8 +317,8 @@ def _route_tables(exp, tree, plan: FastPlan, tables: dict[str, Path], restricted
     return schemas
 
 
-def _resolve(parts: list[str], name: str, tables: dict[str, Path],
-             restricted: dict[str, Path]) -> tuple[TableRead, str | None]:
+def _resolve(parts: list[str], name: str, tables: dict[str, Location],
+             restricted: dict[str, Location]) -> tuple[TableRead, str | None]:
     """A table reference → (snapshot to read, catalog name or None for a path)."""
     if parts == ["delta"]:
         path = _local_path(name)
@@ -343,12 +347,14 @@ class FastEngine:
 
     _MAX_CONNECTIONS = 8
 
-    def __init__(self, tables: dict[str, Path], restricted: dict[str, Path] | None):
+    def __init__(self, tables: dict[str, Location], restricted: dict[str, Location] | None):
         self.tables = tables
         self.restricted = restricted or {}
         self._snapshots: dict[TableRead, object] = {}
         self._fresh: set[TableRead] = set()
         self._relations: dict[tuple[str, int], str] = {}
+        # Object-store snapshots: DuckDB relation name → delta-rs Arrow dataset (registered per connection).
+        self._datasets: dict[str, object] = {}
         self._connections: dict[frozenset, tuple[object, set]] = {}
 
     def refresh(self) -> None:
@@ -396,18 +402,14 @@ class FastEngine:
         types (Spark writes INT96 timestamps, which DuckDB reads without a zone), and columns
         added after a file was written read as NULL in it.
         """
-        from data_platform.storage import is_remote
-
-        if is_remote(read.path):
-            # DuckDB reads the snapshot's Parquet files itself; object stores need its httpfs
-            # extension, which is downloaded at first use (not offline) and not locked here.
-            raise NotFastPathable(f"{read.label} is on object storage (the fast path reads local files only)")
         table = self._snapshot(read)
         protocol = table.protocol()
         if protocol.min_reader_version > 1 or table.metadata().partition_columns:
             raise NotFastPathable(f"{read.label} uses column mapping, deletion vectors or partitions")
         fields = list(pa.schema(table.schema().to_arrow()))
         types = {f.name: _duckdb_type(f.type) for f in fields}
+        if is_remote(read.path):
+            return self._dataset_relation_sql(read, table, fields, types)
         files = table.file_uris()
         if not files:
             columns = ", ".join(f'CAST(NULL AS {types[f.name]}) AS {_quote(f.name)}' for f in fields)
@@ -418,6 +420,23 @@ class FastEngine:
             f"CAST({_quote(f.name) if f.name in present else 'NULL'} AS {types[f.name]}) AS {_quote(f.name)}"
             for f in fields)
         return f"SELECT {columns} FROM {source}"
+
+    def _dataset_relation_sql(self, read: TableRead, table, fields: list, types: dict[str, str]) -> str:
+        """An object-store snapshot as DuckDB SQL over delta-rs' Arrow dataset of it.
+
+        DuckDB reaches S3/GCS/Azure only through its httpfs/azure extensions, downloaded at first
+        use (not offline, not in the lock). delta-rs already reads the store with the lake's
+        storage options (storage.delta_options) and lists exactly the snapshot's files, so its
+        dataset is the relation: DuckDB pushes projections and filters into the Arrow scan, and
+        columns missing from older files read as NULL there. Casts as for local files.
+        """
+        import hashlib
+
+        name = "__codemill_ds" + hashlib.sha1(f"{read.path}@{table.version()}".encode()).hexdigest()[:16]
+        if name not in self._datasets:
+            self._datasets[name] = table.to_pyarrow_dataset()
+        columns = ", ".join(f"CAST({_quote(f.name)} AS {types[f.name]}) AS {_quote(f.name)}" for f in fields)
+        return f"SELECT {columns} FROM {_quote(name)}"
 
     def _describe(self, source: str) -> list:
         import duckdb
@@ -455,9 +474,14 @@ class FastEngine:
         import duckdb
 
         relations = {relation: self._relation_sql(read) for relation, read in plan.reads.items()}
-        folders = frozenset(str(read.path).rstrip("/") + "/" for read in plan.reads.values())
+        # DuckDB itself reads local snapshots only; object-store ones arrive as Arrow datasets.
+        folders = frozenset(str(read.path).rstrip("/") + "/" for read in plan.reads.values() if not is_remote(read.path))
         con, views = self._connection(folders)
         try:
+            for name, dataset in self._datasets.items():
+                if name not in views and any(_quote(name) in sql for sql in relations.values()):
+                    con.register(name, dataset)
+                    views.add(name)
             for relation, sql in relations.items():
                 view = "__codemill_v" + hashlib.sha1(sql.encode()).hexdigest()[:16]
                 if view not in views:  # one view per snapshot version, created once per connection
@@ -538,8 +562,10 @@ def spark_types(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
-def local_tables(config) -> tuple[dict[str, Path], dict[str, Path]]:
-    """(every contract table on disk → path, restricted contract tables → path) for a config's lake."""
+def local_tables(config) -> tuple[dict[str, Location], dict[str, Location]]:
+    """(every contract table the lake holds → location, restricted contract tables → location).
+
+    The lake may be local or on an object store (then each location is a LakeURI)."""
     from data_platform.contracts import all_contracts
     from data_platform.lake import is_delta_table
 
