@@ -247,12 +247,15 @@ def epoch_batches(job: dict[str, Any], worker: Worker, position) -> tuple[Any, i
 
     The epoch the run stopped in continues from the driver's skip (the ``train_resume``
     dataset), plus what this worker must drop itself if the checkpoint is newer than that skip.
+    A checkpoint older than the skip (the run died after publishing its data position but before
+    Ray registered that checkpoint) reads the epoch from its start and drops its own blocks.
     """
     import ray.train
     import torch
 
     resume_skip = job["resume_skip_blocks"]
-    resuming = position.epoch == job["resume_epoch"] and resume_skip > 0 and "train_resume" in job["datasets"]
+    resuming = (position.epoch == job["resume_epoch"] and 0 < resume_skip <= position.blocks_in_epoch
+                and "train_resume" in job["datasets"])
     shard = ray.train.get_dataset_shard("train_resume" if resuming else "train")
     local_skip = (position.blocks_in_epoch - (resume_skip if resuming else 0)) // worker.world
     micro = job["settings"].micro_batch_size

@@ -16,9 +16,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from data_platform import storage
 from data_platform.ops.logs import engine_output_to_log
@@ -34,6 +37,8 @@ from training.run_folder import RunFolder, worker_env
 log = logging.getLogger(__name__)
 
 MANIFEST = "run.json"
+# lake.storage_options keys whose values are credentials (AWS, GCS, Azure spellings).
+_SECRET_OPTION = re.compile(r"SECRET|TOKEN|PASSWORD|ACCESS_KEY|ACCOUNT_KEY|SAS|CREDENTIAL", re.IGNORECASE)
 
 
 class TrainingError(RuntimeError):
@@ -120,6 +125,16 @@ def _prepare_base_model(config: TrainingConfig, table: TableChoice, run: RunFold
     staging.replace(folder)
     run.publish_folder("base_model")
     return folder
+
+
+def recorded_config(config: TrainingConfig) -> dict[str, Any]:
+    """The configuration as a run records it (ops.training_runs, checkpoint and export lineage), with
+    storage credentials masked: lineage travels with every export, keys must not."""
+    data = config.model_dump(mode="json")
+    options = data["lake"].get("storage_options") or {}
+    data["lake"]["storage_options"] = {key: "***" if _SECRET_OPTION.search(key) else value
+                                       for key, value in options.items()}
+    return data
 
 
 def _split_has_rows(table: TableChoice, split: str) -> bool:
@@ -237,7 +252,7 @@ def _lineage_row(
         "table_version": table.table_version,
         "quality_result_id": table.quality_result_id,
         "allow_unvalidated": table.allow_unvalidated,
-        "config_yaml": config.to_yaml(),
+        "config_yaml": yaml.safe_dump(recorded_config(config), sort_keys=False),
         "code_version": code_version(),
     }
     row.update(extra)
@@ -319,7 +334,7 @@ def _lineage(config: TrainingConfig, run_id: str, table: TableChoice) -> dict[st
         "allow_unvalidated": table.allow_unvalidated,
         "model": config.train.model,
         "code_version": code_version(),
-        "config": config.model_dump(mode="json"),
+        "config": recorded_config(config),
         # What serving needs to build fill-in-the-middle prompts the way training did.
         "fim": fim_lineage(config.train.fim_rate, config.train.fim_spm_rate),
         "mixture": _mixture_plan(config, table),

@@ -12,7 +12,7 @@ from pathlib import Path
 from data_platform import storage
 from data_platform.storage import LakeURI
 from tests.conftest import make_config
-from training.run_folder import RunFolder, worker_env
+from training.run_folder import worker_env
 from training.trainer import ray_storage, run_folder
 
 
@@ -69,3 +69,14 @@ def test_download_once_renames_a_whole_copy_into_place_and_reuses_it(tmp_path):
 def test_cached_copy_of_a_local_folder_is_the_folder(tmp_path):
     assert storage.cached_copy(tmp_path, tmp_path / "cache") == tmp_path
     assert storage.cached_copy(str(tmp_path), tmp_path / "cache") == Path(tmp_path).resolve()
+
+
+def test_runs_record_their_config_without_storage_credentials(tmp_path):
+    from training.trainer import recorded_config
+
+    config = make_config(tmp_path / "lake", "lake.storage_options={AWS_SECRET_ACCESS_KEY: hush, AWS_SESSION_TOKEN: t, "
+                         "AWS_ACCESS_KEY_ID: id, AWS_REGION: eu-west-1}")
+    recorded = recorded_config(config)["lake"]["storage_options"]
+    assert recorded == {"AWS_SECRET_ACCESS_KEY": "***", "AWS_SESSION_TOKEN": "***", "AWS_ACCESS_KEY_ID": "***",
+                        "AWS_REGION": "eu-west-1"}
+    assert config.lake.storage_options["AWS_SECRET_ACCESS_KEY"] == "hush"  # the live config keeps them
