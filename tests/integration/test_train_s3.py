@@ -35,7 +35,7 @@ from tests.fixtures.ray_cluster import loopback_cluster, wait_for_nodes
 from tests.fixtures.s3 import list_keys, moto_endpoint
 from tests.fixtures.train import publish, write_gold
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "codemill-train-lake"
