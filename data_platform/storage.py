@@ -344,3 +344,54 @@ def workdir(root: Location, part: str, cache_root: str | Path = DEFAULT_CACHE) -
     """A local folder for files a library must write locally: ``<lake>/<part>`` itself for a local
     lake, the lake's cache folder for a remote one (copy it to ``root / part`` with upload_tree)."""
     return root / part if isinstance(root, Path) else cache_dir(root, cache_root) / part
+
+
+def download_once(source: Location, local: Path) -> Path:
+    """``local`` holding the files of ``source``, downloaded unless it is already there.
+
+    The copy lands in a sibling folder first and is renamed into place, so a reader never sees a
+    half-downloaded folder and two processes fetching the same folder at once both end up with
+    one complete copy (the loser of the rename drops its own).
+    """
+    import shutil
+    import uuid
+
+    local = Path(local)
+    if local.is_dir():
+        return local
+    staging = local.with_name(f"{local.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    if download_tree(source, staging) == 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise FileNotFoundError(f"{source} holds no files")
+    try:
+        staging.rename(local)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not local.is_dir():
+            raise
+    return local
+
+
+def cached_copy(location: Location | str, cache_root: str | Path = DEFAULT_CACHE) -> Path:
+    """A local folder with the files of ``location`` (a model export, a checkpoint): the folder itself
+    when it is local; for an object-store folder, a copy under ``<cache>/objects/<hash>``.
+
+    The hash covers the URI and every file's name, size and modification time (one listing), so
+    an unchanged folder is downloaded once per machine and a rewritten one again; the cache folder
+    is never named after the URI.
+    """
+    import json
+
+    from pyarrow import fs
+
+    location = as_location(location)
+    if isinstance(location, Path):
+        return location
+    filesystem_, path = filesystem(location)
+    infos = filesystem_.get_file_info(fs.FileSelector(path, recursive=True, allow_not_found=True))
+    files = sorted((info.path, info.size, info.mtime_ns) for info in infos if info.type == fs.FileType.File)
+    if not files:
+        raise FileNotFoundError(f"{location} holds no files")
+    digest = hashlib.sha256(json.dumps([str(location), files]).encode()).hexdigest()[:16]
+    root = Path(os.path.expandvars(str(cache_root))).expanduser().resolve()
+    return download_once(location, root / "objects" / digest)

@@ -111,7 +111,7 @@ def choose_model(config: CodemillConfig, spec: str | None = None) -> ServedModel
             spec, because = SMOLLM2, "no promoted run in ops.promotions: the embedded SmolLM2-135M-Instruct"
     ref = resolve_model(config, spec)
     lineage = _read_lineage(ref.load_spec)
-    model_id = ref.training_run_id or (Path(ref.load_spec).name if Path(ref.load_spec).is_dir() else spec)
+    model_id = ref.training_run_id or _folder_name(ref, spec)
     fim, why = _fim_format(config.serve, lineage, model_id)
     quality = (lineage or {}).get("quality_result_id")
     return ServedModel(
@@ -127,6 +127,13 @@ def choose_model(config: CodemillConfig, spec: str | None = None) -> ServedModel
         fim=fim,
         fim_unavailable_reason=why,
     )
+
+
+def _folder_name(ref, spec: str) -> str:
+    """A served folder's id: its own name (an object-store export's, not its cache folder's hash)."""
+    if ref.location:
+        return ref.location.rstrip("/").rsplit("/", 1)[-1]
+    return Path(ref.load_spec).name if Path(ref.load_spec).is_dir() else spec
 
 
 def pick_device(requested: str) -> str:

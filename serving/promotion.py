@@ -12,11 +12,11 @@ import json
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from data_platform.ops.records import append_rows, read_rows
 from serving.config import CodemillConfig
+from training.evaluation.lineage import export_exists
 from training.lineage import read_run
 
 PROMOTIONS_TABLE = "ops.promotions"
@@ -59,7 +59,7 @@ def promote(config: CodemillConfig, run_id: str, note: str | None = None, force:
     if run["status"] != "succeeded":
         raise PromotionError(f"training run {run_id} has status {run['status']}; only succeeded runs can be served")
     export = run.get("export_path")
-    if not export or not Path(export).expanduser().is_dir():
+    if not export_exists(export):
         raise PromotionError(f"training run {run_id} has no export directory ({export}); nothing to serve")
     evaluations = [row for row in read_rows(config, EVAL_TABLE) if row["training_run_id"] == run_id]
     eval_ids, summary = evaluation_summary(evaluations)

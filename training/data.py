@@ -81,10 +81,13 @@ def tokenize_documents(
     ]
 
 
-def _tokenize_batch(batch: pa.Table, spec_dict: dict[str, Any]) -> pa.Table:
-    """Ray Data map_batches function: rows of (doc_id, text) → rows of token lists."""
+def _tokenize_batch(batch: pa.Table, spec_dict: dict[str, Any], tokenizer=None) -> pa.Table:
+    """Ray Data map_batches function: rows of (doc_id, text) → rows of token lists.
+
+    The driver passes the tokenizer itself: a task may run on a node that has no copy of the
+    run's folder (an object-store run, a cluster without a shared disk)."""
     spec = DataSpec(**spec_dict)
-    tokenizer = _tokenizer(spec.tokenizer_dir)
+    tokenizer = tokenizer or _tokenizer(spec.tokenizer_dir)
     fim = FimTokenIds.from_tokenizer(tokenizer) if spec.fim_rate > 0 else None
     keys = batch.column("doc_id").to_pylist()
     tokens = tokenize_documents(batch.column("text").to_pylist(), keys, tokenizer, fim, spec)
@@ -118,10 +121,14 @@ def document_dataset(spec: DataSpec, split: str, cpus_per_task: float = 0.25):
     import ray.data
     from ray.data.expressions import col
 
+    from data_platform.storage import delta_options
+
     mixed = bool(spec.mixture_rates) and split == "train"  # held-out splits stay as they are
     ds = ray.data.read_delta(
         spec.table_path,
         version=spec.table_version,
+        # The lake's credentials (None for a local table); read tasks reuse the dataset's filesystem.
+        storage_options=delta_options(spec.table_path),
         columns=["doc_id", "text", "split", *(["source_kind"] if mixed else [])],
         num_cpus=cpus_per_task,
     )
@@ -149,7 +156,7 @@ def packed_dataset(
 
     tokens = document_dataset(spec, split, cpus_per_task).map_batches(
         _tokenize_batch,
-        fn_kwargs={"spec_dict": spec.to_dict()},
+        fn_kwargs={"spec_dict": spec.to_dict(), "tokenizer": _tokenizer(spec.tokenizer_dir)},
         batch_size=spec.tokenize_batch_size,
         batch_format="pyarrow",
         num_cpus=cpus_per_task,

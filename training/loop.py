@@ -9,6 +9,8 @@ JSON-able ``job`` dict built by ``training.trainer``.
 
 Checkpoints hold each rank's DeepSpeed shard plus ``data_state.json`` (step and data
 position), because a DeepSpeed checkpoint alone does not know where the data stream was.
+A worker writes its own files in its node's copy of the run folder and publishes them through
+``job["run"]`` (``training.run_folder``): a no-op on a local lake, an upload on object storage.
 """
 
 from __future__ import annotations
@@ -119,12 +121,13 @@ def _evaluate(engine, shard, micro_batch: int, device) -> float | None:
 
 @dataclass
 class Worker:
-    """Who this worker is in the run: rank, world size, device, the run's artifacts folder."""
+    """Who this worker is in the run: rank, world size, device, its node's copy of the run's artifacts."""
 
     rank: int
     world: int
     device: Any
     artifacts: Path
+    run: Any  # training.run_folder.RunFolder
 
 
 @dataclass
@@ -147,7 +150,8 @@ def join_run(job: dict[str, Any], on_gpu: bool) -> Worker:
     device = torch.device(f"cuda:{context.get_local_rank()}") if on_gpu else torch.device("cpu")
     if on_gpu:
         torch.cuda.set_device(device)
-    artifacts = Path(job["artifacts_dir"])
+    run = job["run"]
+    artifacts = run.local_artifacts
     # Lets tests and operators find (and kill) a worker; also shows which node it ran on.
     workers_dir = artifacts / "workers"
     workers_dir.mkdir(parents=True, exist_ok=True)
@@ -155,7 +159,10 @@ def join_run(job: dict[str, Any], on_gpu: bool) -> Worker:
         workers_dir / f"rank{rank}.json",
         {"pid": os.getpid(), "node_id": ray.get_runtime_context().get_node_id(), "started_at": time.time()},
     )
-    return Worker(rank, context.get_world_size(), device, artifacts)
+    run.publish(f"workers/rank{rank}.json")
+    if rank == 0:  # metrics continue the run's published history, whichever node rank 0 ran on before
+        run.fetch("metrics.jsonl")
+    return Worker(rank, context.get_world_size(), device, artifacts, run)
 
 
 def build_engine(job: dict[str, Any], on_gpu: bool):
@@ -171,7 +178,8 @@ def build_engine(job: dict[str, Any], on_gpu: bool):
 
     settings = job["settings"]
     torch.manual_seed(settings.seed)
-    model = AutoModelForCausalLM.from_pretrained(job["base_model_dir"], dtype=torch.float32)
+    base_model = job["run"].fetch_folder("base_model")  # downloaded once per node when the run is remote
+    model = AutoModelForCausalLM.from_pretrained(str(base_model), dtype=torch.float32)
     model.config.use_cache = False
     if settings.activation_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -221,6 +229,8 @@ def save_checkpoint(engine, job: dict[str, Any], worker: Worker, progress: Progr
     if worker.rank == 0:
         _write_json(folder / DATA_STATE, state)
         _write_json(folder / LINEAGE_FILE, job["lineage"])
+        # Before the checkpoint: a resumed run's history may repeat steps (the latest wins), never miss them.
+        worker.run.publish("metrics.jsonl")
     ray.train.report(
         metrics,
         checkpoint=ray.train.Checkpoint.from_directory(str(folder)),
@@ -229,6 +239,7 @@ def save_checkpoint(engine, job: dict[str, Any], worker: Worker, progress: Progr
     shutil.rmtree(folder, ignore_errors=True)
     if worker.rank == 0:  # the driver reads this to build the next run's resume dataset
         _write_json(worker.artifacts / DATA_STATE, state)
+        worker.run.publish(DATA_STATE)
 
 
 def epoch_batches(job: dict[str, Any], worker: Worker, position) -> tuple[Any, int, bool]:
@@ -236,12 +247,15 @@ def epoch_batches(job: dict[str, Any], worker: Worker, position) -> tuple[Any, i
 
     The epoch the run stopped in continues from the driver's skip (the ``train_resume``
     dataset), plus what this worker must drop itself if the checkpoint is newer than that skip.
+    A checkpoint older than the skip (the run died after publishing its data position but before
+    Ray registered that checkpoint) reads the epoch from its start and drops its own blocks.
     """
     import ray.train
     import torch
 
     resume_skip = job["resume_skip_blocks"]
-    resuming = position.epoch == job["resume_epoch"] and resume_skip > 0 and "train_resume" in job["datasets"]
+    resuming = (position.epoch == job["resume_epoch"] and 0 < resume_skip <= position.blocks_in_epoch
+                and "train_resume" in job["datasets"])
     shard = ray.train.get_dataset_shard("train_resume" if resuming else "train")
     local_skip = (position.blocks_in_epoch - (resume_skip if resuming else 0)) // worker.world
     micro = job["settings"].micro_batch_size
@@ -355,3 +369,4 @@ def train_loop_per_worker(job: dict[str, Any]) -> None:
             progress.position.blocks_in_epoch = 0
     if sink:
         sink.close()
+        worker.run.publish("metrics.jsonl", "tensorboard")

@@ -76,7 +76,8 @@ class TrainSettings(Section):
     )
     storage_path: str | None = Field(
         None,
-        description="Where runs and checkpoints live (default <lake root>/_train; s3:// etc. on clusters)",
+        description="Where run folders (checkpoints, manifest, metrics, export) live: a path or a URI such as "
+        "s3://bucket/runs, reached with the lake's storage_options (default <lake root>/_train)",
     )
     export: bool = Field(True, description="Write a consolidated Hugging Face export at the end")
 

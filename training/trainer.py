@@ -5,6 +5,10 @@ to codemill's own ``codemill/`` folder (run manifest, base model, metrics, Tenso
 loss curve, worker pids) and the Hugging Face ``export/``. Rerunning the same run name picks
 up the same folder: Ray hands the workers the latest checkpoint and the data pipeline is
 rebuilt to start where the run stopped.
+
+The run folder may be on object storage (an ``s3://`` lake, or ``train.storage_path``): Ray
+Train then checkpoints through a pyarrow filesystem built from the lake's storage settings,
+and codemill's files go through ``training.run_folder`` (decision 0173).
 """
 
 from __future__ import annotations
@@ -12,22 +16,29 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from data_platform import storage
 from data_platform.ops.logs import engine_output_to_log
 from data_platform.ops.runs import code_version, new_run_id, now
+from data_platform.storage import Location
 from training.config import TrainingConfig
 from training.fim import fim_lineage
 from training.lineage import TableChoice, choose_table_version, record_run
 from training.loop import DATA_STATE, LINEAGE_FILE
 from training.ray_console import init_ray
+from training.run_folder import RunFolder, worker_env
 
 log = logging.getLogger(__name__)
 
-ARTIFACTS = "codemill"
 MANIFEST = "run.json"
+# lake.storage_options keys whose values are credentials (AWS, GCS, Azure spellings).
+_SECRET_OPTION = re.compile(r"SECRET|TOKEN|PASSWORD|ACCESS_KEY|ACCOUNT_KEY|SAS|CREDENTIAL", re.IGNORECASE)
 
 
 class TrainingError(RuntimeError):
@@ -37,31 +48,44 @@ class TrainingError(RuntimeError):
 @dataclass(frozen=True)
 class TrainingResult:
     run_id: str
-    run_dir: Path
+    run_dir: Location  # a local Path, or a LakeURI when the run folder is on object storage
     steps: int
     final_loss: float | None
     checkpoint_path: str | None
-    export_dir: Path | None
-    loss_curve: Path | None
+    export_dir: Location | None
+    loss_curve: Location | None
     table: TableChoice
     warnings: tuple[str, ...] = ()  # e.g. a corpus smaller than one global batch was padded and repeated
 
 
-def runs_root(config: TrainingConfig) -> Path:
-    if config.lake.remote:  # run folders, manifests and exports are local files (decision 0171)
-        raise TrainingError(f"training needs a local lake for now: {config.lake.root} is on object storage")
-    return config.lake.root / "_train"
+def runs_root(config: TrainingConfig) -> Location:
+    """Where run folders live: train.storage_path (a path or a URI) or ``<lake>/_train``."""
+    if not config.train.storage_path:
+        return config.lake.root / "_train"
+    root = storage.as_location(config.train.storage_path)
+    # A storage_path outside the lake reaches its store with the lake's settings.
+    storage.register_options(root, config.lake.storage_options)
+    return root
 
 
-def checkpoint_storage(config: TrainingConfig) -> str:
-    """Where Ray Train keeps checkpoints: train.storage_path (may be s3://…) or next to the run."""
-    return config.train.storage_path or str(runs_root(config))
+def run_folder(config: TrainingConfig, run_id: str) -> RunFolder:
+    return RunFolder(runs_root(config) / run_id, config.lake.cache_dir)
 
 
-def run_paths(config: TrainingConfig, run_id: str) -> tuple[Path, Path]:
-    """(run dir, codemill artifacts dir) of a run, under the lake root (shared on clusters)."""
-    run_dir = runs_root(config) / run_id
-    return run_dir, run_dir / ARTIFACTS
+def run_paths(config: TrainingConfig, run_id: str) -> tuple[Location, Location]:
+    """(run dir, codemill artifacts dir) of a run: local paths, or URIs on object storage."""
+    run = run_folder(config, run_id)
+    return run.root, run.artifacts
+
+
+def ray_storage(config: TrainingConfig):
+    """(storage_path, storage_filesystem) for Ray Train's RunConfig: the runs root, through the lake's
+    own pyarrow filesystem when it is on object storage (same endpoint and keys as every other read)."""
+    root = runs_root(config)
+    if isinstance(root, Path):
+        return str(root), None
+    filesystem, path = storage.filesystem(root)
+    return path, filesystem
 
 
 def _choose_data(
@@ -78,13 +102,18 @@ def _choose_data(
     return stored
 
 
-def _prepare_base_model(config: TrainingConfig, table: TableChoice, folder: Path) -> Path:
+def _prepare_base_model(config: TrainingConfig, table: TableChoice, run: RunFolder) -> Path:
     """The run's starting weights and tokenizer (FIM tokens included), saved once per run.
 
     Workers load this folder instead of the original spec: every rank starts from identical
     weights, the tiny tokenizer is trained only once, and smollm2's GGUF is dequantised once.
+    A resumed run on object storage downloads the folder its first attempt published.
     """
-    if (folder / "config.json").is_file():
+    if run.has_folder("base_model"):
+        return run.fetch_folder("base_model")
+    folder = run.local_artifacts / "base_model"
+    if (folder / "config.json").is_file():  # built here by an attempt that died before publishing it
+        run.publish_folder("base_model")
         return folder
     from training.data import sample_texts
     from training.model import load_model_and_tokenizer, save_model_dir
@@ -94,7 +123,18 @@ def _prepare_base_model(config: TrainingConfig, table: TableChoice, folder: Path
     staging = folder.with_name(folder.name + ".partial")
     save_model_dir(model, tokenizer, staging)
     staging.replace(folder)
+    run.publish_folder("base_model")
     return folder
+
+
+def recorded_config(config: TrainingConfig) -> dict[str, Any]:
+    """The configuration as a run records it (ops.training_runs, checkpoint and export lineage), with
+    storage credentials masked: lineage travels with every export, keys must not."""
+    data = config.model_dump(mode="json")
+    options = data["lake"].get("storage_options") or {}
+    data["lake"]["storage_options"] = {key: "***" if _SECRET_OPTION.search(key) else value
+                                       for key, value in options.items()}
+    return data
 
 
 def _split_has_rows(table: TableChoice, split: str) -> bool:
@@ -152,7 +192,7 @@ def _datasets(config: TrainingConfig, table: TableChoice, base_model: Path, posi
     return datasets, spec, resume_epoch, resume_skip, warnings
 
 
-def _trainer(config: TrainingConfig, run_id: str, job: dict[str, Any], datasets: dict):
+def _trainer(config: TrainingConfig, run: RunFolder, job: dict[str, Any], datasets: dict):
     from ray.data import ExecutionOptions
     from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
@@ -168,6 +208,8 @@ def _trainer(config: TrainingConfig, run_id: str, job: dict[str, Any], datasets:
         "RAY_TRAIN_ENABLE_PRINT_PATCH": "0",
     }
     env["TORCH_EXTENSIONS_DIR"] = str(Path(os.path.expandvars(train.torch_extensions_dir)).expanduser())
+    env.update(worker_env(run))
+    storage_path, storage_filesystem = ray_storage(config)
     return TorchTrainer(
         train_loop_per_worker=_train_fn,
         train_loop_config=job,
@@ -179,8 +221,9 @@ def _trainer(config: TrainingConfig, run_id: str, job: dict[str, Any], datasets:
             placement_strategy=train.placement_strategy,
         ),
         run_config=RunConfig(
-            name=run_id,
-            storage_path=checkpoint_storage(config),
+            name=run.root.name,
+            storage_path=storage_path,
+            storage_filesystem=storage_filesystem,
             failure_config=FailureConfig(max_failures=train.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=train.keep_checkpoints),
             worker_runtime_env={"env_vars": env},
@@ -209,7 +252,7 @@ def _lineage_row(
         "table_version": table.table_version,
         "quality_result_id": table.quality_result_id,
         "allow_unvalidated": table.allow_unvalidated,
-        "config_yaml": config.to_yaml(),
+        "config_yaml": yaml.safe_dump(recorded_config(config), sort_keys=False),
         "code_version": code_version(),
     }
     row.update(extra)
@@ -226,14 +269,17 @@ def run_training(
     run_id = run_name or new_run_id("train")
     # Named before anything imports DeepSpeed here, so it does not guess (and warn) on the driver.
     os.environ.setdefault("DS_ACCELERATOR", "cuda" if config.train.use_gpu else "cpu")
-    run_dir, artifacts = run_paths(config, run_id)
-    table = _open_run(config, run_id, artifacts, table_version, allow_unvalidated)
+    run = run_folder(config, run_id)
+    try:
+        table = _open_run(config, run_id, run, table_version, allow_unvalidated)
+    except OSError as err:  # the object store is unreachable or refuses us: one line, not a traceback
+        raise TrainingError(f"cannot open run folder {run.root}: {err}") from err
     lineage = _lineage(config, run_id, table)
     started_at = now()
     record_run(config, _lineage_row(config, run_id, table, started_at, "running"))
     try:
-        result, base_model, warnings = _fit(config, run_id, table, artifacts, lineage)
-        outcome = _collect_outcome(config, result, artifacts, base_model, run_dir / "export", lineage)
+        result, base_model, warnings = _fit(config, run, table, lineage)
+        outcome = _collect_outcome(config, result, run, base_model, lineage)
     except BaseException as err:
         record_run(config, _lineage_row(config, run_id, table, started_at, "failed", finished_at=now()))
         if isinstance(err, TrainingError):
@@ -256,24 +302,24 @@ def run_training(
             export_path=str(outcome.export_dir) if outcome.export_dir else None,
         ),
     )
-    return TrainingResult(run_id, run_dir, outcome.steps, outcome.final_loss, outcome.checkpoint_path,
+    return TrainingResult(run_id, run.root, outcome.steps, outcome.final_loss, outcome.checkpoint_path,
                           outcome.export_dir, outcome.loss_curve, table, tuple(warnings))
 
 
-def _open_run(config: TrainingConfig, run_id: str, artifacts: Path, table_version: int | None,
+def _open_run(config: TrainingConfig, run_id: str, run: RunFolder, table_version: int | None,
               allow_unvalidated: bool) -> TableChoice:
     """The table version this run trains on; a resumed run keeps its manifest's model and table."""
-    manifest_path = artifacts / MANIFEST
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    manifest_path = run.artifacts / MANIFEST
+    manifest = json.loads(storage.read_text(manifest_path)) if storage.exists(manifest_path) else None
     table = _choose_data(config, manifest, table_version, allow_unvalidated)
     if manifest is not None and manifest["model"] != config.train.model:
         raise TrainingError(
             f"run {run_id} trains {manifest['model']}; cannot resume it with {config.train.model}"
         )
-    artifacts.mkdir(parents=True, exist_ok=True)
+    run.local_artifacts.mkdir(parents=True, exist_ok=True)
     if manifest is None:
         manifest = {"run_id": run_id, "model": config.train.model, "table": asdict(table)}
-        manifest_path.write_text(json.dumps(manifest, indent=2))
+        storage.write_text(manifest_path, json.dumps(manifest, indent=2))
     return table
 
 
@@ -288,7 +334,7 @@ def _lineage(config: TrainingConfig, run_id: str, table: TableChoice) -> dict[st
         "allow_unvalidated": table.allow_unvalidated,
         "model": config.train.model,
         "code_version": code_version(),
-        "config": config.model_dump(mode="json"),
+        "config": recorded_config(config),
         # What serving needs to build fill-in-the-middle prompts the way training did.
         "fim": fim_lineage(config.train.fim_rate, config.train.fim_spm_rate),
         "mixture": _mixture_plan(config, table),
@@ -310,28 +356,27 @@ def _mixture_plan(config: TrainingConfig, table: TableChoice) -> dict[str, Any] 
     return plan
 
 
-def _fit(config: TrainingConfig, run_id: str, table: TableChoice, artifacts: Path, lineage: dict[str, Any]):
+def _fit(config: TrainingConfig, run: RunFolder, table: TableChoice, lineage: dict[str, Any]):
     """(Ray Train result, base model directory, data warnings): data, model and workers started, then trained."""
     with engine_output_to_log("training.model"):  # loading bars, GGUF dequantisation
-        base_model = _prepare_base_model(config, table, artifacts / "base_model")
-    position_file = artifacts / DATA_STATE
-    position = json.loads(position_file.read_text())["position"] if position_file.is_file() else None
+        base_model = _prepare_base_model(config, table, run)
+    position_file = run.fetch(DATA_STATE)
+    position = json.loads(position_file.read_text())["position"] if position_file else None
     init_ray(config)
     datasets, spec, resume_epoch, resume_skip, warnings = _datasets(config, table, base_model, position,
                                                                     lineage.get("mixture"))
     if lineage.get("mixture"):  # the run's data report: configured and realised shares per kind
-        (artifacts / "mixture.json").write_text(json.dumps(lineage["mixture"], indent=2))
+        storage.write_text(run.artifacts / "mixture.json", json.dumps(lineage["mixture"], indent=2))
     job = {
         "settings": config.train,  # typed: Ray pickles it to every worker
         "data": spec.to_dict(),
-        "base_model_dir": str(base_model),
-        "artifacts_dir": str(artifacts),
+        "run": run,  # each worker finds (or downloads) the base model and writes its records through it
         "datasets": sorted(datasets),
         "resume_epoch": resume_epoch,
         "resume_skip_blocks": resume_skip,
         "lineage": lineage,
     }
-    result = _trainer(config, run_id, job, datasets).fit()
+    result = _trainer(config, run, job, datasets).fit()
     if result.error is not None:
         raise TrainingError(f"training failed: {result.error}")
     return result, base_model, warnings
@@ -342,27 +387,34 @@ class _Outcome:
     steps: int
     final_loss: float | None
     checkpoint_path: Any
-    export_dir: Path | None
-    loss_curve: Path | None
+    export_dir: Location | None
+    loss_curve: Location | None
 
 
-def _collect_outcome(config: TrainingConfig, result, artifacts: Path, base_model: Path, export_to: Path,
+def _collect_outcome(config: TrainingConfig, result, run: RunFolder, base_model: Path,
                      lineage: dict[str, Any]) -> _Outcome:
     """Steps, final loss and loss curve from the metrics file; the Hugging Face export if asked for."""
     from training.metrics import plot_loss_curve, read_metrics
 
-    checkpoint_path = result.checkpoint.path if result.checkpoint is not None else None
-    metrics = read_metrics(artifacts / "metrics.jsonl")
+    checkpoint_path = run.location_of(result.checkpoint.path) if result.checkpoint is not None else None
+    metrics_file = run.fetch("metrics.jsonl") or run.local_artifacts / "metrics.jsonl"  # rank 0 published it
+    metrics = read_metrics(metrics_file)
     steps = max((row["step"] for row in metrics), default=0)
     final_loss = next((row["loss"] for row in reversed(metrics) if row["step"] == steps), None)
-    loss_curve = plot_loss_curve(artifacts / "metrics.jsonl", artifacts / "loss_curve.png")
+    loss_curve = plot_loss_curve(metrics_file, run.local_artifacts / "loss_curve.png")
+    if loss_curve is not None:
+        run.publish(loss_curve.name)
+        loss_curve = run.artifacts / loss_curve.name
     export_dir = None
     if config.train.export and result.checkpoint is not None:
         from training.export import export_checkpoint
 
         with result.checkpoint.as_directory() as folder, engine_output_to_log("training.export"):
             # as_directory: a download when storage is remote
-            export_dir = export_checkpoint(Path(folder), base_model, export_to, lineage)
+            export_dir = export_checkpoint(Path(folder), base_model, run.local / "export", lineage)
+        if run.remote:
+            storage.upload_tree(export_dir, run.root / "export")
+            export_dir = run.root / "export"
     return _Outcome(steps, final_loss, checkpoint_path, export_dir, loss_curve)
 
 

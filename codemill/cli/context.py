@@ -48,15 +48,6 @@ class CliContext:
 STATE = CliContext()
 
 
-def require_local_lake(command: str) -> None:
-    """Training, evaluation and serving keep run folders, checkpoints, exports and reports under
-    the lake as local files; on an object-store lake they are not supported yet (decision 0171)."""
-    lake = STATE.config.lake
-    if lake.remote:
-        fail(f"codemill {command} needs a local lake for now: {lake.root} is on object storage (ingest, the "
-             "quality gate and codemill sql support it; training, evaluation and serving do not yet)")
-
-
 def fail(message: str, code: int = 2) -> None:
     """Print one clear line to stderr and exit; no traceback for expected problems."""
     typer.secho(message, fg=typer.colors.RED, err=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from codemill.cli.context import STATE, fail, require_local_lake
+from codemill.cli.context import STATE, fail
 
 
 def eval_command(
@@ -109,7 +109,6 @@ def eval_command(
     overrides = {"benchmark": benchmark, "limit": limit, "samples": samples, "temperature": temperature}
     if unsafe_no_sandbox:
         overrides["unsafe_no_sandbox"] = True
-    require_local_lake("eval")
     config = STATE.config
     try:
         for key, value in overrides.items():
@@ -176,10 +175,11 @@ def _split_compare(config, references: list[str], evaluating: bool):
     return stored, rerun
 
 
-def _print_comparison(config, stored: list, new_models: list[dict], folder: Path | None = None) -> None:
+def _print_comparison(config, stored: list, new_models: list[dict], folder=None) -> None:
     """Table (and HTML page) of the new evaluations beside the stored ones."""
     from datetime import UTC, datetime
 
+    from data_platform import storage
     from training.evaluation.compare import (
         StoredEvaluation,
         comparison_table,
@@ -187,6 +187,7 @@ def _print_comparison(config, stored: list, new_models: list[dict], folder: Path
         render_html,
         text_table,
     )
+    from training.evaluation.run import report_root
 
     fresh = [(entry["label"], load_stored(config, entry["eval_id"])) for entry in new_models]
     evaluations = [StoredEvaluation(label, found.rows) for label, found in fresh if found] + stored
@@ -194,12 +195,9 @@ def _print_comparison(config, stored: list, new_models: list[dict], folder: Path
     table = comparison_table(evaluations)
     typer.echo(text_table(table, labels))
     if folder is None:
-        stamp = datetime.now(UTC).strftime("compare-%Y%m%d-%H%M%S")
-        folder = Path(config.eval.report_dir).expanduser() if config.eval.report_dir else config.lake.root / "_reports" / "eval"
-        folder = folder / stamp
-    folder.mkdir(parents=True, exist_ok=True)
+        folder = report_root(config) / datetime.now(UTC).strftime("compare-%Y%m%d-%H%M%S")
     page = folder / "compare.html"
-    page.write_text(render_html(table, labels))
+    storage.write_text(page, render_html(table, labels))  # a local path or the lake's object store
     typer.echo(f"comparison: {page}")
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from codemill.cli.context import STATE, fail, require_local_lake
+from codemill.cli.context import STATE, fail
 
 serve_app = typer.Typer(
     invoke_without_command=True,
@@ -57,7 +57,6 @@ def serve(
     from serving.server import serve as run_server
 
     try:
-        require_local_lake("serve")
         run_server(STATE.config, model, host, port)
     except ServeError as err:
         fail(f"serve: {err}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from codemill.cli.context import STATE, fail, require_local_lake
+from codemill.cli.context import STATE, fail
 
 
 def train(
@@ -44,7 +44,6 @@ def train(
 
     options = TrainOptions(model, max_steps, workers, zero_stage, table_version, allow_unvalidated, run_name)
     try:
-        require_local_lake("train")
         result = train(STATE.config, options)
     except (LineageError, TrainingError, ModelSpecError) as err:
         fail(str(err).splitlines()[0])

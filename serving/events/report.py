@@ -7,7 +7,6 @@ the plot is a grouped bar chart, one bar per model within each language.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 
@@ -57,14 +56,18 @@ def acceptance_table(events: pd.DataFrame) -> pd.DataFrame:
     return result.reset_index().sort_values(["model_id", "language"], ignore_index=True)
 
 
-def plot_acceptance(table: pd.DataFrame, path: Path) -> Path:
+def plot_acceptance(table: pd.DataFrame, path):
+    """Draw the table as a PNG at ``path`` (a local path or an object-store URI); returns where it went."""
+    import io
+
     import matplotlib
+
+    from data_platform import storage
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = storage.as_location(path)
     languages = sorted(table["language"].unique())
     models = sorted(table["model_id"].unique())
     width = 0.8 / max(1, len(models))
@@ -82,6 +85,8 @@ def plot_acceptance(table: pd.DataFrame, path: Path) -> Path:
     axis.set_title("Served completions accepted, per model and language")
     axis.legend(title="model", fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=110)
     plt.close(figure)
+    storage.write_bytes(path, image.getvalue())
     return path

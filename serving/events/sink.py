@@ -25,8 +25,10 @@ COMMIT_ATTEMPTS = 5
 
 
 def events_dir(config: CodemillConfig) -> Path:
+    """The write-ahead log's folder: a local one always (it is this server's durable buffer), under the
+    lake when the lake is local, in the lake's cache folder on this machine when it is on object storage."""
     folder = config.serve.events_dir
-    return Path(folder).expanduser() if folder else config.lake.root / "_serve" / "events"
+    return Path(folder).expanduser() if folder else config.lake.local_dir / "_serve" / "events"
 
 
 def merge_events(table_path: str, rows: list[dict[str, Any]]) -> int:

@@ -4,136 +4,32 @@ The same run checks ZeRO-3 itself: loss falls over 20 steps, eval loss on the va
 is computed every 10 steps, and the consolidated export loads in plain transformers.
 
 The nodes are separate process trees (head and worker), told apart by custom resources;
-``STRICT_SPREAD`` places one training worker on each. Both nodes are stopped even when the
-test fails: each `ray start --block` runs in its own session and its whole process tree is
-terminated by process id.
+``STRICT_SPREAD`` places one training worker on each (tests/fixtures/ray_cluster.py starts
+and stops them).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from tests.conftest import make_config
+from tests.fixtures.ray_cluster import loopback_cluster
 from tests.fixtures.train import publish, write_gold
 from training.trainer import run_paths
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-RAY = str(Path(sys.executable).with_name("ray"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start_node(args: list[str], log: Path) -> subprocess.Popen:
-    # Token auth (on by default for `ray start` in 2.60) needs the token shared by every node and
-    # client; a throwaway cluster bound to 127.0.0.1 runs without it.
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
-    return subprocess.Popen(
-        [RAY, "start", "--block", "--disable-usage-stats", *args],
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: stopped as a unit below
-        env=env,
-    )
-
-
-def _stop_node(process: subprocess.Popen) -> None:
-    """Terminate a `ray start --block` and every process it spawned (found by pid, not name)."""
-    try:
-        tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        tree = []
-    for proc in tree:
-        try:
-            proc.send_signal(signal.SIGTERM)
-        except psutil.NoSuchProcess:
-            pass
-    _, alive = psutil.wait_procs(tree, timeout=15)
-    for proc in alive:
-        try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
-    process.wait(timeout=15)
-
-
-def _wait_for_nodes(address: str, count: int, timeout: float = 180) -> None:
-    import ray
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        alive = [node for node in ray.nodes() if node["Alive"]]
-        if len(alive) >= count:
-            return
-        time.sleep(1)
-    raise TimeoutError(f"only {len(alive)} of {count} Ray nodes joined {address}")
-
 
 @pytest.fixture()
 def two_nodes(monkeypatch):
-    import ray
-
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    port = _free_port()
-    address = f"127.0.0.1:{port}"
-    temp = Path(tempfile.mkdtemp(prefix="cmray-", dir="/tmp"))  # short: Ray's socket paths are length-limited
-    nodes = []
-    try:
-        nodes.append(
-            _start_node(
-                [
-                    "--head",
-                    f"--port={port}",
-                    "--node-ip-address=127.0.0.1",
-                    "--num-cpus=2",
-                    '--resources={"node_a": 1}',
-                    "--include-dashboard=false",
-                    f"--temp-dir={temp}",
-                    "--object-store-memory=300000000",
-                ],
-                temp.with_suffix(".head.log"),
-            )
-        )
-        deadline = time.time() + 120
-        while not list(temp.glob("session_*")) and time.time() < deadline:
-            time.sleep(0.5)
-        time.sleep(3)
-        nodes.append(
-            _start_node(
-                [
-                    f"--address={address}",
-                    "--node-ip-address=127.0.0.1",
-                    "--num-cpus=2",
-                    '--resources={"node_b": 1}',
-                    "--object-store-memory=300000000",
-                ],
-                temp.with_suffix(".worker.log"),
-            )
-        )
-        ray.init(address=address)
-        _wait_for_nodes(address, 2)
-        yield address
-    finally:
-        ray.shutdown()
-        for node in reversed(nodes):
-            _stop_node(node)
-        shutil.rmtree(temp, ignore_errors=True)
+    with loopback_cluster() as cluster:
+        yield cluster.address
 
 
 def test_zero3_two_workers_train_across_two_nodes(two_nodes, tmp_path):

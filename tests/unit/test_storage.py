@@ -104,14 +104,21 @@ def _submit_line(capsys, main, *overrides) -> str:
     return capsys.readouterr().out
 
 
-def test_training_refuses_an_object_store_lake_in_one_line(capsys):
+def test_training_on_an_unreachable_object_store_fails_in_one_line(capsys, monkeypatch):
     from codemill.cli.main import main
+    from tests.fixtures.s3 import free_port
 
+    # Nothing listens there: the store is unreachable (fast, offline), as with a wrong endpoint.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
     with pytest.raises(SystemExit) as done:
         # --verbose: no run log, so nothing tries to copy one to the (nonexistent) bucket at exit
-        main(["--verbose", "train", "--max-steps", "1", "lake.root=s3://train-lake/x"])
+        main(["--verbose", "train", "--max-steps", "1", "--run-name", "r1", "lake.root=s3://train-lake/x"])
     assert done.value.code == 2
-    assert "needs a local lake for now: s3://train-lake/x" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cannot open run folder s3://train-lake/x/_train/r1:" in err and "Traceback" not in err
 
 
 def test_connector_packages_of_spark_conf_survive_next_to_delta(tmp_path):

@@ -2,7 +2,9 @@
 
 ``--model`` takes a training run id, an export directory, ``tiny``/``smollm2`` or a hub id.
 A run id resolves through ``ops.training_runs`` to its export directory; an export directory
-is matched back to the run that wrote it. Either way we learn the gold table version the
+is matched back to the run that wrote it. An export on object storage (a run on an ``s3://``
+lake, or its URI given directly) is loaded from this machine's copy in ``lake.cache_dir``
+(``data_platform.storage.cached_copy``: downloaded once, keyed by a hash of its files). Either way we learn the gold table version the
 model learned from, whose valid/test split (repositories it never saw) is its held-out set.
 
 Decontamination evidence comes from the ingest run that wrote the gold version
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from data_platform import storage
 from data_platform.ops.records import read_rows
 from data_platform.ops.runs import LineageError
 from data_platform.publication import GOLD_TABLE, latest_published_version, publication_of
@@ -32,11 +35,17 @@ class ModelRef:
     """A model as given on the command line, and what lineage we know about it."""
 
     spec: str  # as the user wrote it
-    load_spec: str  # what training.model.load_model_and_tokenizer gets
+    load_spec: str  # what training.model.load_model_and_tokenizer gets (a local copy of a remote export)
     training_run_id: str | None = None
     table_path: str | None = None
     table_version: int | None = None
     base_model: str | None = None
+    location: str | None = None  # where the model lives when load_spec is a copy of it (an s3:// export)
+
+    @property
+    def model_path(self) -> str:
+        """The model's path as recorded with results: its own location, not this machine's copy."""
+        return self.location or self.load_spec
 
     @property
     def label(self) -> str:
@@ -61,6 +70,26 @@ def _same_dir(a: str | None, b: Path) -> bool:
         return False
 
 
+def export_exists(export: str | None) -> bool:
+    if not export:
+        return False
+    if storage.is_remote(export):
+        return storage.exists(storage.as_location(export) / "config.json")
+    return Path(export).expanduser().is_dir()
+
+
+def _remote_ref(config: TrainingConfig, spec: str, export: str, run: dict | None) -> ModelRef:
+    """An export on object storage: loaded from this machine's cached copy, recorded by its URI."""
+    try:
+        local = storage.cached_copy(export, config.lake.cache_dir)
+    except FileNotFoundError:
+        raise LineageError(f"model {spec!r}: nothing at {export}") from None
+    if run is None:
+        return ModelRef(spec, str(local), location=export)
+    return ModelRef(spec, str(local), run["run_id"], run["table_path"], run["table_version"], run["model_name"],
+                    location=export)
+
+
 def resolve_model(config: TrainingConfig, spec: str) -> ModelRef:
     """Turn ``--model`` into something loadable plus the lineage ``ops.training_runs`` holds."""
     runs = read_rows(config, "ops.training_runs")
@@ -68,13 +97,19 @@ def resolve_model(config: TrainingConfig, spec: str) -> ModelRef:
     if spec in by_id:
         run = by_id[spec]
         export = run.get("export_path")
-        if not export or not Path(export).expanduser().is_dir():
+        if not export_exists(export):
             raise LineageError(
                 f"training run {spec} has no export directory (status {run['status']}, export {export})"
             )
+        if storage.is_remote(export):
+            return _remote_ref(config, spec, export, run)
         return ModelRef(
             spec, str(export), run["run_id"], run["table_path"], run["table_version"], run["model_name"]
         )
+    if storage.is_remote(spec):
+        uri = str(storage.as_location(spec))
+        matches = [row for row in runs if row.get("export_path") and str(row["export_path"]).rstrip("/") == uri]
+        return _remote_ref(config, spec, uri, max(matches, key=lambda row: row["started_at"]) if matches else None)
     folder = Path(spec).expanduser()
     if folder.is_dir():
         resolved = folder.resolve()

@@ -11,8 +11,10 @@ import html
 import io
 import json
 import math
-from pathlib import Path
 from typing import Any
+
+from data_platform import storage
+from data_platform.storage import Location
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -180,10 +182,9 @@ def _metrics_section(report: dict) -> str:
     )
 
 
-def write_report(report: dict, folder: Path) -> tuple[Path, Path]:
-    """Write ``report.json`` and ``report.html`` into ``folder``; returns both paths."""
-    folder.mkdir(parents=True, exist_ok=True)
+def write_report(report: dict, folder: Location) -> tuple[Location, Location]:
+    """Write ``report.json`` and ``report.html`` into ``folder`` (a local path or an object-store URI)."""
     json_path, html_path = folder / "report.json", folder / "report.html"
-    json_path.write_text(json.dumps(report, indent=2, default=str, allow_nan=True))
-    html_path.write_text(render_html(report))
+    storage.write_text(json_path, json.dumps(report, indent=2, default=str, allow_nan=True))
+    storage.write_text(html_path, render_html(report))
     return json_path, html_path

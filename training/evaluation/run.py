@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from data_platform import storage
 from data_platform.ops.runs import new_run_id
+from data_platform.storage import Location
 from training.config import TrainingConfig
 from training.evaluation import line_completion, results
 from training.evaluation.endpoint import Endpoint
@@ -51,8 +53,8 @@ class EvalRequest:
 class EvalOutcome:
     session_id: str
     report: dict
-    json_path: Path
-    html_path: Path
+    json_path: Location  # local paths, or URIs when the reports are on object storage
+    html_path: Location
     rows_written: int
 
 
@@ -190,10 +192,15 @@ def evaluate(
     results.store(config, rows)
     report = session.report
     report["wall_seconds"] = round((datetime.now(UTC) - session.started).total_seconds(), 2)
-    e = config.eval
-    folder = Path(e.report_dir).expanduser() if e.report_dir else config.lake.root / "_reports" / "eval"
-    json_path, html_path = write_report(report, folder / session.session_id)
+    json_path, html_path = write_report(report, report_root(config) / session.session_id)
     return EvalOutcome(session.session_id, report, json_path, html_path, len(rows))
+
+
+def report_root(config: TrainingConfig) -> Location:
+    """Where evaluation reports go: eval.report_dir (a path or a URI), else ``<lake>/_reports/eval``."""
+    if config.eval.report_dir:
+        return storage.as_location(os.path.expanduser(config.eval.report_dir))
+    return config.lake.root / "_reports" / "eval"
 
 
 def _open_session(config: TrainingConfig, request: EvalRequest) -> _Session:
@@ -287,7 +294,7 @@ def _evaluate_one(session: _Session, index: int, ref: ModelRef | None, label: st
 def _measure_model(session: _Session, ref: ModelRef, label: str, entry: dict, say) -> tuple[list[dict], dict]:
     """Load (or reach) the model, then line completion, held-out loss and generation for pass@k."""
     e, target, request = session.e, session.target, session.request
-    entry.update(model_path=ref.load_spec, training_run_id=ref.training_run_id, base_model=ref.base_model,
+    entry.update(model_path=ref.model_path, training_run_id=ref.training_run_id, base_model=ref.base_model,
                  table_version=ref.table_version)
     entry["warnings"] = contamination_warnings(session.config, ref, session.bench) if session.problems else []
     metric_rows: list[dict] = []
