@@ -45,6 +45,7 @@ class TrainingResult:
     loss_curve: Path | None
     table: TableChoice
     warnings: tuple[str, ...] = ()  # e.g. a corpus smaller than one global batch was padded and repeated
+    mixture: dict | None = None  # train.mixture's plan: configured and realised token shares per kind
 
 
 def runs_root(config: TrainingConfig) -> Path:
@@ -257,7 +258,7 @@ def run_training(
         ),
     )
     return TrainingResult(run_id, run_dir, outcome.steps, outcome.final_loss, outcome.checkpoint_path,
-                          outcome.export_dir, outcome.loss_curve, table, tuple(warnings))
+                          outcome.export_dir, outcome.loss_curve, table, tuple(warnings), lineage.get("mixture"))
 
 
 def _open_run(config: TrainingConfig, run_id: str, artifacts: Path, table_version: int | None,
