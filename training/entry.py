@@ -48,6 +48,13 @@ def train(config: TrainingConfig, options: TrainOptions) -> TrainingResult:
                         allow_unvalidated=options.allow_unvalidated)
 
 
+def mixture_line(plan: dict) -> str:
+    """``mixture (token shares, realised/configured): code 0.801/0.800, docs …``."""
+    shares = ", ".join(f"{kind} {plan['shares'][kind]:.3f}/{share:.3f}" for kind, share in plan["configured"].items()
+                       if kind in plan["shares"])
+    return f"mixture (token shares, realised/configured): {shares}"
+
+
 def summary_lines(result: TrainingResult) -> list[str]:
     """What both front ends print when a run ends (warnings are separate: result.warnings)."""
     table = result.table
@@ -60,5 +67,7 @@ def summary_lines(result: TrainingResult) -> list[str]:
     ]
     if result.loss_curve:
         lines.append(f"loss curve: {result.loss_curve}")
+    if result.mixture:
+        lines.append(mixture_line(result.mixture))
     lines += [f"checkpoint: {result.checkpoint_path}", f"export dir: {result.export_dir}"]
     return lines

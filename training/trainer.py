@@ -56,6 +56,7 @@ class TrainingResult:
     loss_curve: Location | None
     table: TableChoice
     warnings: tuple[str, ...] = ()  # e.g. a corpus smaller than one global batch was padded and repeated
+    mixture: dict | None = None  # train.mixture's plan: configured and realised token shares per kind
 
 
 def runs_root(config: TrainingConfig) -> Location:
@@ -303,7 +304,7 @@ def run_training(
         ),
     )
     return TrainingResult(run_id, run.root, outcome.steps, outcome.final_loss, outcome.checkpoint_path,
-                          outcome.export_dir, outcome.loss_curve, table, tuple(warnings))
+                          outcome.export_dir, outcome.loss_curve, table, tuple(warnings), lineage.get("mixture"))
 
 
 def _open_run(config: TrainingConfig, run_id: str, run: RunFolder, table_version: int | None,

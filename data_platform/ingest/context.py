@@ -48,6 +48,7 @@ class StageOutputs:
     per_row_repos: bool = False  # list: some source is a dataset
     purge_policy: Any = None  # list: PurgePolicy, loaded once
     crawled: Any = None  # crawl: DataFrame of every readable crawled file
+    crawl_errors: Any = None  # crawl: DataFrame (repo_id, path, error_kind) of what the crawl could not read
     refined: bool = False  # refine: a new gold version was built
     gate_failed: bool = False  # gate: that version failed its quality gate
 

@@ -4,8 +4,8 @@ A page becomes one :class:`DocSection` per heading: its heading path (page title
 the heading), the prose under it, its code blocks with their language and its links. The
 language of a code block comes from the markup: Sphinx's ``highlight-LANG`` class or a
 ``language-LANG`` class in HTML, a fenced block's info string in Markdown, the argument of
-``.. code-block::`` in reST; a block whose markup names none keeps ``None`` (the "detection"
-the issue allows is left to the reader of the table: nothing here guesses).
+``.. code-block::`` in reST; a block whose markup names none gets the language whose tree-sitter
+grammar parses it best (:mod:`data_platform.ingest.code_language`), ``None`` when none does.
 
 Pure functions, no I/O: the docs source reader (:mod:`data_platform.ingest.sources.docs`)
 calls :func:`page_sections` on each page it reads, and :func:`render_section` gives the
@@ -18,6 +18,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 
+from data_platform.ingest.code_language import detect_code_language
 from data_platform.ingest.doc_html import html_sections
 from data_platform.ingest.doc_markup import markdown_sections, rst_sections
 
@@ -73,14 +74,35 @@ def page_sections(page: str, text: str) -> list[DocSection]:
     else:
         return []
     sections, used = [], set()
+    hint = page_language([lang for _, _, _, blocks, _ in raw for lang, _ in blocks])
     for anchor, headings, prose, blocks, links in raw:
         if not prose.strip() and not blocks:
             continue
         anchor = _unique(anchor or slug(headings[-1] if headings else "top"), used)
         sections.append(DocSection(page, anchor, headings, prose.strip(),
-                                   [CodeBlock(normal_language(lang), code) for lang, code in blocks],
+                                   [CodeBlock(block_language(lang, code, hint), code) for lang, code in blocks],
                                    list(dict.fromkeys(links))))
     return sections
+
+
+def page_language(markup_languages: list[str | None]) -> str | None:
+    """The language most labelled blocks of a page name: the tie-break for its unlabelled ones."""
+    counts: dict[str, int] = {}
+    for name in map(normal_language, markup_languages):
+        if name:
+            counts[name] = counts.get(name, 0) + 1
+    return max(counts, key=lambda name: (counts[name], name)) if counts else None
+
+
+def block_language(markup: str | None, code: str, hint: str | None = None) -> str | None:
+    """A code block's language: what its markup names, else detected (decision 0192).
+
+    ``markup`` is None only when the markup is silent; a block marked ``text`` or ``none`` is
+    output or prose on purpose and is not detected.
+    """
+    if markup is None:
+        return detect_code_language(code, hint)
+    return normal_language(markup)
 
 
 def _unique(anchor: str, used: set[str]) -> str:

@@ -10,6 +10,13 @@ A path the snapshot still names but could not read this time (a missing git obje
 unreadable directory) is not a deletion: its last good version stays until a crawl reads or
 drops it. Dataset sources name repositories per row and are never pruned per file.
 
+Documentation trees and Stack Exchange dumps hold records their reader makes (a page's
+sections, a dump's threads), not the entries it lists, so their snapshot is what this crawl
+read: a section gone from a page that is still there, or a thread gone from a newer dump,
+leaves like a deleted file (decision 0195). A page that could not be read this time keeps its
+sections; a dump or tree with an unreadable part (a dump that stops mid-file, a failed read
+task) is not pruned at all in that run.
+
 ``--prune-missing`` goes further: repositories in the lake that are not among this run's
 sources are removed from bronze.repos and the three file tables. It refuses to act when any
 source of the run could not be read (an unreachable source is not a deleted one).
@@ -30,6 +37,8 @@ TRANSIENT_KINDS = frozenset({E.MISSING_OBJECT, E.UNREADABLE})
 FILE_TABLES = ("silver.functions", "silver.doc_sections", "silver.qa_threads", "silver.files", "bronze.file_contents",
                "bronze.files")
 MAX_PREFIXES = 200
+# Sources whose rows are records the reader makes from its entries (sections, threads).
+RECORD_KINDS = frozenset({"docs", "stackexchange"})
 
 
 @dataclass
@@ -39,13 +48,13 @@ class Snapshot:
     repo_id: str
     paths: set[str] = field(default_factory=set)
     kept_prefixes: list[str] = field(default_factory=list)  # "dir/" ("" keeps everything)
-    by_page: bool = False  # docs trees: rows are "<page>#<anchor>" sections; a page present keeps them all
+    records: bool = False  # docs trees and dumps: present = the records this crawl read, not the listing
 
 
 def snapshot_of(listing: Listing) -> Snapshot:
     """Paths of a listing that must stay in the lake: entries, and paths unreadable for now."""
     snapshot = Snapshot(listing.info.repo_id, {entry.path for entry in listing.entries},
-                        by_page=listing.info.kind == "docs")
+                        records=listing.info.kind in RECORD_KINDS)
     for error in listing.errors:
         if error.kind not in TRANSIENT_KINDS:
             continue  # a link, a submodule, an oversized file: no longer a file we keep
@@ -61,8 +70,8 @@ def prunable_snapshots(listings: Iterable[Listing]) -> list[Snapshot]:
     """Snapshots whose deletions can be applied: per-file sources, not hopelessly unlistable."""
     snapshots = []
     for listing in listings:
-        if listing.per_row_repos or listing.info.kind == "stackexchange":
-            continue  # a dump's threads are not its listing's entries: a thread gone from a dump stays
+        if listing.per_row_repos:
+            continue
         snapshot = snapshot_of(listing)
         if "" in snapshot.kept_prefixes or len(snapshot.kept_prefixes) > MAX_PREFIXES:
             continue  # the root (or too much of it) could not be listed: delete nothing
@@ -70,22 +79,49 @@ def prunable_snapshots(listings: Iterable[Listing]) -> list[Snapshot]:
     return snapshots
 
 
-def _gone_rows(spark, config, snapshots: list[Snapshot]):
-    """(repo_id, path) rows of the file tables that the new snapshots no longer hold."""
+def _known_rows(spark, config, repo_ids: list[str]):
+    """(repo_id, path) of these repositories in bronze.files or silver.files."""
     from pyspark.sql import functions as F
 
-    present = spark.createDataFrame(
-        [(s.repo_id, path) for s in snapshots for path in sorted(s.paths)], "repo_id STRING, listed STRING")
-    repo_ids = [s.repo_id for s in snapshots]
-    by_page = [s.repo_id for s in snapshots if s.by_page] or [""]
     known = None
     for table in ("bronze.files", "silver.files"):
         rows = lake.read_table(spark, config, table).where(F.col("repo_id").isin(repo_ids)).select("repo_id", "path")
         known = rows if known is None else known.unionByName(rows)
-    # A section row ("page#anchor") of a docs tree is listed when its page is.
-    listed = F.when(F.col("repo_id").isin(by_page), F.substring_index("path", "#", 1)).otherwise(F.col("path"))
-    gone = known.distinct().withColumn("listed", listed).join(present, ["repo_id", "listed"], "left_anti").drop(
-        "listed")
+    return known.distinct()
+
+
+def _gone_records(known, crawled, crawl_errors):
+    """Rows of record sources (``known`` is cut to them) that this crawl did not read again.
+
+    A section whose page failed to read this time stays ("page" = the path before '#'; a
+    thread's path has none), and so does every row of a source with an unreadable part."""
+    from pyspark.sql import functions as F
+
+    page = F.substring_index("path", "#", 1)
+    read = crawled.select("repo_id", "path")
+    failed_pages = crawl_errors.select("repo_id", page.alias("page"))
+    incomplete = crawl_errors.where(F.col("error_kind").isin(sorted(TRANSIENT_KINDS)) | (F.col("path") == ""))
+    return (known.join(read, ["repo_id", "path"], "left_anti")
+            .withColumn("page", page).join(failed_pages, ["repo_id", "page"], "left_anti").drop("page")
+            .join(incomplete.select("repo_id"), "repo_id", "left_anti"))
+
+
+def _gone_rows(spark, config, snapshots: list[Snapshot], crawled=None, crawl_errors=None):
+    """(repo_id, path) rows of the file tables that the new snapshots no longer hold.
+
+    ``crawled`` and ``crawl_errors`` ((repo_id, path[, error_kind]) of this run's crawl) are
+    the snapshot of record sources; listed sources compare with their listing."""
+    from pyspark.sql import functions as F
+
+    listed_ids = [s.repo_id for s in snapshots if not s.records]
+    record_ids = [s.repo_id for s in snapshots if s.records]
+    present = spark.createDataFrame(
+        [(s.repo_id, path) for s in snapshots if not s.records for path in sorted(s.paths)],
+        "repo_id STRING, path STRING")
+    known = _known_rows(spark, config, listed_ids + record_ids)
+    gone = known.where(F.col("repo_id").isin(listed_ids or [""])).join(present, ["repo_id", "path"], "left_anti")
+    if record_ids and crawled is not None and crawl_errors is not None:
+        gone = gone.unionByName(_gone_records(known.where(F.col("repo_id").isin(record_ids)), crawled, crawl_errors))
     for snapshot in snapshots:
         for prefix in snapshot.kept_prefixes:
             gone = gone.where(~((F.col("repo_id") == snapshot.repo_id) & F.col("path").startswith(prefix)))
@@ -114,12 +150,14 @@ def _holds_rows_of(config, table: str, repo_ids: list[str]) -> bool:
     return dataset.head(1, columns=["repo_id"], filter=pads.field("repo_id").isin(repo_ids)).num_rows > 0
 
 
-def delete_gone_files(ctx, snapshots: list[Snapshot]) -> int:
-    """Delete files the new snapshots lost from the file tables; returns how many paths went."""
+def delete_gone_files(ctx, snapshots: list[Snapshot], crawled=None, crawl_errors=None) -> int:
+    """Delete files the new snapshots lost from the file tables; returns how many paths went.
+
+    ``crawled``/``crawl_errors``: what this run's crawl read and could not read (record sources)."""
     repo_ids = sorted({s.repo_id for s in snapshots})
     if not repo_ids or not any(_holds_rows_of(ctx.config, t, repo_ids) for t in ("bronze.files", "silver.files")):
         return 0  # first crawl of these repositories: nothing to compare with, no Spark job
-    gone = ctx.materialize(_gone_rows(ctx.spark, ctx.config, snapshots))
+    gone = ctx.materialize(_gone_rows(ctx.spark, ctx.config, snapshots, crawled, crawl_errors))
     count = gone.count()
     if count:
         on = "target.repo_id = source.repo_id AND target.path = source.path"

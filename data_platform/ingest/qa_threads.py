@@ -10,7 +10,7 @@ authors and the licence version.
 from __future__ import annotations
 
 from data_platform.ingest.doc_html import html_sections
-from data_platform.ingest.doc_pages import normal_language
+from data_platform.ingest.doc_pages import block_language
 from data_platform.ingest.qa_posts import Post, Thread, license_for
 from data_platform.languages import known_languages
 
@@ -26,12 +26,13 @@ def tag_languages(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(name for name in found if name in known))
 
 
-def body_parts(body: str) -> tuple[str, list[tuple[str | None, str]], list[str]]:
-    """(prose, [(language, code)], links) of a post's HTML body."""
+def body_parts(body: str, hint: str | None = None) -> tuple[str, list[tuple[str | None, str]], list[str]]:
+    """(prose, [(language, code)], links) of a post's HTML body; ``hint`` (the thread's first tag
+    language) breaks ties when a block's language is detected."""
     prose, blocks, links = [], [], []
     for _anchor, _headings, text, code, refs in html_sections(body):
         prose.append(text)
-        blocks += [(normal_language(lang), snippet) for lang, snippet in code]
+        blocks += [(block_language(lang, snippet, hint), snippet) for lang, snippet in code]
         links += refs
     return "\n\n".join(p for p in prose if p), blocks, links
 
@@ -41,7 +42,7 @@ def thread_url(site: str, question_id: int) -> str:
 
 
 def _post_text(post: Post, default_language: str | None) -> str:
-    prose, blocks, _links = body_parts(post.body)
+    prose, blocks, _links = body_parts(post.body, default_language)
     lines = [prose, ""] if prose else []
     for language, code in blocks:
         lines += [f"```{language or default_language or ''}", code.rstrip("\n"), "```", ""]

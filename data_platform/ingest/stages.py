@@ -149,7 +149,7 @@ class CrawlFiles:
 
     name = "crawl"
     reads = ("listings", "purge_policy", "per_row_repos", "repo_ids")
-    writes = ("crawled",)
+    writes = ("crawled", "crawl_errors")
 
     def run(self, ctx: RunContext) -> None:
         from pyspark.sql import functions as F
@@ -177,6 +177,7 @@ class CrawlFiles:
         ctx.progress(self.name, f"{totals['files']:,} files, {totals['bytes'] / 1e6:,.1f} MB read by {len(tasks)} "
                                 f"tasks in {seconds:.1f}s ({rate(totals['files'], seconds, 'files')}, "
                                 f"{rate(totals['bytes'] / 1e6, seconds, 'MB')}), {totals['errors']} unreadable")
+        ctx.state.crawl_errors = crawled.where(F.col("error_kind").isNotNull()).select("repo_id", "path", "error_kind")
         ctx.record_error_frame(
             crawled.where(F.col("error_kind").isNotNull()).select(
                 "source", "path", F.lit("crawl").alias("stage"), F.col("error_kind").alias("kind"),
@@ -289,7 +290,7 @@ class PruneFiles:
     """
 
     name = "prune"
-    reads = ("listings", "listed_repo_ids", "crawled", "dataset_specs")
+    reads = ("listings", "listed_repo_ids", "crawled", "crawl_errors", "dataset_specs")
     writes = ()
 
     def __init__(self, prune_missing: bool = False):
@@ -299,7 +300,7 @@ class PruneFiles:
         from data_platform.ingest.prune import delete_gone_files, prunable_snapshots
 
         snapshots = prunable_snapshots(ctx.state.listings)
-        deleted = delete_gone_files(ctx, snapshots)
+        deleted = delete_gone_files(ctx, snapshots, ctx.state.crawled, ctx.state.crawl_errors)
         ctx.count("prune.deleted_files", deleted)
         if deleted:
             ctx.progress(self.name, f"{deleted:,} files no longer in their re-crawled snapshot removed from "

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from data_platform.config import PlatformConfig
+from data_platform.quality.array_checks import ARRAY_CHECKS, misaligned_arrays
 from data_platform.quality.results import ExpectationOutcome, shorten
 from data_platform.quality.row_checks import ROW_CHECKS, row_check_violations
 from data_platform.quality.suites import CheckSpec, check_label, expected_split_fractions
@@ -198,7 +199,8 @@ def run_checks(
     if not checks:
         return [], []
     outcomes, notes = [], []
-    table_checks = [check for check in checks if check.name not in ROW_CHECKS]
+    outcomes += [misaligned_arrays(df, c.name, config.quality.example_count) for c in checks if c.name in ARRAY_CHECKS]
+    table_checks = [check for check in checks if check.name not in ROW_CHECKS and check.name not in ARRAY_CHECKS]
     known = known_outcomes or {}
     outcomes += [known[check.name] for check in checks if check.name in known]
     todo = [check.name for check in checks if check.name in ROW_CHECKS and check.name not in known]

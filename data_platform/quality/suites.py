@@ -68,6 +68,8 @@ KNOWN_CHECKS = {
     "one_split_per_repo": TABLE,
     "split_fractions_near_config": TABLE,
     "splits_not_empty": TABLE,
+    "one_language_per_code_block": ROW,  # array_checks.py: paired arrays of one row
+    "one_score_per_answer": ROW,
 }
 
 
@@ -120,6 +122,8 @@ CHECK_COLUMNS = {
     "one_split_per_repo": "repo_id,split",
     "split_fractions_near_config": "repo_id,split",
     "splits_not_empty": "split",
+    "one_language_per_code_block": "code_blocks,code_languages",
+    "one_score_per_answer": "answers,answer_scores",
 }
 
 

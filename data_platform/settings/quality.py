@@ -43,8 +43,10 @@ class QualitySettings(Section):
     example_chars: int = Field(80, ge=10, description="Example values are cut to this many characters")
     report_profile: bool = Field(True, description="Include the data profile with plots in the HTML report")
     validate_tables: list[str] = Field(
-        default_factory=lambda: ["bronze.repos", "bronze.files", "silver.files", "silver.functions"],
-        description="Tables besides gold validated after each ingest run (recorded, never blocking)",
+        default_factory=lambda: ["bronze.repos", "bronze.files", "silver.files", "silver.functions",
+                                 "silver.doc_sections", "silver.qa_threads"],
+        description="Tables besides gold validated after each ingest run (recorded, never blocking); "
+        "a table the run did not write is skipped",
     )
     extra_expectations_dir: str | None = Field(
         None,

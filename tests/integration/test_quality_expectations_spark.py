@@ -134,3 +134,50 @@ def test_quarantine_conditions_select_the_rows_great_expectations_flags(spark, c
     for k, spec in enumerate(specs):
         assert selected[spec.label] == {rows[GOOD_ROWS + k]["doc_id"]}, spec.label
         assert ge[spec.label].result["unexpected_count"] == 1, spec.label
+
+
+# A bad row per source table: what a broken reader would write (a page path outside the tree,
+# a language missing for a code block; a licence the date rule never gives, one score short).
+SOURCE_TABLE_DEFECTS = {
+    "silver.doc_sections": (
+        {"page": "../outside.html", "code_blocks": ["print(1)", "x = 2"], "code_languages": ["python"]},
+        {"expect_column_values_to_not_match_regex_list(page)", "check:one_language_per_code_block(code_blocks,code_languages)"},
+    ),
+    "silver.qa_threads": (
+        {"license_spdx": "MIT", "answers": ["a", "b"], "answer_scores": [3]},
+        {"expect_column_values_to_be_in_set(license_spdx)", "check:one_score_per_answer(answers,answer_scores)"},
+    ),
+}
+
+
+def _source_rows(table: str, config) -> list[dict]:
+    specs = [s for s in build_suite(table, config).expectations if s.type != "expect_column_values_to_be_of_type"]
+    rows = good_rows(table, specs)
+    for row in rows:  # the fixture's arrays are one string each; paired arrays must line up
+        if table == "silver.doc_sections":
+            row["code_languages"] = [None]
+        else:
+            row["answer_scores"] = [7]
+    return rows
+
+
+def test_source_tables_suites_fail_on_a_bad_row_and_the_report_shows_them(spark, tmp_path):
+    """silver.doc_sections and silver.qa_threads: real GE on Spark fails each table's suite on one
+    bad row with exactly the broken expectations and checks, and the HTML report lists both."""
+    from data_platform.quality import build_report
+    from data_platform.quality.validate import record, validate_dataframe
+    from tests.fixtures.quality import _nullable_schema
+
+    config = make_config(tmp_path / "lake", "quality.report_profile=false")
+    for table, (defect, broken) in SOURCE_TABLE_DEFECTS.items():
+        rows = _source_rows(table, config)
+        rows[1].update(defect)
+        bad = validate_dataframe(spark, config, table, spark.createDataFrame(rows, _nullable_schema(table)), 1, "src")
+        # Exactly the broken ones fail: every other expectation (types, keys, patterns) passed on these rows.
+        assert {o.label for o in bad.failures} == broken, [o.describe() for o in bad.failures]
+        assert len(bad.outcomes) > len(broken) + 10
+        assert all(o.unexpected_count == 1 for o in bad.failures)
+        record(config, bad)
+    report = build_report(spark, config, "src").read_text()
+    for table, (_defect, broken) in SOURCE_TABLE_DEFECTS.items():
+        assert table in report and all(label in report for label in broken)

@@ -109,7 +109,7 @@ def test_rst_sections_read_titles_code_block_directives_and_literal_blocks():
     sections = page_sections("guide.rst", RST_PAGE)
     assert _shape(sections) == [
         ("guide", ["Guide"], []),
-        ("install", ["Guide", "Install"], [("bash", "$ pip install thing\n"), (None, "thing.run()\n")]),
+        ("install", ["Guide", "Install"], [("bash", "$ pip install thing\n"), ("python", "thing.run()\n")]),  # detected
         ("details", ["Guide", "Install", "Details"], []),
     ]
     assert sections[0].links == ["https://example.org/rst"] and sections[1].prose == "Example:"

@@ -100,16 +100,57 @@ def test_cc_by_sa_is_admitted_for_attributed_qa_only():
     assert filter_reason({**row, "source_kind": "qa"}, FilterSettings(admit_attributed_qa=False)) == "license"
 
 
-def test_a_7z_dump_without_py7zr_fails_with_what_to_do(tmp_path):
-    import importlib.util
+def test_a_7z_dump_without_py7zr_fails_with_what_to_do(tmp_path, monkeypatch):
+    import sys
 
     import pytest
 
     from data_platform.ingest import errors as E
 
-    if importlib.util.find_spec("py7zr") is not None:
-        pytest.skip("py7zr is installed: .7z dumps are read")
+    monkeypatch.setitem(sys.modules, "py7zr", None)  # as on an install without it: import fails
     archive = tmp_path / "cooking.stackexchange.com.7z"
     archive.write_bytes(b"7z\xbc\xaf\x27\x1c")
     with pytest.raises(E.SourceError, match="py7zr is not installed: pip install py7zr, or extract it"):
         stackexchange.list_source(f"stackexchange:{archive}", archive, LIMITS, tmp_path / "cache")
+
+
+def test_a_7z_dump_is_read_from_disk_in_blocks_once_per_archive_version(tmp_path):
+    """A real .7z made by py7zr: the threads of its Posts.xml come out as from the folder, the
+    site is the archive's name, a second listing does not extract again, and reading the
+    extracted dump never holds Posts.xml in memory (peak Python allocation well under its size)."""
+    import tracemalloc
+
+    import py7zr
+
+    from tests.fixtures.stackexchange import answered_with_code
+
+    # Padding threads make Posts.xml a few MB, so holding it whole would show in the peak.
+    padding = [row for n in range(100, 2100, 2) for row in answered_with_code(n, f"Question {n}", "<python>",
+                                                                                  f"x_{n} = {n}\n" * 150)]
+    folder = write_dump(tmp_path / "dump", padding)
+    size = (folder / "Posts.xml").stat().st_size
+    assert size > 2_500_000
+    archive = tmp_path / "cooking.stackexchange.com.7z"
+    with py7zr.SevenZipFile(archive, "w") as out:
+        for name in ("Posts.xml", "Users.xml", "Tags.xml"):
+            out.write(folder / name, name)
+    listing = stackexchange.list_source(f"stackexchange:{archive}", archive, LIMITS, tmp_path / "cache")
+    stackexchange.with_filters(listing, QaFilters())
+    tracemalloc.start()
+    try:
+        paths, first = set(), None  # only paths are kept: the threads stream through
+        for record in stackexchange.read_entries(listing.info, listing.entries, LIMITS):
+            if record.content:
+                paths.add(record.path)
+                first = first or (Thread.from_json(record.content.decode()) if record.path == "questions/1" else None)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < size / 2, (peak, size)
+    assert listing.info.repo_name == "cooking.stackexchange.com"
+    assert {"questions/1", "questions/5", "questions/100", "questions/2098"} <= paths and len(paths) == 2 + 1000
+    assert first.site == "cooking.stackexchange.com" and first.accepted.author == "Guru"  # Users.xml came too
+    extracted = next((tmp_path / "cache").rglob("Posts.xml"))
+    again = stackexchange.list_source(f"stackexchange:{archive}", archive, LIMITS, tmp_path / "cache")
+    assert again.info.commit_sha == listing.info.commit_sha and next((tmp_path / "cache").rglob("Posts.xml")) == extracted
+    assert stackexchange._archive_site("stackoverflow.com-Posts.7z") == "stackoverflow.com"

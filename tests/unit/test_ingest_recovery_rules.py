@@ -46,6 +46,14 @@ def test_unlistable_roots_and_datasets_are_never_pruned():
     assert [s.paths for s in prunable_snapshots([root_unreadable, dataset, fine])] == [{"a.py"}]
 
 
+def test_docs_trees_and_dumps_are_pruned_by_the_records_their_crawl_read():
+    listing = _listing(["Posts.xml"])
+    listing.info.kind = "stackexchange"  # a dump: its threads are not its listing's entries
+    pages = _listing(["index.html"])
+    pages.info.kind = "docs"
+    assert [s.records for s in prunable_snapshots([listing, pages, _listing(["a.py"])])] == [True, True, False]
+
+
 def _write_delta(path, rows: list[dict], metadata: str | None = None):
     import pyarrow as pa
     from deltalake import CommitProperties, write_deltalake

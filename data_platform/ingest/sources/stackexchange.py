@@ -2,9 +2,10 @@
 
 The folder holds ``Posts.xml`` and optionally ``Users.xml`` (authors' names for attribution)
 and ``Tags.xml``; the site is the folder's name (``cooking.stackexchange.com``), which gives the
-threads' URLs. A ``.7z`` archive needs ``py7zr`` (an optional package): its XML files are
-extracted to the cache folder, streamed to disk, never held in memory; without py7zr the source
-fails with a message saying what to do.
+threads' URLs. A ``.7z`` archive (the form the dumps are published in) is extracted with
+``py7zr`` into the cache folder, once per archive version, decompressed to disk in blocks and
+never held in memory; its name gives the site (``cooking.stackexchange.com.7z``,
+``stackoverflow.com-Posts.7z``). Without py7zr the source fails with a message saying what to do.
 
 The listing is a single entry read by one task: :mod:`data_platform.ingest.qa_posts` streams
 the file twice and yields one record per thread (path ``questions/<id>``, bytes: the thread as
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -27,6 +29,7 @@ from data_platform.ingest.sources.base import Entry, FileRecord, Limits, Listing
 
 KIND = "stackexchange"
 DUMP_FILES = ("Posts.xml", "Users.xml", "Tags.xml")
+EXTRACT_BLOCK_BYTES = 4 << 20  # .7z extraction writes Posts.xml in blocks of this size
 
 
 def _dump_folder(path: Path, cache_dir: Path) -> Path:
@@ -45,15 +48,49 @@ def _extract_7z(path: Path, cache_dir: Path) -> Path:
     except ImportError as err:
         raise E.SourceError(E.UNKNOWN_SOURCE, f"{path.name} is a .7z archive and py7zr is not installed: "
                             "pip install py7zr, or extract it (7z x) and give the folder") from err
-    target = cache_dir.expanduser() / "stackexchange" / stable_id(str(path.resolve()))
-    target.mkdir(parents=True, exist_ok=True)
-    with py7zr.SevenZipFile(path) as archive:
-        wanted = [name for name in archive.getnames() if name.rsplit("/", 1)[-1] in DUMP_FILES]
-        archive.extract(path=target, targets=wanted)
+    # One folder per archive version: listing it again (every run) neither re-extracts nor changes
+    # the extracted files' times, which the dump's snapshot id is made of.
+    stat = path.stat()
+    target = cache_dir.expanduser() / "stackexchange" / stable_id(f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}")
+    done = target / ".extracted"
+    if not done.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        with py7zr.SevenZipFile(path) as archive, _bounded_blocks(py7zr):
+            wanted = [name for name in archive.getnames() if name.rsplit("/", 1)[-1] in DUMP_FILES]
+            archive.extract(path=target, targets=wanted)
+        done.write_text(path.name)
     posts = next(target.rglob("Posts.xml"), None)
     if posts is None:
         raise E.SourceError(E.CORRUPT_ARCHIVE, f"{path.name} holds no Posts.xml")
     return posts.parent
+
+
+@contextmanager
+def _bounded_blocks(py7zr):
+    """Decompress in blocks of EXTRACT_BLOCK_BYTES while extracting.
+
+    py7zr writes each file in blocks as large as its memory limit allows, which it sizes from
+    the machine's available memory (128 MB at least): a dump's Posts.xml would sit in memory in
+    blocks of gigabytes. Its block size is read from a module function at each extraction, so
+    it is swapped for the extraction and restored after.
+    """
+    module = py7zr.py7zr
+    original = module.get_memory_limit
+    module.get_memory_limit = lambda: EXTRACT_BLOCK_BYTES
+    try:
+        yield
+    finally:
+        module.get_memory_limit = original
+
+
+def _archive_site(name: str) -> str:
+    """``stackoverflow.com-Posts.7z`` → ``stackoverflow.com`` (Stack Overflow ships one archive per file)."""
+    stem = name[:-3]
+    for part in DUMP_FILES:
+        suffix = "-" + part.removesuffix(".xml")
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
 
 
 def list_source(spec: str, path: Path, limits: Limits, cache_dir: Path) -> Listing:
@@ -62,7 +99,7 @@ def list_source(spec: str, path: Path, limits: Limits, cache_dir: Path) -> Listi
     if posts is None:
         raise E.SourceError(E.MISSING_PATH, f"{folder} has no Posts.xml")
     stat = posts.stat()
-    site = (path.name[:-3] if path.suffix.lower() == ".7z" else folder.name) or "stackexchange"
+    site = (_archive_site(path.name) if path.suffix.lower() == ".7z" else folder.name) or "stackexchange"
     url = str(path.expanduser().resolve())
     commit = hashlib.sha1(f"{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()
     info = SourceInfo(spec, KIND, str(folder), stable_id(url), url, site, commit)
