@@ -152,13 +152,9 @@ def _split(spark, config: PlatformConfig, move: Move) -> None:
 
 def _vacuum(spark, path: Path, retention_hours: int) -> None:
     """Delete data files only older versions use: those of bronze.files hold raw content."""
-    key = "spark.databricks.delta.retentionDurationCheck.enabled"
-    previous = spark.conf.get(key, "true")
-    spark.conf.set(key, "false")
-    try:
-        spark.sql(f"VACUUM delta.`{path}` RETAIN {int(retention_hours)} HOURS")
-    finally:
-        spark.conf.set(key, previous)
+    from data_platform.vacuum import vacuum_now
+
+    vacuum_now(spark, f"delta.`{path}`", retention_hours)
 
 
 # Lake roots whose layout this process has already brought up to date (see lake.ensure_table).

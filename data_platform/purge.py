@@ -218,18 +218,15 @@ def _delete_orphans(spark, config, name: str, columns: tuple[str, ...], kept) ->
 
 def vacuum(spark, config: PlatformConfig, tables: list[str], retention_hours: int) -> list[str]:
     """VACUUM tables so data files only older versions need are deleted now (not after 7 days)."""
-    previous = spark.conf.get("spark.databricks.delta.retentionDurationCheck.enabled", "true")
-    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
-    try:
-        done = []
-        for table in tables:
-            path = config.lake.table_path(table)
-            if lake.is_delta_table(path):
-                spark.sql(f"VACUUM {lake.delta_path_sql(path)} RETAIN {int(retention_hours)} HOURS")
-                done.append(table)
-        return done
-    finally:
-        spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", previous)
+    from data_platform.vacuum import vacuum_now
+
+    done = []
+    for table in tables:
+        path = config.lake.table_path(table)
+        if lake.is_delta_table(path):
+            vacuum_now(spark, lake.delta_path_sql(path), retention_hours)
+            done.append(table)
+    return done
 
 
 def _drop_clone(config: PlatformConfig, targets: list[Target]) -> None:
