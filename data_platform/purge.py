@@ -157,8 +157,13 @@ def _delete(spark, config, table: str, condition: str) -> int:
     DeltaTable.forPath(spark, str(path)).delete(condition)
     if lake.table_version(path) == before:
         return 0
+    return _last_commit_count(spark, path, "numDeletedRows")
+
+
+def _last_commit_count(spark, path, metric: str) -> int:
+    """One operation metric of the table's latest commit (DELETE and MERGE name theirs differently)."""
     metrics = spark.sql(f"DESCRIBE HISTORY {lake.delta_path_sql(path)} LIMIT 1").first()["operationMetrics"] or {}
-    return int(metrics.get("numDeletedRows", 0) or 0)
+    return int(metrics.get(metric, 0) or 0)
 
 
 def _sql_list(values) -> str:
@@ -212,8 +217,7 @@ def _delete_orphans(spark, config, name: str, columns: tuple[str, ...], kept) ->
         return 0
     match = " AND ".join(f"t.`{column}` = s.`{column}`" for column in columns)
     DeltaTable.forPath(spark, str(path)).alias("t").merge(orphans.alias("s"), match).whenMatchedDelete().execute()
-    metrics = spark.sql(f"DESCRIBE HISTORY {lake.delta_path_sql(path)} LIMIT 1").first()["operationMetrics"] or {}
-    return int(metrics.get("numTargetRowsDeleted", 0) or 0)
+    return _last_commit_count(spark, path, "numTargetRowsDeleted")
 
 
 def vacuum(spark, config: PlatformConfig, tables: list[str], retention_hours: int) -> list[str]:
