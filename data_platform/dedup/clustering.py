@@ -71,7 +71,9 @@ def _verified_edges(spark, config, contents, signatures, settings: DedupSettings
     pairs = candidate_pairs(signatures, bands, rows, settings.max_bucket_pairs).persist()
     try:
         edges = verified_pairs(pairs, contents, signatures, settings).persist()
-        return edges, pairs.count(), signatures.count(), {}
+        # Every content is banded again; the caller holds contents cached, so this count costs no
+        # scan of silver.minhash (signatures is that table joined with contents).
+        return edges, pairs.count(), contents.count(), {}
     finally:
         pairs.unpersist()
 
