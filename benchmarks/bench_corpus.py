@@ -10,6 +10,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,49 @@ def lsh_candidates(signatures: list[np.ndarray], bands: int, rows: int) -> set[t
             for b in members[i + 1 :]:
                 pairs.add((a, b))
     return pairs
+
+
+def word_shingles(text: str, k: int = 5) -> frozenset:
+    """k-word shingles as tuples of words, from Python's regex engine: no hashing, no numpy.
+
+    An independent re-statement of the dedup definition (runs of word characters, ASCII
+    case-folded), so the truth below shares no code with the pipeline it judges.
+    """
+    words = [w.lower() if w.isascii() else w for w in re.findall(r"\w+", text)]
+    return frozenset(tuple(words[i : i + k]) for i in range(max(len(words) - k + 1, 0)))
+
+
+def exact_pairs(texts: list[str], threshold: float) -> set[tuple[int, int]]:
+    """Every pair with Jaccard >= threshold, by brute force over all pairs.
+
+    Only pairs whose set sizes could still reach the threshold are compared
+    (|A ∩ B| / |A ∪ B| <= min/max): an exact bound, not a heuristic.
+    """
+    sets = [word_shingles(text) for text in texts]
+    order = sorted(range(len(sets)), key=lambda doc: len(sets[doc]))
+    pairs = set()
+    for position, a in enumerate(order):
+        size_a = len(sets[a])
+        for b in order[position + 1 :]:
+            size_b = len(sets[b])
+            if size_a < threshold * size_b:
+                break
+            shared = len(sets[a] & sets[b])
+            union = size_a + size_b - shared
+            if union and shared / union >= threshold:
+                pairs.add((min(a, b), max(a, b)))
+    return pairs
+
+
+def pair_scores(found: set[tuple[int, int]], truth: set[tuple[int, int]]) -> dict:
+    """Recall and precision of found pairs against the brute-force truth; nothing found scores 0."""
+    hit = len(found & truth)
+    return {
+        "true_pairs": len(truth),
+        "found_pairs": len(found),
+        "recall": round(hit / len(truth), 4) if truth else 1.0,
+        "precision": round(hit / len(found), 4) if found else 0.0,
+    }
 
 
 def removed_documents(pairs: set[tuple[int, int]], count: int) -> set[int]:
