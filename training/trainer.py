@@ -208,7 +208,7 @@ def _trainer(config: TrainingConfig, run: RunFolder, job: dict[str, Any], datase
         # Ray Train routes print() through a logger that echoes it twice; progress lines once is enough.
         "RAY_TRAIN_ENABLE_PRINT_PATCH": "0",
     }
-    env["TORCH_EXTENSIONS_DIR"] = str(Path(os.path.expandvars(train.torch_extensions_dir)).expanduser())
+    env["TORCH_EXTENSIONS_DIR"] = str(train.extensions_path())
     env.update(worker_env(run))
     storage_path, storage_filesystem = ray_storage(config)
     return TorchTrainer(

