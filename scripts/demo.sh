@@ -27,7 +27,9 @@ $CM sql "SELECT name, kind, path FROM silver.functions WHERE language = 'python'
 $CM sql "SELECT split, count(DISTINCT repo_id) AS repos, count(*) AS docs, sum(token_count) AS tokens FROM gold.training_corpus GROUP BY split ORDER BY split"
 
 step "4. data quality"
-$CM quality report
+# The ingest already wrote the report with the data-profile plots (its path is printed above);
+# --no-profile summarises the same results without starting Spark a second time.
+$CM quality report --no-profile
 
 step "5. fine-tune SmolLM2-135M on the published gold version (Ray Train, 2 workers, DeepSpeed ZeRO-2)"
 $CM train --model smollm2 --max-steps "${DEMO_STEPS:-16}" --workers 2 --zero-stage 2 --run-name "$RUN" \
