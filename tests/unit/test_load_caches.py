@@ -40,6 +40,10 @@ def test_second_load_reads_the_cache_and_gives_the_same_model(tmp_path):
     again, again_tokenizer = load_dequantised(gguf, loader, _from_folder, root=tmp_path)
     assert loader.calls == 1  # the GGUF was dequantised once
     assert again_tokenizer.get_vocab() == first_tokenizer.get_vocab()
+    for attribute in ("eos_token", "pad_token", "bos_token", "all_special_tokens", "chat_template"):
+        assert getattr(again_tokenizer, attribute) == getattr(first_tokenizer, attribute), attribute
+    assert again.generation_config.to_dict() == first.generation_config.to_dict()
+    assert again.config.tie_word_embeddings == first.config.tie_word_embeddings
     ids = first_tokenizer(CODE, return_tensors="pt")["input_ids"]
     assert again_tokenizer(CODE, return_tensors="pt")["input_ids"].tolist() == ids.tolist()
     with torch.no_grad():
