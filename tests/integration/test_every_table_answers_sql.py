@@ -4,8 +4,9 @@ One fresh lake, every command run as a user runs it (a new `codemill` process ea
 
 1. `codemill ingest` on three small repositories of real code (one with a blob missing from
    its object store): Spark writes bronze/silver/gold, delta-rs writes the ops.* rows;
-2. `codemill train` on the published version, a corpus of a few hundred tokens, far below one
-   global batch: it must train (padded and repeated) with a warning, then resume;
+2. `codemill train` on the published version (named in its output and in ops.training_runs with
+   the gate result that published it), a corpus of a few hundred tokens, far below one global
+   batch: it must train (padded and repeated) with a warning, then resume;
 3. `codemill eval --completions`: writes ops.eval_results;
 4. `codemill sql`: every contract table on disk, queried by name, row counts equal to what
    delta-rs reads from the files.
@@ -24,6 +25,7 @@ from deltalake import DeltaTable
 
 from data_platform.contracts import all_contracts
 from data_platform.lake import is_delta_table
+from data_platform.publication import latest_published_version
 from tests.conftest import make_config
 from tests.fixtures.ingest import commit_all, git
 from tests.fixtures.repos import license_text, package_sources, remove_blob, write_tree
@@ -82,6 +84,11 @@ def test_every_written_table_answers_sql_and_a_tiny_corpus_trains(tmp_path):
     first = codemill(lake, "train", *TRAIN, "--max-steps", "2", "--run-name", "tiny-corpus")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "steps: 2" in first.stdout
+    # The CLI ingest's published version is the one trained on, and the run says by which gate result
+    # (moved here from test_whole_chain.py, which no longer trains).
+    published = latest_published_version(make_config(lake))
+    assert published is not None
+    assert f"version {published.table_version} (published by {published.quality_result_id})" in first.stdout
     assert "warning: the train split packs into" in first.stdout and "fewer than one global batch" in first.stdout
     # Every step was one whole (repeated) epoch: the resume starts at an epoch boundary.
     resumed = codemill(lake, "train", *TRAIN, "--max-steps", "3", "--run-name", "tiny-corpus")
@@ -114,3 +121,7 @@ def test_every_written_table_answers_sql_and_a_tiny_corpus_trains(tmp_path):
     assert details.returncode == 0, details.stderr[-3000:]
     assert "shells/format.py,missing_object" in details.stdout
     assert "succeeded,3" in details.stdout and "true" in details.stdout.lower()
+    (run,) = [row for row in DeltaTable(str(config.lake.table_path("ops.training_runs"))).to_pyarrow_table().to_pylist()
+              if row["run_id"] == "tiny-corpus"]
+    assert (run["status"], run["table_version"], run["quality_result_id"], run["steps"]) == (
+        "succeeded", published.table_version, published.quality_result_id, 3)

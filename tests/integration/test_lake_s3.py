@@ -4,7 +4,8 @@ One S3 server for the module, started from ``.venv/bin/moto_server`` on a free p
 Spark standalone cluster on loopback (a master and two workers, tests/fixtures/spark_cluster.py).
 The chain runs as the CLI runs it, in child processes that get only the standard AWS
 environment variables and ``lake.root=s3://…``: `codemill submit jobs/ingest.py` to the
-cluster (crawl → curate → refine → gate → publish; hadoop-aws jars shipped to the executors),
+cluster (crawl → curate → refine → gate → publish; hadoop-aws shipped to the executors, its AWS
+SDK bundle node-local as on a cluster image, decision 0185),
 then `codemill sql`, answered by the DuckDB fast path over delta-rs' snapshot of the S3 tables
 (time travel included) and, with ``--engine spark``, by Spark over S3A with the catalog rebuilt
 from the lake. Every place a local directory could appear (the working directory, the temp
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,17 +88,41 @@ def _json_documents(text: str) -> list:
     return found
 
 
+def _node_local_sdk_bundle() -> Path:
+    """The AWS SDK bundle hadoop-aws names (its Ivy descriptor), as Ivy cached it on this machine."""
+    from data_platform.spark import hadoop_version
+
+    for ivy in sorted(Path.home().glob(".ivy2*")):
+        descriptor = ivy / "cache" / "org.apache.hadoop" / "hadoop-aws" / f"ivy-{hadoop_version()}.xml"
+        found = descriptor.is_file() and re.search(
+            r'<dependency org="software\.amazon\.awssdk" name="bundle" rev="([^"]+)"', descriptor.read_text())
+        if found and (jar := ivy / "jars" / f"software.amazon.awssdk_bundle-{found.group(1)}.jar").is_file():
+            return jar
+    raise AssertionError("hadoop-aws's AWS SDK bundle is not in the Ivy cache (scripts/bootstrap.sh resolves it)")
+
+
 def _submit_ingest(codemill, cluster, sources, tmp_path: Path):
     """`codemill submit jobs/ingest.py` to the standalone cluster; both workers run executors."""
     # Delta reads its log into 50 partitions by default; on two loopback cores that is most of
     # the run (the same setting local masters get, data_platform/spark.py), so set it here.
+    # The AWS SDK bundle (686 MB) is node-local, as on a cluster image that bakes it in (decision
+    # 0185): excluded from what Spark ships and put on the driver's and executors' class path.
+    # Shipping copied it into each executor's work folder (1.5 GB of work folders per run);
+    # hadoop-aws and Delta still reach the executors through `codemill submit`'s --packages.
+    bundle = _node_local_sdk_bundle()
     config = tmp_path / "cluster.yaml"
-    config.write_text("spark:\n  conf:\n    spark.databricks.delta.snapshotPartitions: '2'\n")
+    config.write_text("spark:\n  conf:\n    spark.databricks.delta.snapshotPartitions: '2'\n"
+                      "    spark.jars.excludes: software.amazon.awssdk:bundle\n"
+                      f"    spark.driver.extraClassPath: '{bundle}'\n    spark.executor.extraClassPath: '{bundle}'\n")
     done = codemill("submit", str(REPO_ROOT / "jobs" / "ingest.py"), "--config", str(config), "--",
                     *(arg for source in sources for arg in ("--source", str(source))), "--run-id", "s3-chain",
                     f"spark.master={cluster.master_url}")
     executors = cluster.executor_logs()
     assert len(executors) == 2 and len({log.parent.parent for log in executors}) == 1, executors
+    # Executors fetched hadoop-aws from the driver (what --packages ships), never the bundle.
+    shipped = {path.name for log in executors for path in log.parent.iterdir() if path.suffix == ".jar"}
+    assert any(name.startswith("org.apache.hadoop_hadoop-aws-") for name in shipped), shipped
+    assert not any("awssdk_bundle" in name for name in shipped), shipped
     return done
 
 

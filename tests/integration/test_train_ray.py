@@ -4,7 +4,7 @@ Scenarios are combined to keep the suite short (each Ray Train start costs tens 
 ZeRO-2, 2 workers: train 8 steps, rerun the same run name to 20 steps (step counter and data
 position continue), kill one worker mid-way (Ray restarts from the last checkpoint), loss
 falls, the export loads in plain transformers and generates, lineage is recorded.
-ZeRO-3 (with eval on the valid split) runs in test_train_multinode.py, across two nodes.
+ZeRO-3 (with eval on the valid split) runs in test_train_s3.py, across two nodes.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ FAST = [
 def ray_local(monkeypatch):
     import ray
 
-    # As in test_train_multinode: one auth mode for every Ray this test process starts.
+    # As in test_train_s3: one auth mode for every Ray this test process starts.
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     ray.init(object_store_memory=1 << 30, include_dashboard=False, log_to_driver=True)
     yield

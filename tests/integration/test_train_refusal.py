@@ -49,3 +49,10 @@ def test_unpublished_versions_are_refused(lake_config):
     err = done.stderr.strip()
     assert done.returncode != 0
     assert len(err.splitlines()) == 1 and "not published" in err and "--allow-unvalidated" in err
+
+    # Of several published versions the newest is trained on, with the result that published it
+    # (the chain's re-crawl case, formerly checked by a training run in test_whole_chain.py).
+    v2 = write_gold(lake_config)
+    newest = publish(lake_config, v2)
+    chosen = choose_table_version(lake_config)
+    assert (chosen.table_version, chosen.quality_result_id) == (v2, newest) and v2 > v1 > v0
