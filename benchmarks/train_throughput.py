@@ -11,11 +11,11 @@ matmul probe on CPU); the full path adds its data-wait fraction.
 
     .venv/bin/python benchmarks/train_throughput.py                       # CPU, tiny model
     .venv/bin/python benchmarks/train_throughput.py --model-config smollm2  # CPU, the demo's model
+    python benchmarks/train_throughput.py --model-config qwen2-0.5b --modes bare,deepspeed \
+        --zero-stages 2,3 --seq-len 2048 --micro-batch 8                   # GPU
 
 ``ratio``: the full path's tokens/s ÷ bare DeepSpeed's at the first ZeRO stage (0 when the
 full path timed no step; goal ≥ 0.95 on CPU, data wait < 1%).
-    python benchmarks/train_throughput.py --model-config qwen2-0.5b --modes bare,deepspeed \
-        --zero-stages 2,3 --seq-len 2048 --micro-batch 8                   # GPU
 """
 
 from __future__ import annotations
@@ -197,7 +197,6 @@ def run_deepspeed(args, device, stage: int) -> dict:
     import torch
 
     from training.loop import deepspeed_config
-    from training.settings import TrainSettings
 
     settings = TrainSettings(zero_stage=stage, micro_batch_size=args.micro_batch, grad_accum=1, grad_clip=1.0)
     on_gpu = device.type == "cuda"
