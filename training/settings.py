@@ -98,8 +98,7 @@ class TrainSettings(Section):
         DeepSpeed sources of the environment that built it; two checkouts sharing one folder
         (a CI clone beside a working copy) rebuilt it on every alternate run (~40-90 s each).
         """
-        prefix = sys.prefix
-        digest = hashlib.sha1(prefix.encode()).hexdigest()[:10]
+        digest = hashlib.sha1(sys.prefix.encode()).hexdigest()[:10]
         return Path(os.path.expandvars(self.torch_extensions_dir)).expanduser() / f"venv-{digest}"
 
     @field_validator("mixture")
