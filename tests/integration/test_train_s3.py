@@ -86,10 +86,15 @@ def two_nodes():
             yield cluster
 
 
-def _codemill(env_aws: dict, cwd: Path, *args: str, timeout: int = 600, check: bool = True):
+def _cli_env(env_aws: dict) -> dict:
+    """A `codemill` child's environment: the S3 server's AWS variables only, no lake from outside."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_") and key != "CODEMILL_LAKE"}
     env.update(env_aws, PYTHONPATH=str(REPO_ROOT), RAY_AUTH_MODE="disabled")
-    done = subprocess.run([sys.executable, "-m", "codemill.cli.main", *args], cwd=cwd, env=env,
+    return env
+
+
+def _codemill(env_aws: dict, cwd: Path, *args: str, timeout: int = 600, check: bool = True):
+    done = subprocess.run([sys.executable, "-m", "codemill.cli.main", *args], cwd=cwd, env=_cli_env(env_aws),
                           capture_output=True, text=True, timeout=timeout)
     if check:
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -206,10 +211,8 @@ def test_two_node_run_resumes_from_s3_after_its_worker_node_dies(two_nodes, s3, 
     args = ["train", "--run-name", "spread", "--max-steps", "20", *overrides, *SMALL, "train.export=false",
             f"ray.address={cluster.address}", "train.placement_strategy=STRICT_SPREAD",
             "train.checkpoint_every=2"]
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env.update(env_aws, PYTHONPATH=str(REPO_ROOT), RAY_AUTH_MODE="disabled")
     first = subprocess.Popen([sys.executable, "-m", "codemill.cli.main", *args, "train.max_failures=0"], cwd=work,
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             env=_cli_env(env_aws), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 600
     # Ray Train records a checkpoint (its snapshot) once every rank has uploaded its shard.
     while not list_keys(client, BUCKET, f"{prefix}/_train/spread/checkpoint_manager_snapshot.json"):
