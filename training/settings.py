@@ -36,6 +36,12 @@ class TrainSettings(Section):
         gt=0,
         description="CPUs each worker reserves; the rest feeds Ray Data (a full CPU each starves it)",
     )
+    cpu_threads: int = Field(
+        0,
+        ge=0,
+        description="torch threads per CPU worker; 0: the node's Ray CPUs divided among the run's workers on it "
+        "(Ray itself would leave each worker one thread per reserved CPU, at least one)",
+    )
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = Field(
         "PACK", description="How workers are placed on nodes (STRICT_SPREAD: one per node)"
     )

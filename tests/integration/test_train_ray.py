@@ -105,6 +105,13 @@ def test_zero2_resume_failure_restart_and_export(ray_local, published):
     run1 = read_metrics(artifacts / "metrics.jsonl")
     assert [row["step"] for row in run1] == list(range(1, 9))
     state = json.loads((artifacts / "data_state.json").read_text())
+    # Each CPU worker computes on its share of the node's cores, not the one thread Ray's
+    # OMP_NUM_THREADS would leave a worker reserving half a core.
+    import ray
+
+    share = max(1, int(ray.cluster_resources()["CPU"]) // 2)
+    assert [json.loads((artifacts / "workers" / f"rank{r}.json").read_text())["torch_threads"]
+            for r in (0, 1)] == [share, share]
     assert state["step"] == 8 and state["position"]["blocks_in_epoch"] == 8 * 4 * 2
 
     killed: dict = {}

@@ -83,3 +83,32 @@ def test_metrics_console_line_and_loss_curve(tmp_path):
     png = plot_loss_curve(jsonl, tmp_path / "loss.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert not math.isnan(rows[-1]["loss"])
+
+
+class _Context:
+    def __init__(self, local_world_size: int):
+        self.local_world_size = local_world_size
+
+    def get_local_world_size(self) -> int:
+        return self.local_world_size
+
+
+@pytest.mark.parametrize(("node_cpus", "local_workers", "setting", "threads"), [
+    (8, 2, 0, 4),  # the node's cores shared by the run's workers on it
+    (2, 1, 0, 2),  # one worker alone on a 2-core machine: both cores, not Ray's one thread
+    (2, 4, 0, 1),  # never below one
+    (8, 2, 3, 3),  # train.cpu_threads wins
+])
+def test_cpu_worker_threads(monkeypatch, node_cpus, local_workers, setting, threads):
+    import ray
+
+    from training.loop import cpu_threads
+
+    class Runtime:
+        def get_node_id(self):
+            return "here"
+
+    monkeypatch.setattr(ray, "get_runtime_context", Runtime)
+    monkeypatch.setattr(ray, "nodes", lambda: [{"NodeID": "elsewhere", "Resources": {"CPU": 64.0}},
+                                               {"NodeID": "here", "Resources": {"CPU": float(node_cpus)}}])
+    assert cpu_threads(TrainSettings(cpu_threads=setting), _Context(local_workers)) == threads
