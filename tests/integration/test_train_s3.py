@@ -47,7 +47,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(150
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "codemill-train-lake"
 SMALL = ["train.seq_len=64", "train.micro_batch_size=2", "train.workers=2", "train.lr=0.003",
-         "train.warmup_steps=1", "train.eval_every=0", "train.log_every=1"]
+         "train.warmup_steps=1", "train.eval_every=0", "train.log_every=1",
+         # The loopback "nodes" share this machine's cores: one thread per worker, as on one node.
+         "train.cpu_threads=1"]
 CHECKPOINT = re.compile(r"/step_(\d{6})/data_state\.json$")
 
 
