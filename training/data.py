@@ -81,17 +81,25 @@ def tokenize_documents(
     ]
 
 
-def _tokenize_batch(batch: pa.Table, spec_dict: dict[str, Any], tokenizer=None) -> pa.Table:
-    """Ray Data map_batches function: rows of (doc_id, text) → rows of token lists.
+class TokenizeDocuments:
+    """Ray Data actor: rows of (doc_id, text) → rows of token lists, FIM applied per document.
 
-    The driver passes the tokenizer itself: a task may run on a node that has no copy of the
-    run's folder (an object-store run, a cluster without a shared disk)."""
-    spec = DataSpec(**spec_dict)
-    tokenizer = tokenizer or _tokenizer(spec.tokenizer_dir)
-    fim = FimTokenIds.from_tokenizer(tokenizer) if spec.fim_rate > 0 else None
-    keys = batch.column("doc_id").to_pylist()
-    tokens = tokenize_documents(batch.column("text").to_pylist(), keys, tokenizer, fim, spec)
-    return pa.table({"doc_id": keys, "tokens": pa.array(tokens, type=pa.list_(pa.int32()))})
+    An actor rather than tasks: Ray keeps about one idle worker process per CPU and kills the
+    rest, so on a small machine whose CPUs the training workers hold, every tokenising task
+    started a fresh process (~4 CPU-seconds of imports; 29 of them in the demo's first three
+    minutes of training, on the cores the training needed). The driver passes the tokenizer
+    itself: an actor may run on a node that has no copy of the run's folder.
+    """
+
+    def __init__(self, spec_dict: dict[str, Any], tokenizer=None):
+        self.spec = DataSpec(**spec_dict)
+        self.tokenizer = tokenizer or _tokenizer(self.spec.tokenizer_dir)
+        self.fim = FimTokenIds.from_tokenizer(self.tokenizer) if self.spec.fim_rate > 0 else None
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        keys = batch.column("doc_id").to_pylist()
+        tokens = tokenize_documents(batch.column("text").to_pylist(), keys, self.tokenizer, self.fim, self.spec)
+        return pa.table({"doc_id": keys, "tokens": pa.array(tokens, type=pa.list_(pa.int32()))})
 
 
 class PackBlocks:
@@ -145,20 +153,24 @@ def document_dataset(spec: DataSpec, split: str, cpus_per_task: float = 0.25):
 
 
 def packed_dataset(
-    spec: DataSpec, split: str, eos_id: int, skip_blocks: int = 0, cpus_per_task: float = 0.25
+    spec: DataSpec, split: str, eos_id: int, skip_blocks: int = 0, cpus_per_task: float = 0.25,
+    tokenize_actors: int = 2,
 ):
     """The packed blocks of one split as a Ray Dataset (``input_ids``, ``labels``: int64 [seq_len]).
 
-    Tasks ask for a fraction of a CPU: on a small machine the training workers hold most
-    CPUs, and a read task that needs a whole one would wait forever (a stalled stream).
+    Reads and tokenisers ask for a fraction of a CPU: on a small machine the training workers
+    hold most CPUs, and a read task that needs a whole one would wait forever (a stalled
+    stream). Tokenising starts with one actor and grows to ``tokenize_actors`` while the
+    stream lags.
     """
     from ray.data import ActorPoolStrategy
 
     tokens = document_dataset(spec, split, cpus_per_task).map_batches(
-        _tokenize_batch,
-        fn_kwargs={"spec_dict": spec.to_dict(), "tokenizer": _tokenizer(spec.tokenizer_dir)},
+        TokenizeDocuments,
+        fn_constructor_kwargs={"spec_dict": spec.to_dict(), "tokenizer": _tokenizer(spec.tokenizer_dir)},
         batch_size=spec.tokenize_batch_size,
         batch_format="pyarrow",
+        compute=ActorPoolStrategy(min_size=1, max_size=max(1, tokenize_actors)),
         num_cpus=cpus_per_task,
     )
     return tokens.map_batches(
@@ -171,12 +183,22 @@ def packed_dataset(
     )
 
 
-def preserve_order() -> None:
-    """Make Ray Data keep the stream in read order (deterministic packing and resume)."""
+# Ray Data's default block limit (128 MiB) made the tokeniser emit a whole split as one block,
+# so the first training batch waited until every document was tokenised and packed (~60 s in
+# the demo); blocks of 1 MiB (~250k tokens) stream out as they are made.
+STREAM_BLOCK_BYTES = 1 << 20
+# What one split's stream may hold in the object store ahead of the workers (Ray Data
+# backpressure): a few blocks per operator.
+STREAM_BUFFER_BYTES = 16 << 20
+
+
+def configure_data_context() -> None:
+    """Keep the stream in read order (deterministic packing and resume), in small blocks."""
     from ray.data import DataContext
 
     context = DataContext.get_current()
     context.execution_options.preserve_order = True
+    context.target_max_block_size = STREAM_BLOCK_BYTES
     # Per-operator progress bars flood the training console; progress is the step line.
     context.enable_progress_bars = False
 

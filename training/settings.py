@@ -42,6 +42,9 @@ class TrainSettings(Section):
         description="torch threads per CPU worker; 0: the node's Ray CPUs divided among the run's workers on it "
         "(Ray itself would leave each worker one thread per reserved CPU, at least one)",
     )
+    tokenize_actors: int = Field(
+        2, ge=1, description="Ray Data actors tokenising each split's stream: one, more while the stream lags"
+    )
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = Field(
         "PACK", description="How workers are placed on nodes (STRICT_SPREAD: one per node)"
     )

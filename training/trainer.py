@@ -151,12 +151,12 @@ def _datasets(config: TrainingConfig, table: TableChoice, base_model: Path, posi
               mixture: dict | None = None):
     from transformers import AutoTokenizer
 
-    from training.data import DataSpec, packed_dataset, preserve_order
+    from training.data import DataSpec, configure_data_context, packed_dataset
     from training.model import document_separator_id
     from training.small_corpus import small_split
 
     train = config.train
-    preserve_order()
+    configure_data_context()
     eos_id = document_separator_id(AutoTokenizer.from_pretrained(str(base_model)))
     spec = DataSpec(
         table_path=table.table_path,
@@ -176,27 +176,32 @@ def _datasets(config: TrainingConfig, table: TableChoice, base_model: Path, posi
     small = small_split(spec, "train", eos_id, train.micro_batch_size * train.workers * train.grad_accum)
     if small is not None:
         warnings.append(small.warning())
-    datasets = {"train": small.dataset() if small else packed_dataset(spec, "train", eos_id)}
+    actors = train.tokenize_actors
+    datasets = {"train": small.dataset() if small else packed_dataset(spec, "train", eos_id, tokenize_actors=actors)}
     resume_epoch, resume_skip = 0, 0
     if position and position["blocks_in_epoch"]:
         resume_epoch, resume_skip = position["epoch"], position["blocks_in_epoch"]
         datasets["train_resume"] = (small.dataset(resume_skip) if small
-                                    else packed_dataset(spec, "train", eos_id, skip_blocks=resume_skip))
+                                    else packed_dataset(spec, "train", eos_id, skip_blocks=resume_skip,
+                                                        tokenize_actors=actors))
     if train.eval_every and _split_has_rows(table, "valid"):
         blocks = train.eval_batches * train.micro_batch_size * train.workers
         small_valid = small_split(spec, "valid", eos_id, train.micro_batch_size * train.workers)
         if small_valid is not None:
             warnings.append(small_valid.warning())
-        datasets["valid"] = small_valid.dataset() if small_valid else packed_dataset(spec, "valid", eos_id).limit(blocks)
+        datasets["valid"] = small_valid.dataset() if small_valid else packed_dataset(
+            spec, "valid", eos_id, tokenize_actors=actors).limit(blocks)
     for warning in warnings:
         log.warning(warning)
     return datasets, spec, resume_epoch, resume_skip, warnings
 
 
 def _trainer(config: TrainingConfig, run: RunFolder, job: dict[str, Any], datasets: dict):
-    from ray.data import ExecutionOptions
+    from ray.data import ExecutionOptions, ExecutionResources
     from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
+
+    from training.data import STREAM_BUFFER_BYTES
 
     train = config.train
     resources = {"CPU": train.cpus_per_worker}
@@ -230,7 +235,11 @@ def _trainer(config: TrainingConfig, run: RunFolder, job: dict[str, Any], datase
             worker_runtime_env={"env_vars": env},
         ),
         datasets=datasets,
-        dataset_config=DataConfig(execution_options=ExecutionOptions(preserve_order=True)),
+        dataset_config=DataConfig(execution_options=ExecutionOptions(
+            preserve_order=True,
+            # Read ahead a few blocks, not the whole split: tokenising a split the run will never
+            # reach took the cores its first steps needed (the demo trains on 0.2% of its tokens).
+            resource_limits=ExecutionResources.for_limits(object_store_memory=STREAM_BUFFER_BYTES))),
     )
 
 
