@@ -187,9 +187,6 @@ def packed_dataset(
 # so the first training batch waited until every document was tokenised and packed (~60 s in
 # the demo); blocks of 1 MiB (~250k tokens) stream out as they are made.
 STREAM_BLOCK_BYTES = 1 << 20
-# What one split's stream may hold in the object store ahead of the workers (Ray Data
-# backpressure): a few blocks per operator.
-STREAM_BUFFER_BYTES = 16 << 20
 
 
 def configure_data_context() -> None:

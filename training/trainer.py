@@ -201,8 +201,6 @@ def _trainer(config: TrainingConfig, run: RunFolder, job: dict[str, Any], datase
     from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
-    from training.data import STREAM_BUFFER_BYTES
-
     train = config.train
     resources = {"CPU": train.cpus_per_worker}
     if train.use_gpu:
@@ -239,7 +237,7 @@ def _trainer(config: TrainingConfig, run: RunFolder, job: dict[str, Any], datase
             preserve_order=True,
             # Read ahead a few blocks, not the whole split: tokenising a split the run will never
             # reach took the cores its first steps needed (the demo trains on 0.2% of its tokens).
-            resource_limits=ExecutionResources.for_limits(object_store_memory=STREAM_BUFFER_BYTES))),
+            resource_limits=ExecutionResources.for_limits(object_store_memory=train.stream_buffer_mib << 20))),
     )
 
 
