@@ -45,10 +45,6 @@ class TrainSettings(Section):
     tokenize_actors: int = Field(
         2, ge=1, description="Ray Data actors tokenising each split's stream: one, more while the stream lags"
     )
-    stream_buffer_mib: int = Field(
-        16, ge=1, description="Object-store MiB each split's Ray Data stream may fill ahead of the workers "
-        "(backpressure: the stream reads ahead, not the whole split); raise it for many fast GPUs"
-    )
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = Field(
         "PACK", description="How workers are placed on nodes (STRICT_SPREAD: one per node)"
     )
