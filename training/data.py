@@ -170,7 +170,7 @@ def packed_dataset(
         fn_constructor_kwargs={"spec_dict": spec.to_dict(), "tokenizer": _tokenizer(spec.tokenizer_dir)},
         batch_size=spec.tokenize_batch_size,
         batch_format="pyarrow",
-        compute=ActorPoolStrategy(min_size=1, max_size=max(1, tokenize_actors)),
+        compute=ActorPoolStrategy(min_size=1, max_size=tokenize_actors),
         num_cpus=cpus_per_task,
     )
     return tokens.map_batches(
