@@ -211,7 +211,8 @@ def _print_summary(report: dict) -> None:
         held = (entry.get("heldout") or {}).get("all")
         if held and held["tokens"]:
             parts.append(
-                f"held-out loss {held['loss']:.4f} ppl {held['perplexity']:.2f} ({held['tokens']} tokens)"
+                f"held-out loss {held['loss']:.4f} ppl {held['perplexity']:.2f} ({held['tokens']} tokens, "
+                f"{entry.get('heldout_precision', 'float32')})"
             )
         unsandboxed = " UNSANDBOXED" if entry.get("sandbox", "bwrap") != "bwrap" else ""
         units = "tasks" if report.get("task_type") not in (None, "completion") else "problems"

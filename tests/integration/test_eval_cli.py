@@ -20,6 +20,7 @@ from tests.fixtures.evaluate import (  # noqa: F401
     tiny_model_dir,
     write_gold,
 )
+from training.evaluation.precision import resolve_precision
 from training.evaluation.problems import load_problems
 
 pytestmark = pytest.mark.integration
@@ -117,8 +118,11 @@ def test_fine_tuned_run_beside_its_base_with_lineage(lake_config, tiny_model_dir
         assert {"python", "javascript", "all"} <= set(model["heldout"])
         assert all(math.isfinite(v["loss"]) for v in model["heldout"].values())
         assert model["problems"] == 2 and 0.0 <= model["pass_at_k"]["1"] <= 1.0
+        assert model["heldout_precision"] == resolve_precision("auto", "cpu")  # bf16 on AMX CPUs
     rows = read_rows(lake_config, "ops.eval_results")
     assert {row["benchmark"] for row in rows} == {"heldout", "humaneval"}
+    held_rows = [row for row in rows if row["benchmark"] == "heldout"]
+    assert {json.loads(row["details_json"])["precision"] for row in held_rows} == {resolve_precision("auto", "cpu")}
     assert {row["training_run_id"] for row in rows} == {"run-1"}
     assert {row["eval_table_version"] for row in rows} == {version}
     assert len({row["eval_id"] for row in rows}) == 2 and len({row["session_id"] for row in rows}) == 1

@@ -9,6 +9,7 @@ import pytest
 from tests.fixtures.evaluate import fixture_gold_rows, gold_row, tiny_model_dir, write_gold  # noqa: F401
 from training.evaluation.generate import SamplingSettings, generate_completions
 from training.evaluation.heldout import HeldoutSettings, heldout_loss, stream_documents
+from training.evaluation.precision import BFLOAT16, compute_in
 from training.evaluation.problems import load_problems
 
 pytestmark = pytest.mark.integration
@@ -62,6 +63,21 @@ def test_batching_does_not_change_the_loss(lake_config, tiny):
     ).summary()
     assert one["all"]["tokens"] == many["all"]["tokens"]
     assert one["all"]["loss"] == pytest.approx(many["all"]["loss"], rel=1e-4)
+
+
+def test_bfloat16_products_keep_the_loss_to_a_fraction_of_a_percent(lake_config, tiny):
+    # eval.heldout_precision=bfloat16 (the default on AMX CPUs) must not move the loss enough
+    # to change a comparison: the reductions stay float32 under autocast.
+    model, tokenizer = tiny
+    version = write_gold(lake_config, fixture_gold_rows())
+    path = lake_config.lake.table_path("gold.training_corpus")
+    settings = HeldoutSettings(batch_size=4, max_tokens=64)
+    exact = heldout_loss(model, tokenizer, path, version, settings).summary()
+    with compute_in(BFLOAT16, "cpu"):
+        fast = heldout_loss(model, tokenizer, path, version, settings).summary()
+    assert fast["all"]["tokens"] == exact["all"]["tokens"]
+    assert fast["all"]["loss"] != exact["all"]["loss"]  # bf16 really ran
+    assert fast["all"]["loss"] == pytest.approx(exact["all"]["loss"], rel=5e-3)
 
 
 def test_greedy_gives_one_deterministic_completion_and_sampling_gives_n(tiny):

@@ -13,13 +13,15 @@ EVAL_TABLE = "ops.eval_results"
 HELDOUT = "heldout"
 
 
-def heldout_rows(summary: dict[str, dict[str, float]], split_label: str) -> list[dict[str, Any]]:
-    """Loss and perplexity per language (``num_samples`` = tokens scored)."""
+def heldout_rows(
+    summary: dict[str, dict[str, float]], split_label: str, precision: str = "float32"
+) -> list[dict[str, Any]]:
+    """Loss and perplexity per language (``num_samples`` = tokens scored; details say the precision)."""
     rows = []
     for language, values in summary.items():
         if not values["tokens"]:
             continue
-        details = json.dumps({"documents": values["documents"], "splits": split_label})
+        details = json.dumps({"documents": values["documents"], "splits": split_label, "precision": precision})
         for metric in ("loss", "perplexity"):
             rows.append(
                 {

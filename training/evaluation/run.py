@@ -26,6 +26,7 @@ from training.evaluation.heldout import HeldoutSettings, heldout_loss
 from training.evaluation.infill_generate import fim_format_for
 from training.evaluation.infilling import is_infill, load_infill_tasks, task_set_version, task_type
 from training.evaluation.lineage import ModelRef, contamination_warnings, heldout_target, resolve_model
+from training.evaluation.precision import compute_in, resolve_precision
 from training.evaluation.problems import benchmark_name, load_problems, read_completions
 from training.evaluation.report import write_report
 from training.evaluation.sandbox import SandboxLimits, SandboxSettings, choose_backend
@@ -322,10 +323,15 @@ def _measure_model(session: _Session, ref: ModelRef, label: str, entry: dict, sa
         say(f"held-out loss of {label} on gold version {target.table_version} ...")
         settings = HeldoutSettings(tuple(e.heldout_splits), e.heldout_max_documents, e.heldout_max_tokens,
                                    e.heldout_batch_size)
-        held = heldout_loss(model, tokenizer, target.table_path, target.table_version, settings)
+        device_type = next(model.parameters()).device.type
+        entry["heldout_precision"] = resolve_precision(e.heldout_precision, device_type)
+        with compute_in(entry["heldout_precision"], device_type):
+            held = heldout_loss(model, tokenizer, target.table_path, target.table_version, settings)
         entry["heldout"] = held.summary()
         entry["seconds"]["heldout"] = round(time.monotonic() - tick, 2)
-        metric_rows += results.heldout_rows(entry["heldout"], "+".join(e.heldout_splits))
+        metric_rows += results.heldout_rows(
+            entry["heldout"], "+".join(e.heldout_splits), entry["heldout_precision"]
+        )
     completions = {}
     if session.problems and request.pass_at_k:
         tick = time.monotonic()

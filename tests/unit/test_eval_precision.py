@@ -1,0 +1,63 @@
+"""Which arithmetic held-out loss runs in: bfloat16 only where the chip multiplies it natively."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training.evaluation.precision import (
+    BFLOAT16,
+    FLOAT32,
+    compute_in,
+    cpu_flags,
+    native_bf16,
+    resolve_precision,
+)
+from training.evaluation.results import heldout_rows
+
+SAPPHIRE_RAPIDS = {"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
+SKYLAKE = {"avx2", "avx512f", "avx512bw"}
+
+
+def test_cpu_flags_read_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Xeon\nflags\t\t: fpu sse avx512_bf16 amx_tile\n\n")
+    assert cpu_flags(cpuinfo) == {"fpu", "sse", "avx512_bf16", "amx_tile"}
+    assert cpu_flags(tmp_path / "missing") == set()  # not Linux, or hidden: no bf16 assumed
+
+
+@pytest.mark.parametrize(
+    ("setting", "flags", "expected"),
+    [
+        ("auto", SAPPHIRE_RAPIDS, BFLOAT16),
+        ("auto", {"avx512f", "amx_bf16"}, BFLOAT16),
+        ("auto", SKYLAKE, FLOAT32),  # bf16 would be emulated there: slower than float32
+        ("auto", set(), FLOAT32),
+        ("float32", SAPPHIRE_RAPIDS, FLOAT32),
+        ("bfloat16", SKYLAKE, BFLOAT16),  # asked for explicitly: honoured
+    ],
+)
+def test_auto_means_bfloat16_only_on_native_hardware(setting, flags, expected):
+    assert resolve_precision(setting, "cpu", flags) == expected
+
+
+def test_unknown_devices_never_get_bfloat16_by_default():
+    assert not native_bf16("mps", SAPPHIRE_RAPIDS)
+
+
+def test_bfloat16_runs_products_in_bf16_and_float32_leaves_them_alone():
+    import torch
+
+    a, b = torch.randn(8, 8), torch.randn(8, 8)
+    with compute_in(BFLOAT16, "cpu"):
+        assert (a @ b).dtype == torch.bfloat16
+    with compute_in(FLOAT32, "cpu"):
+        assert (a @ b).dtype == torch.float32
+
+
+def test_stored_loss_rows_say_their_precision():
+    summary = {"python": {"loss": 2.0, "perplexity": 7.39, "tokens": 10, "documents": 1}}
+    rows = heldout_rows(summary, "valid+test", BFLOAT16)
+    assert {json.loads(row["details_json"])["precision"] for row in rows} == {BFLOAT16}
+    assert json.loads(heldout_rows(summary, "valid")[0]["details_json"])["precision"] == FLOAT32
