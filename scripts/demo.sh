@@ -37,14 +37,9 @@ $CM train --model smollm2 --max-steps "${DEMO_STEPS:-16}" --workers 2 --zero-sta
   train.checkpoint_every="${DEMO_STEPS:-16}"
 $CM lineage "$RUN"
 
-step "6. evaluate base vs fine-tuned: held-out loss and HumanEval pass@1 (sandboxed)"
-$CM eval --model smollm2 --compare "$RUN" --limit "${DEMO_EVAL_PROBLEMS:-3}" \
-  eval.max_new_tokens=96 eval.heldout_max_documents=16
-
-step "6b. base vs fine-tuned at the model's job: single-line infilling (sandboxed) and test-split line completion"
-$CM eval --model smollm2 --compare "$RUN" -b humaneval-infill-single --limit "${DEMO_INFILL_PROBLEMS:-2}" \
-  --no-heldout eval.max_new_tokens=48
-$CM eval --model smollm2 --compare "$RUN" -b line-completion --no-heldout \
+step "6. evaluate base vs fine-tuned, each model loaded once: held-out loss, HumanEval pass@1 and single-line infilling (sandboxed), test-split line completion"
+$CM eval --model smollm2 --compare "$RUN" -b humaneval -b humaneval-infill-single -b line-completion \
+  --limit "${DEMO_EVAL_PROBLEMS:-3}" eval.max_new_tokens=96 eval.heldout_max_documents=16 \
   eval.line_documents="${DEMO_LINE_DOCUMENTS:-8}" eval.line_max_new_tokens=32 eval.span_max_new_tokens=64
 
 step "7. serve the fine-tuned model: promote it, start codemill serve, one FIM completion through the openai client"

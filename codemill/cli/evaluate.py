@@ -38,15 +38,15 @@ def eval_command(
         ),
     ] = None,
     benchmark: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--benchmark",
             "-b",
             help="humaneval (default: all 164, whole bodies), humaneval-infill-single / humaneval-infill-multi "
             "(fill-in-the-middle tasks from the same problems), line-completion (lines and 2-4 line "
             "spans of the gold test split: exact match and edit similarity, with and without suffix; nothing "
-            "is executed), or a "
-            "problems JSONL file.",
+            "is executed), or a problems JSONL file. Repeat to run several with each model loaded once "
+            "(one report each; held-out loss is measured with the first).",
         ),
     ] = None,
     limit: Annotated[
@@ -105,8 +105,14 @@ def eval_command(
       codemill eval --compare RUN_A --compare RUN_B    (stored results only)
 
       codemill eval --model smollm2 --compare RUN_ID --limit 5
+
+      codemill eval --model RUN_ID --compare smollm2 -b humaneval -b humaneval-infill-single -b line-completion
     """
-    overrides = {"benchmark": benchmark, "limit": limit, "samples": samples, "temperature": temperature}
+    benchmarks = list(dict.fromkeys(benchmark or []))  # in order, each once
+    if len(benchmarks) > 1 and completions is not None:
+        fail("--completions scores the file of one benchmark: give a single --benchmark")
+    overrides = {"benchmark": benchmarks[0] if benchmarks else None, "limit": limit, "samples": samples,
+                 "temperature": temperature}
     if unsafe_no_sandbox:
         overrides["unsafe_no_sandbox"] = True
     config = STATE.config
@@ -116,15 +122,16 @@ def eval_command(
                 setattr(config.eval, key, value)
     except ValueError as err:
         fail(f"invalid option: {str(err).splitlines()[0]} ({key})")
-    stored, rerun = _split_compare(config, list(compare or []), bool(model or completions or endpoint))
+    benchmarks = benchmarks or [config.eval.benchmark]
+    stored, rerun = _split_compare(config, list(compare or []), benchmarks, bool(model or completions or endpoint))
     models = list(model or []) + rerun
-    if not models and completions is None and not stored and not endpoint:
+    if not models and completions is None and not any(stored.values()) and not endpoint:
         fail(
             "nothing to evaluate: give --model PATH_OR_RUN (repeatable), --endpoint URL, "
             "--completions FILE.jsonl or --compare with stored results"
         )
     if not models and completions is None and not endpoint:
-        _print_comparison(config, stored, [])
+        _print_comparison(config, stored[benchmarks[0]], [])  # every benchmark's rows: the same list
         return
     if config.eval.samples > 1 and config.eval.temperature == 0:
         fail("--samples > 1 needs --temperature > 0 (greedy decoding gives one completion)")
@@ -132,7 +139,7 @@ def eval_command(
     from training.evaluation.endpoint import EndpointError
     from training.evaluation.lineage import LineageError
     from training.evaluation.problems import ProblemFileError
-    from training.evaluation.run import EvalRequest, evaluate
+    from training.evaluation.run import EvalRequest, evaluate_benchmarks
 
     try:
         from training.model import ModelSpecError
@@ -143,35 +150,46 @@ def eval_command(
         models, str(completions) if completions else None, heldout, passk, table_version, endpoint
     )
     try:
-        outcome = evaluate(config, request, say=lambda text: typer.echo(text, err=True))
-    except (LineageError, ProblemFileError, ModelSpecError, EndpointError, RuntimeError) as err:
+        outcomes = evaluate_benchmarks(config, request, benchmarks, say=lambda text: typer.echo(text, err=True))
+    except (LineageError, ProblemFileError, ModelSpecError, EndpointError, RuntimeError, ValueError) as err:
         fail(f"eval failed: {err}")
-    except ValueError as err:
-        fail(f"eval failed: {err}")
-    _print_summary(outcome.report)
-    typer.echo(f"wall time {outcome.report['wall_seconds']:.1f} s")
-    if stored:
-        _print_comparison(config, stored, outcome.report["models"], outcome.html_path.parent)
-    typer.echo(f"report: {outcome.html_path}")
-    typer.echo(f"json:   {outcome.json_path}")
+    for bench, outcome in zip(benchmarks, outcomes, strict=True):
+        _print_summary(outcome.report)
+        typer.echo(f"wall time {outcome.report['wall_seconds']:.1f} s")
+        if stored[bench]:
+            _print_comparison(config, stored[bench], outcome.report["models"], outcome.html_path.parent)
+        typer.echo(f"report: {outcome.html_path}")
+        typer.echo(f"json:   {outcome.json_path}")
 
 
-def _split_compare(config, references: list[str], evaluating: bool):
-    """(stored evaluations to show, references to evaluate now)."""
-    from training.evaluation.compare import load_stored
+def _split_compare(config, references: list[str], benchmarks: list[str], evaluating: bool):
+    """({benchmark: stored evaluations to show}, references to evaluate now).
 
-    bench = config.eval.benchmark
-    stored, rerun = [], []
+    Beside a new evaluation a reference is read from ops.eval_results only when it has results
+    of every requested benchmark; otherwise it is evaluated again on all of them.
+    """
+    from training.evaluation.compare import StoredEvaluation, load_stored
+
+    stored: dict[str, list] = {bench: [] for bench in benchmarks}
+    rerun = []
     for reference in references:
         found = load_stored(config, reference)
-        if found and evaluating:  # beside a new evaluation: only results of the same benchmark count
-            found.rows[:] = [row for row in found.rows if row["benchmark"] in (bench, "heldout")]
-            found = found if any(row["benchmark"] == bench for row in found.rows) else None
-        if found:
-            typer.echo(f"{reference}: stored results of {found.rows[0]['eval_id']} (not re-run)", err=True)
-            stored.append(found)
+        if found and evaluating:  # beside a new evaluation: only results of the same benchmarks count
+            per_bench = {
+                bench: [row for row in found.rows if row["benchmark"] in (bench, "heldout")] for bench in benchmarks
+            }
+            if not all(any(row["benchmark"] == bench for row in rows) for bench, rows in per_bench.items()):
+                rerun.append(reference)
+                continue
+            found_per_bench = {bench: StoredEvaluation(found.label, rows) for bench, rows in per_bench.items()}
+        elif found:
+            found_per_bench = dict.fromkeys(benchmarks, found)
         else:
             rerun.append(reference)
+            continue
+        typer.echo(f"{reference}: stored results of {found.rows[0]['eval_id']} (not re-run)", err=True)
+        for bench, evaluation in found_per_bench.items():
+            stored[bench].append(evaluation)
     return stored, rerun
 
 

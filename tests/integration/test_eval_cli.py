@@ -134,3 +134,36 @@ def test_unknown_model_fails_with_one_line(lake_config):
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "no-such-run" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_several_benchmarks_load_each_model_once(lake_config, tiny_model_dir, tmp_path):  # noqa: F811
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"task_id": "HumanEval/0", "completion": "    return True\n"}) + "\n")
+    refused = codemill(lake_config, "eval", "--completions", str(samples), "-b", "humaneval", "-b", "line-completion")
+    assert refused.returncode == 2 and "give a single --benchmark" in refused.stderr
+
+    version = write_gold(lake_config, fixture_gold_rows())
+    publish(lake_config, version)
+    record_training_run(lake_config, "run-1", tiny_model_dir, version)
+    done = codemill(
+        lake_config, "eval", "--model", str(tiny_model_dir), "--compare", "run-1",
+        "-b", "humaneval", "-b", "line-completion", "--limit", "1",
+        "eval.max_new_tokens=8", "eval.heldout_max_tokens=32", "eval.line_documents=2",
+        "eval.line_max_new_tokens=8", "eval.span_max_new_tokens=8",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("loading ") == 2  # two models, each loaded once for both benchmarks
+    reports = [json.loads(Path(line.split()[-1]).read_text()) for line in done.stdout.splitlines()
+               if line.startswith("json:")]
+    assert [report["benchmark"] for report in reports] == ["humaneval", "line-completion"]
+    first, second = reports
+    assert first["session_id"] != second["session_id"]
+    # Held-out loss does not depend on the benchmark: measured once, with the first.
+    assert all("all" in model["heldout"] for model in first["models"])
+    assert not any("heldout" in model for model in second["models"])
+    assert all(model["seconds"]["load"] > 0 for model in first["models"])
+    assert all(model["seconds"]["load"] == 0 for model in second["models"])
+    assert all(model["line_completion"]["spans"] > 0 for model in second["models"])
+    rows = read_rows(lake_config, "ops.eval_results")
+    assert {row["benchmark"] for row in rows} == {"heldout", "humaneval", "line-completion"}
+    assert len({row["eval_id"] for row in rows}) == 4 and len({row["session_id"] for row in rows}) == 2

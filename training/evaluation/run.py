@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -149,7 +149,7 @@ def _unique_label(label: str, earlier: list[ModelRef]) -> str:
 
 @dataclass
 class _Session:
-    """What every model of one evaluation session is measured against."""
+    """What every model of one evaluation session (one benchmark) is measured against."""
 
     config: TrainingConfig
     request: EvalRequest
@@ -163,38 +163,97 @@ class _Session:
     target: object | None  # the gold version held-out loss and line completion read (lineage.heldout_target)
     spans: list
     report: dict
+    seconds: float = 0.0  # time spent on this session (sessions share models and interleave)
+    rows_written: int = 0
 
     @property
     def e(self):
         return self.config.eval
 
 
+@dataclass
+class _Model:
+    """A model ready to be measured: weights loaded here, or a server reached through its API."""
+
+    generator: object
+    model: object | None  # None behind an endpoint
+    tokenizer: object | None
+    endpoint: str | None
+    load_seconds: float
+
+
 def evaluate(
     config: TrainingConfig, request: EvalRequest, say: Callable[[str], None] = log.info
 ) -> EvalOutcome:
-    """Measure every requested model (one at a time), store the rows, write the report."""
-    session = _open_session(config, request)
+    """Measure every requested model (one at a time) on eval.benchmark, store the rows, write the report."""
+    return evaluate_benchmarks(config, request, [config.eval.benchmark], say)[0]
+
+
+def evaluate_benchmarks(
+    config: TrainingConfig, request: EvalRequest, benchmarks: list[str], say: Callable[[str], None] = log.info
+) -> list[EvalOutcome]:
+    """One session and report per benchmark; each model is loaded once and measured on all of them.
+
+    Models are still loaded one at a time. Held-out loss does not depend on the benchmark, so
+    only the first session measures it.
+    """
+    if len(benchmarks) > 1 and request.completions_file:
+        raise ValueError("--completions scores the file of one benchmark: give a single --benchmark")
+    sessions = [
+        _open_session(_for_benchmark(config, bench), replace(request, heldout=request.heldout and not n))
+        for n, bench in enumerate(benchmarks)
+    ]
+    plans = [_entries(session) for session in sessions]
     rows: list[dict] = []
-    for index, (ref, label) in enumerate(_entries(session)):
-        entry, metric_rows = _evaluate_one(session, index, ref, label, say)
-        session.report.setdefault("metrics", []).extend({**row, "label": label} for row in metric_rows)
-        target = session.target
-        rows += results.with_lineage(
-            metric_rows,
-            eval_id=entry["eval_id"],
-            session_id=session.session_id,
-            model_path=entry["model_path"],
-            training_run_id=entry.get("training_run_id"),
-            table_version=entry.get("table_version"),
-            eval_table_version=target.table_version if target and ref is not None else None,
-            evaluated_at=session.started,
-        )
-        session.report["models"].append(entry)
+    for index in range(len(sessions[0].refs)):
+        # _entries lists a session's models in request order, or none when it can measure nothing.
+        wanted = [(session, plan[index]) for session, plan in zip(sessions, plans, strict=True) if plan]
+        if not wanted:
+            continue
+        ref, label = wanted[0][1]
+        loaded = _open_model(wanted[0][0], ref, label, say)
+        for session, (ref, label) in wanted:
+            rows += _record(session, index, ref, label, say, loaded)
+            loaded.load_seconds = 0.0  # paid once, by the first benchmark
+        del loaded  # before the next model is loaded
+    for session, plan in zip(sessions, plans, strict=True):
+        if plan and plan[-1][0] is None:  # a completions file (one benchmark only)
+            rows += _record(session, len(plan) - 1, None, plan[-1][1], say, None)
     results.store(config, rows)
+    return [_write(session) for session in sessions]
+
+
+def _for_benchmark(config: TrainingConfig, bench: str) -> TrainingConfig:
+    return config.model_copy(update={"eval": config.eval.model_copy(update={"benchmark": bench})})
+
+
+def _record(session: _Session, index: int, ref: ModelRef | None, label: str, say, loaded: _Model | None) -> list[dict]:
+    """Measure one model (or a completions file) in ``session``: report entry and stored rows."""
+    tick = time.monotonic()
+    entry, metric_rows = _evaluate_one(session, index, ref, label, say, loaded)
+    session.report.setdefault("metrics", []).extend({**row, "label": label} for row in metric_rows)
+    target = session.target
+    rows = results.with_lineage(
+        metric_rows,
+        eval_id=entry["eval_id"],
+        session_id=session.session_id,
+        model_path=entry["model_path"],
+        training_run_id=entry.get("training_run_id"),
+        table_version=entry.get("table_version"),
+        eval_table_version=target.table_version if target and ref is not None else None,
+        evaluated_at=session.started,
+    )
+    session.report["models"].append(entry)
+    session.seconds += time.monotonic() - tick + (loaded.load_seconds if loaded else 0.0)
+    session.rows_written += len(rows)
+    return rows
+
+
+def _write(session: _Session) -> EvalOutcome:
     report = session.report
-    report["wall_seconds"] = round((datetime.now(UTC) - session.started).total_seconds(), 2)
-    json_path, html_path = write_report(report, report_root(config) / session.session_id)
-    return EvalOutcome(session.session_id, report, json_path, html_path, len(rows))
+    report["wall_seconds"] = round(session.seconds, 2)
+    json_path, html_path = write_report(report, report_root(session.config) / session.session_id)
+    return EvalOutcome(session.session_id, report, json_path, html_path, session.rows_written)
 
 
 def report_root(config: TrainingConfig) -> Location:
@@ -206,6 +265,7 @@ def report_root(config: TrainingConfig) -> Location:
 
 def _open_session(config: TrainingConfig, request: EvalRequest) -> _Session:
     """Benchmark tasks, models and the gold version to read, checked before any model is loaded."""
+    opening = time.monotonic()
     e = config.eval
     bench = benchmark_name(e.benchmark)
     lines = bench == line_completion.BENCHMARK
@@ -227,9 +287,11 @@ def _open_session(config: TrainingConfig, request: EvalRequest) -> _Session:
         refs.append(_endpoint_ref(endpoint)[0])
     target = heldout_target(config, refs, request.table_version) if (request.heldout or lines) and refs else None
     spans = _line_spans(config, target) if lines and target is not None else []
-    session = _Session(config, request, _new_session_id(), datetime.now(UTC), bench, problems, sandbox, refs,
+    started = datetime.now(UTC)
+    session = _Session(config, request, _new_session_id(), started, bench, problems, sandbox, refs,
                        endpoint, target, spans, {})
     session.report = _new_report(session, lines)
+    session.seconds = time.monotonic() - opening
     return session
 
 
@@ -278,7 +340,9 @@ def _entries(session: _Session) -> list[tuple[ModelRef | None, str]]:
     return entries
 
 
-def _evaluate_one(session: _Session, index: int, ref: ModelRef | None, label: str, say) -> tuple[dict, list[dict]]:
+def _evaluate_one(
+    session: _Session, index: int, ref: ModelRef | None, label: str, say, loaded: _Model | None
+) -> tuple[dict, list[dict]]:
     """(report entry, metric rows) of one model, or of a completions file when ``ref`` is None."""
     entry: dict = {"label": label, "eval_id": f"{session.session_id}-{index}", "warnings": [], "seconds": {}}
     if ref is None:
@@ -286,32 +350,39 @@ def _evaluate_one(session: _Session, index: int, ref: ModelRef | None, label: st
         metric_rows: list[dict] = []
         completions = group_completions(session.problems, read_completions(Path(label)))
     else:
-        metric_rows, completions = _measure_model(session, ref, label, entry, say)
+        metric_rows, completions = _measure_model(session, ref, label, entry, say, loaded)
     if completions:
         metric_rows += _score(session, entry, completions, say)
     return entry, metric_rows
 
 
-def _measure_model(session: _Session, ref: ModelRef, label: str, entry: dict, say) -> tuple[list[dict], dict]:
-    """Load (or reach) the model, then line completion, held-out loss and generation for pass@k."""
+def _open_model(session: _Session, ref: ModelRef, label: str, say) -> _Model:
+    """Load the model's weights, or reach the server when ``ref`` is the session's endpoint."""
+    tick = time.monotonic()
+    endpoint = session.endpoint
+    if endpoint is not None and ref.spec == endpoint.url:
+        return _Model(EndpointGenerator(endpoint), None, None, endpoint.base, 0.0)
+    say(f"loading {label} ...")
+    model, tokenizer = _load(ref, session.e.device)
+    generator = LocalGenerator(model, tokenizer, fim_format_for(ref.load_spec, session.e.fim))
+    return _Model(generator, model, tokenizer, None, round(time.monotonic() - tick, 2))
+
+
+def _measure_model(
+    session: _Session, ref: ModelRef, label: str, entry: dict, say, loaded: _Model
+) -> tuple[list[dict], dict]:
+    """Line completion, held-out loss and generation for pass@k of one loaded (or reached) model."""
     e, target, request = session.e, session.target, session.request
     entry.update(model_path=ref.model_path, training_run_id=ref.training_run_id, base_model=ref.base_model,
                  table_version=ref.table_version)
     entry["warnings"] = contamination_warnings(session.config, ref, session.bench) if session.problems else []
-    metric_rows: list[dict] = []
-    tick = time.monotonic()
-    endpoint = session.endpoint
-    if endpoint is not None and ref.spec == endpoint.url:
-        model = tokenizer = None
-        generator = EndpointGenerator(endpoint)
-        entry["endpoint"] = endpoint.base
+    entry["seconds"]["load"] = loaded.load_seconds
+    generator, model, tokenizer = loaded.generator, loaded.model, loaded.tokenizer
+    if loaded.endpoint is not None:
+        entry["endpoint"] = loaded.endpoint
         if request.heldout and target is not None:
             entry["warnings"].append("held-out loss needs the weights: not measured through an endpoint")
-    else:
-        say(f"loading {label} ...")
-        model, tokenizer = _load(ref, e.device)
-        generator = LocalGenerator(model, tokenizer, fim_format_for(ref.load_spec, e.fim))
-    entry["seconds"]["load"] = round(time.monotonic() - tick, 2)
+    metric_rows: list[dict] = []
     if session.spans:
         tick = time.monotonic()
         say(f"line completion by {label} on {len(session.spans)} test-split spans, with and without suffix ...")
