@@ -285,19 +285,6 @@ def epoch_batches(job: dict[str, Any], worker: Worker, position) -> tuple[Any, i
     return iter(batches), local_skip, resuming
 
 
-def _first_batch_early(job: dict[str, Any], worker: Worker):
-    """A fresh run starts its stream before DeepSpeed initialises (training.first_batch); else None."""
-    import ray.train
-
-    from training.data import DataPosition
-    from training.first_batch import FirstBatch
-
-    if ray.train.get_checkpoint() is not None:
-        return None  # restore() decides the position
-    batches, _, _ = epoch_batches(job, worker, DataPosition())  # a fresh position skips nothing
-    return FirstBatch(batches)
-
-
 def train_micro_batch(engine, batch, worker: Worker, progress: Progress) -> None:
     """Forward, backward and (at the accumulation boundary, inside DeepSpeed) the optimizer step."""
     from training.metrics import block_fingerprints
@@ -364,17 +351,13 @@ def train_loop_per_worker(job: dict[str, Any]) -> None:
     from training.metrics import MetricsSink, StepClock
 
     worker = join_run(job, on_gpu)
-    early = _first_batch_early(job, worker)
     engine, scheduler, flops_token = build_engine(job, on_gpu)
     progress = restore(engine, worker)
     peak = _peak_tflops(settings, worker, on_gpu)
     sink = MetricsSink(worker.artifacts, settings.max_steps, settings.log_every) if worker.rank == 0 else None
     micro, accum, max_steps = settings.micro_batch_size, settings.grad_accum, settings.max_steps
     while progress.step < max_steps:
-        if early is not None:  # fresh run, first epoch: the stream already started
-            (batches, local_skip, resuming), early = (early.batches(), 0, False), None
-        else:
-            batches, local_skip, resuming = epoch_batches(job, worker, progress.position)
+        batches, local_skip, resuming = epoch_batches(job, worker, progress.position)
         clock, got_any = StepClock(), False
         for batch in clock.timed(batches):
             got_any = True
