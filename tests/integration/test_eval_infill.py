@@ -10,7 +10,7 @@ import pytest
 from data_platform.ops.records import read_rows
 from tests.fixtures.evaluate import tiny_model_dir  # noqa: F401
 from tests.integration.test_eval_cli import codemill
-from training.evaluation.infilling import MULTI_LINE, SINGLE_LINE, infill_tasks, load_infill_tasks
+from training.evaluation.infilling import MULTI_LINE, SINGLE_LINE, infill_tasks, load_infill_tasks, task_type
 from training.evaluation.problems import load_problems
 from training.evaluation.sandbox import SandboxSettings
 from training.evaluation.scoring import score_completions
@@ -20,6 +20,7 @@ pytestmark = pytest.mark.integration
 # HumanEval/0 (nested loops), /20 and /10 (have lines whose deletion the tests miss: dropped as
 # trivial) and /32 (its tests use the prompt's `poly` helper): 30 single-line, 47 multi-line tasks.
 PICKED = {SINGLE_LINE: (0, 20, 32), MULTI_LINE: (0, 10)}
+SINGLE_LINE_TYPE, MULTI_LINE_TYPE = task_type(SINGLE_LINE), task_type(MULTI_LINE)
 
 
 @pytest.mark.timeout(300)
@@ -165,3 +166,38 @@ def test_line_completion_on_the_gold_test_split_per_language(lake_config, tiny_m
     assert {r["num_samples"] for r in rows if r["language"] == "python"} == {3}  # the 3 test documents
     assert json.loads(rows[0]["details_json"])["split"] == "test"
     assert "line-with-suffix edit_similarity" in done.stdout and "    python: " in done.stdout
+
+
+@pytest.mark.parametrize(("kind", "task_type"), [("line", SINGLE_LINE_TYPE), ("span", MULTI_LINE_TYPE)])
+def test_a_model_without_fim_generates_once_for_both_views_of_a_line(tiny_model_dir, kind, task_type):  # noqa: F811
+    import email
+    import json as json_module
+
+    from training.evaluation.generate import SamplingSettings
+    from training.evaluation.generators import LocalGenerator
+    from training.evaluation.line_completion import sample_spans
+    from training.model import load_model_and_tokenizer
+    from training.prompting import FimFormat
+
+    # Real code nobody here wrote: the standard library's json and email packages.
+    sources = [*Path(json_module.__file__).parent.glob("*.py"), *Path(email.__file__).parent.glob("*.py")]
+    documents = [(path.name, "python", path.read_text()) for path in sorted(sources)]
+    spans = [span for span in sample_spans(documents, per_language=5, seed=3) if span.kind == kind]
+    model, tokenizer = load_model_and_tokenizer(str(tiny_model_dir))
+    calls = []
+    generate = model.generate
+    model.generate = lambda **options: calls.append(1) or generate(**options)
+    sampling = SamplingSettings(1, 0.0, 0.95, 12, 4, 0)
+    generator = LocalGenerator(model, tokenizer, None)
+
+    without, with_suffix = generator.infills_without_and_with_suffix(
+        [span.as_task(True) for span in spans], sampling, task_type
+    )
+    shared_calls = len(calls)
+    # Exactly what asking twice gives, at half the generations.
+    assert without == generator.infills([span.as_task(False) for span in spans], sampling, task_type)
+    assert with_suffix == generator.infills([span.as_task(True) for span in spans], sampling, task_type)
+    assert len(spans) >= 3 and len(calls) == 3 * shared_calls
+    # A FIM model's prompt shows the suffix: two prompts, asked twice.
+    fim = LocalGenerator(model, tokenizer, FimFormat(order="psm", source="test"))
+    assert fim.infills_without_and_with_suffix([span.as_task(True) for span in spans], sampling, task_type) is None

@@ -104,8 +104,9 @@ def test_a_multi_line_span_is_whole_lines_inside_the_file_from_the_first_indenta
 
 @pytest.mark.parametrize("seed", range(30))
 def test_spans_never_cross_the_end_of_a_file(seed):
-    # Short files with and without a final newline: the only room is at the very end.
-    for text in ("x = compute()\nreturn value", "x = compute()\nreturn value\n", "a\nvalue = 1\ny = 2\n\n"):
+    # Short files with and without a final newline: the only room is at the very end (after a
+    # first line too short to start a span: a span at the file's start has no prompt).
+    for text in ("a\nx = compute()\nreturn value", "a\nx = compute()\nreturn value\n", "a\nvalue = 1\ny = 2\n\n"):
         span = choose_block("d", "python", text, seed, 100, 100)
         assert span is not None and span.prefix + span.target + span.suffix in (text, text.rstrip() + "\n", text)
         assert span.target.count("\n") == 1 and len(span.prefix) + len(span.target) <= len(text.rstrip())
@@ -137,6 +138,9 @@ class EchoGenerator:
         self.asked += [(task_type, sampling.max_new_tokens, bool(t.suffix)) for t in tasks]
         return {t.task_id: [self.targets[t.task_id]] for t in tasks}
 
+    def infills_without_and_with_suffix(self, tasks, sampling, task_type):
+        return None  # a FIM model (or a server): asked both ways
+
 
 def test_line_and_span_tasks_are_scored_under_their_own_task_types():
     from training.evaluation.generate import SamplingSettings
@@ -152,3 +156,13 @@ def test_line_and_span_tasks_are_scored_under_their_own_task_types():
     assert sorted(set(generator.asked)) == [
         ("multi-line", 99, False), ("multi-line", 99, True), ("single-line", 16, False), ("single-line", 16, True)
     ]
+
+
+def test_a_cursor_at_the_start_of_a_file_gives_no_task():
+    # Nothing before the cursor is no prompt at all: a prefix-only model cannot be asked.
+    only_first_block = "import os\nimport sys\n"
+    assert all(choose_block("doc", "python", only_first_block, seed, 500, 500) is None for seed in range(20))
+    one_line = "print('hello, world')\n"
+    chosen = [choose_span("doc", "python", one_line, seed, 500, 500) for seed in range(40)]
+    assert None in chosen  # some seeds put the cursor at offset 0
+    assert all(span.prefix for span in chosen if span is not None)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from training.evaluation.endpoint import Endpoint, endpoint_completions, endpoint_infills
 from training.evaluation.generate import SamplingSettings, generate_completions
-from training.evaluation.infill_generate import generate_infills
+from training.evaluation.infill_generate import generate_infill_views, generate_infills
 from training.evaluation.problems import Problem
 from training.prompting import FimFormat
 
@@ -32,6 +32,20 @@ class LocalGenerator:
     def infills(self, tasks: Sequence[Problem], sampling: SamplingSettings, task_type: str) -> dict[str, list[str]]:
         return generate_infills(self.model, self.tokenizer, tasks, sampling, task_type, self.fim)
 
+    def infills_without_and_with_suffix(
+        self, tasks: Sequence[Problem], sampling: SamplingSettings, task_type: str
+    ) -> tuple[dict[str, list[str]], dict[str, list[str]]] | None:
+        """Middles of ``tasks`` (which carry suffixes) as if asked without and with them, or None.
+
+        Only a model without FIM sees the same prompt both ways; it then generates once.
+        """
+        if self.fim is not None:
+            return None
+        without, with_suffix = generate_infill_views(
+            self.model, self.tokenizer, tasks, sampling, task_type, None, ("", None)
+        )
+        return without, with_suffix
+
 
 @dataclass
 class EndpointGenerator:
@@ -43,3 +57,6 @@ class EndpointGenerator:
 
     def infills(self, tasks: Sequence[Problem], sampling: SamplingSettings, task_type: str) -> dict[str, list[str]]:
         return endpoint_infills(self.endpoint, tasks, sampling, task_type)
+
+    def infills_without_and_with_suffix(self, tasks, sampling, task_type) -> None:
+        return None  # the server builds its prompts: ask it both ways

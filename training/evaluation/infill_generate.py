@@ -64,16 +64,18 @@ def stop_ids(tokenizer) -> list[int]:
     return sorted(ids)
 
 
-def _rules_stop(tokenizer, contexts: list[CompletionContext], prompt_length: int):
-    """Stops a row once the completion rules have decided where its middle ends."""
+def _rules_stop(tokenizer, contexts: list[tuple[CompletionContext, ...]], prompt_length: int):
+    """Stops a row once the completion rules of every view of it have decided where its middle ends."""
     import torch
     from transformers import StoppingCriteria
 
     class RulesStop(StoppingCriteria):
         def __call__(self, input_ids, scores, **kwargs):
             texts = tokenizer.batch_decode(input_ids[:, prompt_length:], skip_special_tokens=True)
-            pairs = zip(texts, contexts, strict=True)
-            done = [completion_end(text, context, final=False) is not None for text, context in pairs]
+            done = [
+                all(completion_end(text, view, final=False) is not None for view in views)
+                for text, views in zip(texts, contexts, strict=True)
+            ]
             return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
     return RulesStop()
@@ -89,6 +91,29 @@ def generate_infills(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, list[str]]:
     """One middle per task (greedy) or ``sampling.samples`` (sampled), keyed by task id."""
+    (middles,) = generate_infill_views(model, tokenizer, tasks, sampling, task_type, fmt, (None,), progress)
+    return middles
+
+
+def generate_infill_views(
+    model,
+    tokenizer,
+    tasks: Sequence[Problem],
+    sampling: SamplingSettings,
+    task_type: str,
+    fmt: FimFormat | None,
+    suffix_views: Sequence[str | None],
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, list[str]]]:
+    """Middles of ``tasks`` under several suffixes the completion rules see, one generation per prompt.
+
+    Per view, the rules see the task's own suffix (None) or the given one ("" = none); the
+    prompt is the task's, the same for every view. A model without FIM is prompted with the
+    prefix alone, so a line with and without its suffix is one prompt: generating it once, on
+    until every view's rules have decided, and cutting each view's middle from that text gives
+    what two generations would (same prompts in the same batches; a continuation only extends
+    the text each view was cut from). Line completion asks both, so a base model costs half.
+    """
     import torch
 
     per_task = 1 if sampling.greedy else sampling.samples
@@ -99,7 +124,7 @@ def generate_infills(
     device = next(model.parameters()).device
     model.eval()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids(tokenizer)[0]
-    middles: dict[str, list[str]] = {task.task_id: [] for task in tasks}
+    views: list[dict[str, list[str]]] = [{task.task_id: [] for task in tasks} for _ in suffix_views]
     torch.manual_seed(sampling.seed)
     for start in range(0, len(order), step):
         batch = order[start : start + step]
@@ -109,7 +134,10 @@ def generate_infills(
         ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=device)
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
         contexts = [
-            CompletionContext(prefix=task.prompt, suffix=task.suffix, mode=mode)  # type: ignore[arg-type]
+            tuple(
+                CompletionContext(prefix=task.prompt, suffix=task.suffix if view is None else view, mode=mode)  # type: ignore[arg-type]
+                for view in suffix_views
+            )
             for task in batch
             for _ in range(per_task)
         ]
@@ -124,8 +152,9 @@ def generate_infills(
                 stopping_criteria=[_rules_stop(tokenizer, contexts, width)],
             )
         texts = tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
-        for index, (text, context) in enumerate(zip(texts, contexts, strict=True)):
-            middles[batch[index // per_task].task_id].append(finish_completion(text, context))
+        for index, (text, row_views) in enumerate(zip(texts, contexts, strict=True)):
+            for middles, context in zip(views, row_views, strict=True):
+                middles[batch[index // per_task].task_id].append(finish_completion(text, context))
         if progress is not None:
             progress(min(start + step, len(order)), len(order))
-    return {task.task_id: middles[task.task_id] for task in tasks}
+    return [{task.task_id: middles[task.task_id] for task in tasks} for middles in views]

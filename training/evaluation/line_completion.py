@@ -69,7 +69,10 @@ def _rank(seed: int, doc_id: str) -> bytes:
 
 
 def choose_span(doc_id: str, language: str, text: str, seed: int, max_prefix: int, max_suffix: int) -> LineSpan | None:
-    """One line of ``text`` with a cursor inside it, or None when no line is long enough."""
+    """One line of ``text`` with a cursor inside it.
+
+    None when no line is long enough, or when the cursor fell at the very start of the file.
+    """
     lines = text.split("\n")
     candidates = [n for n, line in enumerate(lines) if len(line.strip()) >= MIN_LINE_CHARS]
     if not candidates:
@@ -82,12 +85,16 @@ def choose_span(doc_id: str, language: str, text: str, seed: int, max_prefix: in
     cursor = indent + rng.randint(0, len(content) // 2)
     start = sum(len(earlier) + 1 for earlier in lines[:number])
     prefix = text[: start + cursor][-max_prefix:]
+    if not prefix:
+        return None  # a cursor at the very start of the file: no prompt to complete from
     suffix = text[start + len(line) :][:max_suffix]
     return LineSpan(f"{doc_id}:{number}", language, prefix, line[cursor:].rstrip(), suffix)
 
 
 def choose_block(doc_id: str, language: str, text: str, seed: int, max_prefix: int, max_suffix: int) -> LineSpan | None:
     """2..MAX_SPAN_LINES whole lines of ``text`` from the first one's indentation, or None.
+
+    None also when the span starts at the very start of the file (an empty prompt).
 
     The span starts on a line with at least MIN_LINE_CHARS of code and ends on a non-blank
     line, inside the file (the empty piece after a final newline is not a line). The wanted
@@ -114,6 +121,8 @@ def choose_block(doc_id: str, language: str, text: str, seed: int, max_prefix: i
     start = sum(len(earlier) + 1 for earlier in lines[:number])
     end = start + sum(len(line) + 1 for line in lines[number : last + 1]) - 1  # end of the last line
     prefix = text[: start + cursor][-max_prefix:]
+    if not prefix:
+        return None  # a cursor at the very start of the file: no prompt to complete from
     target = text[start + cursor : end].rstrip()
     suffix = text[end:][:max_suffix]
     return LineSpan(f"{doc_id}:{number}-{last}", language, prefix, target, suffix, SPAN)
@@ -229,9 +238,15 @@ def complete_lines(
         summary[f"{kind}_tasks"] = len(members)
         if not members:
             continue
+        # A model without FIM gets the same prompt both ways: one generation serves both.
+        shared = generator.infills_without_and_with_suffix(
+            [span.as_task(True) for span in members], budgets[kind], infill_type
+        )
         for task_type, with_suffix in ((without, False), (with_, True)):
-            tasks = [span.as_task(with_suffix) for span in members]
-            middles = generator.infills(tasks, budgets[kind], infill_type)
+            if shared is not None:
+                middles = shared[with_suffix]
+            else:
+                middles = generator.infills([span.as_task(with_suffix) for span in members], budgets[kind], infill_type)
             predictions = {task_id: batch[0] for task_id, batch in middles.items()}
             rows += score_rows(members, predictions, task_type, seed)
             summary["examples"] += [
