@@ -104,16 +104,16 @@ def _all_reduce_mean(values: list[float], device) -> list[float]:
     return tensor.tolist()
 
 
-def _evaluate(engine, shard, micro_batch: int, device) -> float | None:
-    """Mean loss over this rank's valid shard, averaged over ranks (every rank must call it)."""
+def _evaluate(engine, shard: dict[str, Any], micro_batch: int, device) -> float | None:
+    """Mean loss over this rank's eval blocks, averaged over ranks (every rank must call it)."""
     import torch
 
     engine.eval()
     total, count = 0.0, 0
     with torch.no_grad():
-        for batch in shard.iter_torch_batches(
-            batch_size=micro_batch, drop_last=True, dtypes=torch.long, device=device
-        ):
+        for start in range(0, len(shard["input_ids"]) - micro_batch + 1, micro_batch):
+            batch = {key: torch.from_numpy(shard[key][start : start + micro_batch]).to(device)
+                     for key in ("input_ids", "labels")}
             total += float(engine(input_ids=batch["input_ids"], labels=batch["labels"]).loss)
             count += 1
     engine.train()
@@ -130,6 +130,7 @@ class Worker:
     device: Any
     artifacts: Path
     run: Any  # training.run_folder.RunFolder
+    valid: dict[str, Any] | None = None  # this rank's eval blocks (training.valid_set), None: no eval
 
 
 @dataclass
@@ -167,7 +168,8 @@ def join_run(job: dict[str, Any], on_gpu: bool) -> Worker:
     run.publish(f"workers/rank{rank}.json")
     if rank == 0:  # metrics continue the run's published history, whichever node rank 0 ran on before
         run.fetch("metrics.jsonl")
-    return Worker(rank, context.get_world_size(), device, artifacts, run)
+    valid = ray.get(job["valid"][rank]) if job.get("valid") else None
+    return Worker(rank, context.get_world_size(), device, artifacts, run, valid)
 
 
 def cpu_threads(settings: TrainSettings, context) -> int:
@@ -300,8 +302,6 @@ def train_micro_batch(engine, batch, worker: Worker, progress: Progress) -> None
 def step_metrics(job, engine, scheduler, worker: Worker, progress: Progress, step_time: float, wait: float,
                  flops_token: float, peak_tflops: float):
     """Close an optimizer step: loss averaged over ranks, eval when due, throughput and MFU."""
-    import ray.train
-
     from training.metrics import StepMetrics, mfu
 
     settings = job["settings"]
@@ -309,9 +309,8 @@ def step_metrics(job, engine, scheduler, worker: Worker, progress: Progress, ste
     eval_loss = None
     due = settings.eval_every and (
         progress.step % settings.eval_every == 0 or progress.step == settings.max_steps)
-    if due and "valid" in job["datasets"]:
-        eval_loss = _evaluate(engine, ray.train.get_dataset_shard("valid"), settings.micro_batch_size,
-                              worker.device)
+    if due and worker.valid is not None:
+        eval_loss = _evaluate(engine, worker.valid, settings.micro_batch_size, worker.device)
     tokens_per_s = _tokens_per_step(settings, worker.world) / step_time
     metrics = StepMetrics(
         step=progress.step,

@@ -154,6 +154,7 @@ def _datasets(config: TrainingConfig, table: TableChoice, base_model: Path, posi
     from training.data import DataSpec, configure_data_context, packed_dataset
     from training.model import document_separator_id
     from training.small_corpus import small_split
+    from training.valid_set import valid_blocks
 
     train = config.train
     configure_data_context()
@@ -184,16 +185,15 @@ def _datasets(config: TrainingConfig, table: TableChoice, base_model: Path, posi
         datasets["train_resume"] = (small.dataset(resume_skip) if small
                                     else packed_dataset(spec, "train", eos_id, skip_blocks=resume_skip,
                                                         tokenize_actors=actors))
-    if train.eval_every and _split_has_rows(table, "valid"):
-        blocks = train.eval_batches * train.micro_batch_size * train.workers
-        small_valid = small_split(spec, "valid", eos_id, train.micro_batch_size * train.workers)
-        if small_valid is not None:
-            warnings.append(small_valid.warning())
-        datasets["valid"] = small_valid.dataset() if small_valid else packed_dataset(
-            spec, "valid", eos_id, tokenize_actors=actors).limit(blocks)
+    valid = None
+    if train.eval_every:
+        valid = valid_blocks(spec, "valid", eos_id, count=train.eval_batches * train.micro_batch_size * train.workers,
+                             minimum=train.micro_batch_size * train.workers)
+        if valid is not None and valid.warning():
+            warnings.append(valid.warning())
     for warning in warnings:
         log.warning(warning)
-    return datasets, spec, resume_epoch, resume_skip, warnings
+    return datasets, valid, spec, resume_epoch, resume_skip, warnings
 
 
 def _trainer(config: TrainingConfig, run: RunFolder, job: dict[str, Any], datasets: dict):
@@ -370,8 +370,8 @@ def _fit(config: TrainingConfig, run: RunFolder, table: TableChoice, lineage: di
     position_file = run.fetch(DATA_STATE)
     position = json.loads(position_file.read_text())["position"] if position_file else None
     init_ray(config)
-    datasets, spec, resume_epoch, resume_skip, warnings = _datasets(config, table, base_model, position,
-                                                                    lineage.get("mixture"))
+    datasets, valid, spec, resume_epoch, resume_skip, warnings = _datasets(config, table, base_model, position,
+                                                                           lineage.get("mixture"))
     if lineage.get("mixture"):  # the run's data report: configured and realised shares per kind
         storage.write_text(run.artifacts / "mixture.json", json.dumps(lineage["mixture"], indent=2))
     job = {
@@ -379,6 +379,8 @@ def _fit(config: TrainingConfig, run: RunFolder, table: TableChoice, lineage: di
         "data": spec.to_dict(),
         "run": run,  # each worker finds (or downloads) the base model and writes its records through it
         "datasets": sorted(datasets),
+        # The eval blocks, one object-store reference per rank (training.valid_set); None: no eval.
+        "valid": valid.shard_refs(config.train.workers) if valid is not None else None,
         "resume_epoch": resume_epoch,
         "resume_skip_blocks": resume_skip,
         "lineage": lineage,
