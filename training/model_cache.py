@@ -23,10 +23,10 @@ log = logging.getLogger(__name__)
 
 def cached_model_dir(gguf: Path, root: Path | None = None) -> Path:
     """Where the dequantised copy of ``gguf`` lives (it may not exist yet)."""
-    import transformers
+    from importlib.metadata import version  # not `import transformers`: `make setup` checks this quickly
 
     stat = gguf.stat()
-    name = f"{gguf.stem}-{stat.st_size}-{stat.st_mtime_ns}-transformers{transformers.__version__}"
+    name = f"{gguf.stem}-{stat.st_size}-{stat.st_mtime_ns}-transformers{version('transformers')}"
     return (root or Path(DEFAULT_CACHE).expanduser() / "models") / name
 
 
