@@ -154,14 +154,16 @@ def document_dataset(spec: DataSpec, split: str, cpus_per_task: float = 0.25):
 
 def packed_dataset(
     spec: DataSpec, split: str, eos_id: int, skip_blocks: int = 0, cpus_per_task: float = 0.25,
-    tokenize_actors: int = 2,
+    tokenize_actors: int = 2, max_blocks: int | None = None,
 ):
     """The packed blocks of one split as a Ray Dataset (``input_ids``, ``labels``: int64 [seq_len]).
 
     Reads and tokenisers ask for a fraction of a CPU: on a small machine the training workers
     hold most CPUs, and a read task that needs a whole one would wait forever (a stalled
     stream). Tokenising starts with one actor and grows to ``tokenize_actors`` while the
-    stream lags.
+    stream lags. ``max_blocks`` ends the stream after that many blocks (after the skipped
+    ones): a run shorter than an epoch then stops reading and tokenising once it has what it
+    will train on, instead of tokenising the rest of the split on the cores it trains with.
     """
     from ray.data import ActorPoolStrategy
 
@@ -173,7 +175,7 @@ def packed_dataset(
         compute=ActorPoolStrategy(min_size=1, max_size=tokenize_actors),
         num_cpus=cpus_per_task,
     )
-    return tokens.map_batches(
+    blocks = tokens.map_batches(
         PackBlocks,
         fn_constructor_kwargs={"seq_len": spec.seq_len, "eos_id": eos_id, "skip_blocks": skip_blocks},
         batch_size=None,
@@ -181,6 +183,7 @@ def packed_dataset(
         compute=ActorPoolStrategy(size=1),
         num_cpus=0.05,
     )
+    return blocks.limit(max_blocks) if max_blocks else blocks
 
 
 # Ray Data's default block limit (128 MiB) made the tokeniser emit a whole split as one block,

@@ -177,14 +177,16 @@ def _datasets(config: TrainingConfig, table: TableChoice, base_model: Path, posi
     small = small_split(spec, "train", eos_id, train.micro_batch_size * train.workers * train.grad_accum)
     if small is not None:
         warnings.append(small.warning())
-    actors = train.tokenize_actors
-    datasets = {"train": small.dataset() if small else packed_dataset(spec, "train", eos_id, tokenize_actors=actors)}
+    # No epoch of a run reads more blocks than the whole run trains on (skipped ones included),
+    # so a run shorter than an epoch stops its stream there.
+    stream = {"tokenize_actors": train.tokenize_actors,
+              "max_blocks": train.max_steps * train.micro_batch_size * train.workers * train.grad_accum}
+    datasets = {"train": small.dataset() if small else packed_dataset(spec, "train", eos_id, **stream)}
     resume_epoch, resume_skip = 0, 0
     if position and position["blocks_in_epoch"]:
         resume_epoch, resume_skip = position["epoch"], position["blocks_in_epoch"]
         datasets["train_resume"] = (small.dataset(resume_skip) if small
-                                    else packed_dataset(spec, "train", eos_id, skip_blocks=resume_skip,
-                                                        tokenize_actors=actors))
+                                    else packed_dataset(spec, "train", eos_id, skip_blocks=resume_skip, **stream))
     valid = None
     if train.eval_every:
         valid = valid_blocks(spec, "valid", eos_id, count=train.eval_batches * train.micro_batch_size * train.workers,

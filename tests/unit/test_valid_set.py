@@ -126,9 +126,11 @@ def test_max_documents_caps_what_is_read_and_an_empty_split_gives_none(two_file_
 def test_fim_is_applied_per_document_as_in_the_train_stream(two_file_gold, tokenizer_dir):
     config, version = two_file_gold
     folder, tokenizer = tokenizer_dir
-    plain = valid_blocks(_spec(config, version, folder), "valid", tokenizer.eos_token_id, count=8, minimum=1)
-    fim = valid_blocks(_spec(config, version, folder, fim_rate=1.0), "valid", tokenizer.eos_token_id, count=8,
+    # 100 blocks span several whole documents, so each sentinel of a transformed document is in them.
+    plain = valid_blocks(_spec(config, version, folder), "valid", tokenizer.eos_token_id, count=100, minimum=1)
+    fim = valid_blocks(_spec(config, version, folder, fim_rate=1.0), "valid", tokenizer.eos_token_id, count=100,
                        minimum=1)
+    assert plain.real_blocks == fim.real_blocks == 100
     fim_ids = set(tokenizer.convert_tokens_to_ids(["<fim_prefix>", "<fim_middle>", "<fim_suffix>"]))
     assert not fim_ids & set(np.concatenate([b.input_ids for b in plain.blocks]).tolist())
     assert fim_ids <= set(np.concatenate([b.input_ids for b in fim.blocks]).tolist())
