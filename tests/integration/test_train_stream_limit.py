@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_config
-from tests.fixtures.train import corpus_rows, write_gold
+from tests.fixtures.train import corpus_rows, saved_corpus_tokenizer, write_gold
 from training.data import DataSpec, configure_data_context, packed_dataset
 
 pytestmark = pytest.mark.integration
@@ -26,14 +26,11 @@ def _blocks(dataset) -> list[np.ndarray]:
 def test_a_limited_stream_is_the_head_of_the_full_one_with_and_without_a_skip(tmp_path, monkeypatch):
     import ray
 
-    from training.model import train_tiny_tokenizer
-
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # one auth mode for every Ray the suite starts
     config = make_config(tmp_path / "lake")
     rows = [dict(row, split="train") for row in corpus_rows()]
     version = write_gold(config, rows)
-    tokenizer = train_tiny_tokenizer([row["text"] for row in rows], 512)
-    tokenizer.save_pretrained(str(tmp_path / "tokenizer"))
+    _, tokenizer = saved_corpus_tokenizer(tmp_path / "tokenizer")
     spec = DataSpec(str(config.lake.table_path("gold.training_corpus")), version, str(tmp_path / "tokenizer"), SEQ,
                     fim_rate=0.5, seed=3)
     eos = tokenizer.eos_token_id

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_config
-from tests.fixtures.train import corpus_rows, write_gold
+from tests.fixtures.train import corpus_rows, saved_corpus_tokenizer, write_gold
 from training.data import DataSpec
 from training.packing import IGNORE_INDEX, unpack_tokens
 from training.small_corpus import MAX_BYTES_PER_TOKEN, repeat_to, small_split, split_bytes
@@ -14,12 +14,7 @@ from training.small_corpus import MAX_BYTES_PER_TOKEN, repeat_to, small_split, s
 
 @pytest.fixture(scope="module")
 def tokenizer_dir(tmp_path_factory):
-    from training.model import train_tiny_tokenizer
-
-    tokenizer = train_tiny_tokenizer([row["text"] for row in corpus_rows()], 512)
-    folder = tmp_path_factory.mktemp("tokenizer")
-    tokenizer.save_pretrained(str(folder))
-    return folder, tokenizer
+    return saved_corpus_tokenizer(tmp_path_factory.mktemp("tokenizer"))
 
 
 def _spec(config, version, tokenizer_dir, seq_len=64, **extra) -> DataSpec:

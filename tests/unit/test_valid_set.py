@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import make_config
-from tests.fixtures.train import corpus_rows, write_gold
+from tests.fixtures.train import corpus_rows, saved_corpus_tokenizer, write_gold
 from training.data import DataSpec
 from training.packing import IGNORE_INDEX
 from training.valid_set import valid_blocks
@@ -22,12 +22,7 @@ SEQ = 64
 
 @pytest.fixture(scope="module")
 def tokenizer_dir(tmp_path_factory):
-    from training.model import train_tiny_tokenizer
-
-    tokenizer = train_tiny_tokenizer([row["text"] for row in corpus_rows()], 512)
-    folder = tmp_path_factory.mktemp("tokenizer")
-    tokenizer.save_pretrained(str(folder))
-    return folder, tokenizer
+    return saved_corpus_tokenizer(tmp_path_factory.mktemp("tokenizer"))
 
 
 def _spec(config, version, folder, fim_rate: float = 0.0, **extra) -> DataSpec:
