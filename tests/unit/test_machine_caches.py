@@ -29,3 +29,17 @@ def test_a_second_run_finds_both_and_does_nothing():
     done = subprocess.run([sys.executable, "-m", "training.machine_caches"], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
+
+
+def test_a_failed_op_build_is_reported_and_setup_goes_on(monkeypatch, capsys):
+    import training.machine_caches as caches
+
+    def no_compiler(extensions):
+        raise RuntimeError("Error building extension 'deepspeed_shm_comm'\nc++: not found")
+
+    monkeypatch.setattr(caches, "shm_op_built", lambda extensions: False)
+    monkeypatch.setattr(caches, "build_shm_op", no_compiler)
+    assert caches.main() == 0
+    out = capsys.readouterr().out
+    assert "deepspeed_shm_comm: not built (RuntimeError: Error building extension 'deepspeed_shm_comm')" in out
+    assert "c++: not found" not in out and "will try again" in out
