@@ -32,17 +32,20 @@ def shm_op_built(extensions: Path) -> bool:
 
 def build_shm_op(extensions: Path):
     """DeepSpeed's CPU shared-memory op, compiled into ``extensions`` unless already there (torch
-    reuses a build whose sources and flags are unchanged); None where DeepSpeed has none."""
+    reuses a build whose sources and flags are unchanged); None where DeepSpeed has none.
+
+    DeepSpeed's own ``build_shm_op`` (what its CPU communication backend calls at start), so
+    setup builds exactly the op, flags and cache folder a run would.
+    """
+    from data_platform.ops.logs import engine_output_to_log
+
     os.environ.setdefault("DS_ACCELERATOR", "cpu")
     os.environ["TORCH_EXTENSIONS_DIR"] = str(extensions)
     extensions.mkdir(parents=True, exist_ok=True)
-    import deepspeed.ops
-    from deepspeed.accelerator import get_accelerator
+    from deepspeed.comm.torch import build_shm_op as deepspeed_build_shm_op
 
-    builder = get_accelerator().create_op_builder("ShareMemCommBuilder")
-    if builder is None or not deepspeed.ops.__compatible_ops__.get(builder.NAME, False):
-        return None
-    return builder.load(verbose=False)
+    with engine_output_to_log("training.deepspeed"):  # its "built successfully" line; setup prints its own
+        return deepspeed_build_shm_op()
 
 
 def smollm2_cached() -> bool:

@@ -89,3 +89,8 @@ def unpack_tokens(blocks: Iterable[Block]) -> list[int]:
         keep = block.labels != IGNORE_INDEX
         tokens.extend(int(t) for t in block.input_ids[keep])
     return tokens
+
+
+def real_tokens(blocks: Iterable[Block]) -> int:
+    """Tokens the blocks carry that are not padding (labels other than ``IGNORE_INDEX``)."""
+    return int(sum((block.labels != IGNORE_INDEX).sum() for block in blocks))

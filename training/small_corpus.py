@@ -22,7 +22,7 @@ import numpy as np
 
 from training.data import DataSpec, _tokenizer, tokenize_documents
 from training.fim import FimTokenIds
-from training.packing import IGNORE_INDEX, Block, pack_documents
+from training.packing import Block, pack_documents, real_tokens
 
 MAX_BYTES_PER_TOKEN = 16
 
@@ -99,5 +99,5 @@ def small_split(spec: DataSpec, split: str, eos_id: int, target_blocks: int) -> 
     blocks = pack_documents(tokenize_documents(texts, keys, tokenizer, fim, spec), spec.seq_len, eos_id)
     if len(blocks) >= target_blocks:
         return None  # enough for a full step: the streaming pipeline handles it
-    tokens = int(sum((block.labels != IGNORE_INDEX).sum() for block in blocks))
+    tokens = real_tokens(blocks)
     return SmallSplit(split, repeat_to(blocks, target_blocks), len(blocks), target_blocks, tokens)

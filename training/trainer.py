@@ -149,16 +149,15 @@ def _split_has_rows(table: TableChoice, split: str) -> bool:
 
 def _datasets(config: TrainingConfig, table: TableChoice, base_model: Path, position: dict | None,
               mixture: dict | None = None):
-    from transformers import AutoTokenizer
-
-    from training.data import DataSpec, configure_data_context, packed_dataset
+    from training.data import DataSpec, _tokenizer, configure_data_context, packed_dataset
     from training.model import document_separator_id
     from training.small_corpus import small_split
     from training.valid_set import valid_blocks
 
     train = config.train
     configure_data_context()
-    eos_id = document_separator_id(AutoTokenizer.from_pretrained(str(base_model)))
+    # The cached tokenizer the stream's actors and the eval set use too: loaded once on the driver.
+    eos_id = document_separator_id(_tokenizer(str(base_model)))
     spec = DataSpec(
         table_path=table.table_path,
         table_version=table.table_version,

@@ -25,7 +25,7 @@ import numpy as np
 
 from training.data import DataSpec, _tokenizer, tokenize_documents
 from training.fim import FimTokenIds
-from training.packing import IGNORE_INDEX, Block, Packer
+from training.packing import Block, Packer, real_tokens
 from training.small_corpus import repeat_to
 
 
@@ -94,10 +94,6 @@ def valid_blocks(spec: DataSpec, split: str, eos_id: int, count: int, minimum: i
         return None
     if len(blocks) >= minimum:
         blocks = blocks[:count]
-        return ValidBlocks(split, blocks, len(blocks), _real_tokens(blocks), padded=False)
+        return ValidBlocks(split, blocks, len(blocks), real_tokens(blocks), padded=False)
     blocks.extend(packer.flush())
-    return ValidBlocks(split, repeat_to(blocks, minimum), len(blocks), _real_tokens(blocks), padded=True)
-
-
-def _real_tokens(blocks: list[Block]) -> int:
-    return int(sum((block.labels != IGNORE_INDEX).sum() for block in blocks))
+    return ValidBlocks(split, repeat_to(blocks, minimum), len(blocks), real_tokens(blocks), padded=True)
