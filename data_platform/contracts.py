@@ -201,16 +201,6 @@ class TableContract(BaseModel):
     def arrow_schema(self) -> pa.Schema:
         return pa.schema([pa.field(c.name, arrow_type(c.type), c.nullable) for c in self.columns])
 
-    def ddl_columns(self) -> str:
-        """Column list for CREATE TABLE, with NOT NULL and comments."""
-
-        def one(column: Column) -> str:
-            null = "" if column.nullable else " NOT NULL"
-            comment = column.description.replace("'", "\\'")
-            return f"`{column.name}` {column.type.upper()}{null} COMMENT '{comment}'"
-
-        return ", ".join(one(column) for column in self.columns)
-
 
 def load_contract_file(path: Path) -> TableContract:
     try:

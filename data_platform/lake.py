@@ -15,14 +15,14 @@ from pathlib import Path
 from data_platform import lake_lock
 from data_platform.config import PlatformConfig
 from data_platform.contracts import TableContract, all_contracts, contract, spark_type
-from data_platform.lake_moves import ensure_layout
+from data_platform.lake_moves import ensure_layout, pending_moves
 from data_platform.migrations import (
     TablePlan,
+    create_table,
     is_delta_table,
     plan_table,
     upgrade_with_spark,
 )
-from data_platform.migrations import create_at_path as _create_at_path
 
 log = logging.getLogger(__name__)
 
@@ -46,19 +46,21 @@ def delta_path_sql(path: Path | str) -> str:
     return f"delta.`{path}`"
 
 
-def upgrade_table(spark, table: TableContract, path: Path, config: PlatformConfig | None = None) -> TablePlan:
-    """Create the table, or bring it up to its contract in place (see data_platform.migrations).
+def upgrade_table(spark, table: TableContract, path: Path, config: PlatformConfig | None = None,
+                  plan: TablePlan | None = None) -> TablePlan:
+    """Create the table (delta-rs), or bring it up to its contract in place with Spark (see
+    data_platform.migrations); ``spark`` may be None when ``plan`` needs no upgrade.
 
     Raises MigrationRefused (nothing changed) when that would drop or retype a column.
     Returns the plan it carried out.
     """
-    plan = plan_table(table, path)
+    plan = plan or plan_table(table, path)
     if plan.current:
         return plan
     if config is not None:  # creating or altering a table is a write: one writer per lake
         lake_lock.hold(config, table.name)
     if not plan.exists:
-        _create_at_path(spark, table, path)
+        create_table(table, path)
         return plan
     return upgrade_with_spark(spark, table, plan)
 
@@ -100,21 +102,40 @@ def register_lake_tables(spark, config: PlatformConfig) -> list[str]:
     return added
 
 
+def init_needs_spark(config: PlatformConfig, names: Iterable[str] | None = None) -> bool:
+    """Whether :func:`init_tables` needs a Spark session: a layout step of this release is
+    pending, or a table exists with columns its contract gained. Creating tables does not
+    (delta-rs); metadata reads only."""
+    if pending_moves(config):
+        return True
+    plans = (plan_table(contract(name), config.lake.table_path(name)) for name in names or all_contracts())
+    return any(plan.exists and not plan.current for plan in plans)
+
+
 def init_tables(spark, config: PlatformConfig, names: Iterable[str] | None = None) -> list[TableInitResult]:
     """Create every contract table (idempotent) and name it in the catalog.
 
     A second call changes nothing: no table gets a new Delta version unless its contract
     changed since it was written; then it is upgraded in place (new nullable columns added,
     the contract version recorded) or, for a dropped or retyped column, refused.
+
+    ``spark`` may be None when :func:`init_needs_spark` says so: tables are then created
+    without a JVM and named in the catalog when the next Spark session starts
+    (:func:`register_lake_tables`).
     """
-    ensure_layout(spark, config)
+    if spark is not None:
+        ensure_layout(spark, config)
     results = []
     for name in names or all_contracts():
         table = contract(name)
         path = config.lake.table_path(name)
-        plan = upgrade_table(spark, table, path, config)
+        plan = plan_table(table, path)
+        if spark is None and plan.exists and not plan.current:
+            raise ValueError(f"{name} needs an upgrade, which runs on Spark: pass a session")
+        upgrade_table(spark, table, path, config, plan)
         _CURRENT.add((str(path), table.version))
-        register_in_catalog(spark, table, path)
+        if spark is not None:
+            register_in_catalog(spark, table, path)
         results.append(TableInitResult(name, path, not plan.exists, tuple(c.name for c in plan.add)))
     return results
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from data_platform.config import PlatformConfig
 from data_platform.contracts import all_contracts, contract, spark_type
-from data_platform.migrations import VERSION_PROPERTY, MigrationRefused, create_at_path, is_delta_table
+from data_platform.migrations import VERSION_PROPERTY, MigrationRefused, create_table, is_delta_table
 from data_platform.storage import delta_table
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def _split(spark, config: PlatformConfig, move: Move) -> None:
     old = spark.read.format("delta").option("versionAsOf", version).load(str(move.source))
     rows = old.count()
     if not is_delta_table(move.target):
-        create_at_path(spark, contract(CONTENTS_TABLE), move.target)
+        create_table(contract(CONTENTS_TABLE), move.target)
     contents = _conformed(old.withColumn("file_id", file_id_column()), CONTENTS_TABLE)
     contents.write.format("delta").mode("overwrite").save(str(move.target))
     copied = spark.read.format("delta").load(str(move.target)).count()

@@ -7,11 +7,12 @@ Spark writers, ``ops.records`` for delta-rs writers) or for the whole lake with
 * a table that does not exist yet is created;
 * a nullable column the contract gained is added (old rows read it as null);
 * the contract's shape fingerprint is recorded in the table property
-  ``codemill.contract_version`` when Spark creates a table or anything upgrades one (delta-rs
-  refuses unknown properties at creation), so a later check of a
-  matching table stops at the property. A table that already matches its contract gets no
-  commit just to record it: a new version of gold.training_corpus with the same rows would
-  look like an unvalidated gold version to the gate and to training.
+  ``codemill.contract_version`` when a table is created (:func:`create_table`) or upgraded, so
+  a later check of a matching table stops at the property (``ops.*`` tables that a delta-rs
+  writer created on its first append carry none: their check compares schemas). A table that
+  already matches its contract gets no commit just to record it: a new version of
+  gold.training_corpus with the same rows would look like an unvalidated gold version to the
+  gate and to training.
 
 What would lose or reinterpret data is refused with a message saying what to do, never done
 silently: a column the contract no longer has, a changed type, a new required column.
@@ -136,16 +137,43 @@ def plan_table(table: TableContract, path: Path | str) -> TablePlan:
     return TablePlan(table.name, str(path), True, table.version, recorded, tuple(add), tuple(refused))
 
 
-def create_at_path(spark, table: TableContract, path: Path) -> None:
-    """CREATE TABLE at a path from the contract (the contract version recorded as a property)."""
-    partition = f" PARTITIONED BY ({', '.join(table.partition_by)})" if table.partition_by else ""
-    comment = table.description.strip().replace("'", "\\'")
-    spark.sql(
-        f"CREATE TABLE IF NOT EXISTS delta.`{path}` ({table.ddl_columns()}) USING DELTA"
-        f"{partition} COMMENT '{comment}'"
+def table_schema(table: TableContract):
+    """The contract as an Arrow schema with each column's description as its Delta ``comment``,
+    what Spark's ``CREATE TABLE … COMMENT`` stores."""
+    import pyarrow as pa
+
+    from data_platform.contracts import arrow_type
+
+    return pa.schema([
+        pa.field(c.name, arrow_type(c.type), c.nullable, metadata={"comment": c.description}) for c in table.columns
+    ])
+
+
+def create_table(table: TableContract, path: Path | str) -> None:
+    """Create the table at ``path`` from its contract with delta-rs, without Spark (idempotent).
+
+    The log is the one Spark's ``CREATE TABLE delta.`path` (… NOT NULL COMMENT …) COMMENT …
+    TBLPROPERTIES (…)`` writes: the same schema, nullability, comments, description, partition
+    columns, protocol (1/2) and properties, the contract version among them
+    (tests/integration/test_lake_create.py compares the two for every contract). Creating a
+    table is then a commit of a few milliseconds instead of a Spark job, and `codemill tables
+    init` needs no JVM. Catalog names are given by the next Spark session
+    (``lake.register_lake_tables``).
+    """
+    from deltalake import DeltaTable
+
+    from data_platform.storage import delta_options
+
+    DeltaTable.create(
+        str(path),
+        table_schema(table),
+        mode="ignore",  # already there (another writer, or a rerun): left as it is
+        partition_by=list(table.partition_by) or None,
+        description=table.description.strip(),
         # Plain features only: delta-rs, DuckDB (via delta-rs) and Ray Data must read every table.
-        " TBLPROPERTIES ('delta.enableDeletionVectors' = 'false',"
-        f" '{VERSION_PROPERTY}' = '{table.version}')"
+        configuration={"delta.enableDeletionVectors": "false", VERSION_PROPERTY: table.version},
+        storage_options=delta_options(str(path)),
+        raise_if_key_not_exists=False,  # our own property is not a Delta key
     )
 
 

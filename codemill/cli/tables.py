@@ -21,15 +21,28 @@ def _known_table(name: str) -> str:
 
 
 @tables_app.command("init")
-def init() -> None:
-    """Create every database and table of the design (idempotent; adds new contract columns)."""
-    from data_platform.lake import init_tables
+def init(
+    catalog: bool = typer.Option(
+        False, "--catalog",
+        help="Also name the tables in the Spark catalog now (starts Spark). Without it the next Spark "
+        "session names them (`codemill sql`, every job), and tables are created without a JVM.",
+    ),
+) -> None:
+    """Create every database and table of the design (idempotent; adds new contract columns).
+
+    Tables are created with delta-rs, in a second or two. Spark starts only to upgrade tables an
+    earlier release made (or with --catalog).
+    """
+    from data_platform.lake import init_needs_spark, init_tables
 
     config = STATE.config
-    results = init_tables(STATE.spark(), config)
+    spark = STATE.spark() if catalog or init_needs_spark(config) else None
+    results = init_tables(spark, config)
     for result in results:
         typer.echo(f"{result.name:<24} {result.state:<10} {result.path}")
     typer.echo(f"lake: {config.lake.root}")
+    if spark is None:
+        typer.echo("catalog names (bronze.files …): given by the next Spark session; `codemill sql` answers now")
 
 
 @tables_app.command("migrate")

@@ -11,6 +11,7 @@ from data_platform import lake
 from data_platform.contracts import TableContract, UnknownColumnsError, contract
 from data_platform.migrations import VERSION_PROPERTY, MigrationRefused
 from data_platform.ops.records import append_rows
+from tests.fixtures.spark_ddl import create_with_spark_sql
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +37,7 @@ def old_eval_lake(spark, config, n_rows=2):
     """ops.eval_results as the release before task_type wrote it (Spark DDL, two rows)."""
     old = older(EVAL, "task_type")
     path = config.lake.table_path(EVAL)
-    lake._create_at_path(spark, old, path)
+    create_with_spark_sql(spark, old, path)
     rows = [eval_row(f"e{i}") for i in range(n_rows)]
     spark.createDataFrame(rows, old.spark_schema()).write.format("delta").mode("append").save(str(path))
     return path
@@ -113,14 +114,14 @@ def test_dropped_or_retyped_columns_are_refused_and_nothing_changes(spark, lake_
     path = lake_config.lake.table_path(EVAL)
     extra = contract(EVAL).model_dump()
     extra["columns"].append({"name": "legacy_note", "type": "string", "nullable": True, "description": "gone"})
-    lake._create_at_path(spark, TableContract.model_validate(extra), path)
+    create_with_spark_sql(spark, TableContract.model_validate(extra), path)
     # A column whose type the contract changed.
     retyped = contract("ops.ingest_errors").model_dump()
     for column in retyped["columns"]:
         if column["name"] == "message":
             column["type"] = "binary"
     errors_path = lake_config.lake.table_path("ops.ingest_errors")
-    lake._create_at_path(spark, TableContract.model_validate(retyped), errors_path)
+    create_with_spark_sql(spark, TableContract.model_validate(retyped), errors_path)
     before = DeltaTable(str(path)).version(), DeltaTable(str(errors_path)).version()
 
     with pytest.raises(MigrationRefused, match="legacy_note.*never dropped in place"):
