@@ -41,6 +41,7 @@ class ServedModel:
     fim: FimFormat | None = None
     fim_unavailable_reason: str = ""
     created: int = field(default_factory=lambda: int(time.time()))
+    dtype: str | None = None  # the weights' dtype once loaded ("bfloat16", "float32"; vLLM: its choice)
 
     def card(self) -> dict[str, Any]:
         """The model's entry in /v1/models: OpenAI's fields plus codemill's lineage."""
@@ -63,6 +64,7 @@ class ServedModel:
                 "chosen_because": self.chosen_because,
                 "fim": self.fim.describe() if self.fim else None,
                 "fim_unavailable_reason": self.fim_unavailable_reason or None,
+                "dtype": self.dtype,
                 "lineage": lineage or None,
             },
         }
@@ -149,12 +151,13 @@ def load_served_model(served: ServedModel, settings: ServeSettings):
     import torch
     from transformers.utils import logging as hf_logging
 
+    from training.evaluation.precision import AUTO, resolve_precision, torch_dtype
     from training.model import load_model_and_tokenizer
 
     hf_logging.disable_progress_bar()  # a server's log is read by machines, not watched
     model, tokenizer = load_model_and_tokenizer(served.load_spec)
     device = pick_device(settings.device)
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(settings.dtype)
-    if dtype is None:  # auto
-        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    if dtype is None:  # auto: the rule `codemill eval` generates by, so its scores are what editors get
+        dtype = torch_dtype(resolve_precision(AUTO, device.split(":")[0]))
     return model.to(device=device, dtype=dtype).eval(), tokenizer

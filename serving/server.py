@@ -19,6 +19,7 @@ import logging  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from dataclasses import replace  # noqa: E402
 
 from serving.api.security import Authenticator, RateLimiter, bind_host, configured_keys  # noqa: E402
 from serving.config import CodemillConfig  # noqa: E402
@@ -70,8 +71,11 @@ def build_state(config: CodemillConfig, model_spec: str | None, host: str, port:
             torch.set_num_threads(settings.threads)
         if settings.backend == "vllm":
             engine, tokenizer, context_length = _vllm_engine(served, settings, metrics)
+            served = replace(served, dtype=settings.dtype if settings.dtype != "auto" else "auto (vLLM)")
         else:
             model, tokenizer = load_served_model(served, settings)
+            served = replace(served, dtype=str(next(model.parameters()).dtype).removeprefix("torch."))
+            say(f"weights: {served.dtype} on {next(model.parameters()).device} (serve.dtype={settings.dtype})")
             context_length = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
             engine = Engine(model, tokenizer, max_batch_size=settings.max_batch_size,
                             max_queue=settings.max_queue, observer=metrics).start()

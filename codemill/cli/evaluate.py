@@ -244,6 +244,8 @@ def _print_summary(report: dict) -> None:
         for name in sorted(key for key in metrics if "/all/" in key):
             task, _, metric = name.split("/")
             parts.append(f"{task} {metric} {metrics[name]:.3f}")
+        if entry.get("generation_precision") and (entry.get("pass_at_k") or metrics):
+            parts.append(f"generated in {entry['generation_precision']}")
         if entry.get("executions_per_second"):
             parts.append(
                 f"sandbox {entry['executions_per_second']:.1f} executions/s "

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from data_platform.ops.records import read_rows
+from training.evaluation.precision import resolve_precision
 from tests.fixtures.serve import ServerProcess, register_fim_run, tiny_model_dir  # noqa: F401
 from tests.integration.test_eval_cli import codemill
 
@@ -94,6 +95,12 @@ def test_endpoint_and_in_process_line_completion_agree_at_temperature_zero(serve
     assert there["line_completion"]["examples"] == here["line_completion"]["examples"]  # same text, task by task
     assert any(e["prediction"].strip() for e in here["line_completion"]["examples"])
     assert there["line_completion"]["metrics"] == here["line_completion"]["metrics"]
+    # serve.dtype=auto and eval.generation_precision=auto pick the same weights (bf16 on chips with
+    # bf16 units), and both reports say which: the server's card tells the remote one.
+    assert here["generation_precision"] == there["generation_precision"] == resolve_precision("auto", "cpu")
+    stored = [json.loads(r["details_json"]) for r in read_rows(config, "ops.eval_results")
+              if r["benchmark"] == "line-completion"]
+    assert {d["precision"] for d in stored} == {resolve_precision("auto", "cpu")}
     assert {key.split("/")[0] for key in here["line_completion"]["metrics"]} == {
         "line", "line-with-suffix", "span", "span-with-suffix"
     }

@@ -104,11 +104,12 @@ def test_fim_generation_builds_the_served_prompt_and_batching_changes_nothing(ti
 def test_cli_evaluates_a_model_on_infilling_in_process(lake_config, tiny_model_dir):  # noqa: F811
     done = codemill(
         lake_config, "eval", "--model", str(tiny_model_dir), "--benchmark", SINGLE_LINE, "--limit", "1",
-        "--no-heldout", "eval.max_new_tokens=16", "eval.fim=psm",
+        "--no-heldout", "eval.max_new_tokens=16", "eval.fim=psm", "eval.generation_precision=bfloat16",
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(Path(done.stdout.split("json:   ")[1].split()[0]).read_text())
     (model,) = report["models"]
+    assert model["generation_precision"] == "bfloat16" and "generated in bfloat16" in done.stdout
     assert model["problems"] == len(load_infill_tasks(SINGLE_LINE, 1))
     assert set(model["completions"]) == {t.task_id for t in load_infill_tasks(SINGLE_LINE, 1)}
     assert report["task_type"] == "single-line" and report["tasks_version"].startswith(SINGLE_LINE)

@@ -53,6 +53,10 @@ def served(tmp_path_factory, tiny_model_dir):  # noqa: F811
         "serve.rate_limit_burst=10000",
         "serve.max_batch_size=8",
         "serve.max_tokens_limit=2000",
+        # float32 weights: this module checks batching exactly (concurrent streams give the text
+        # sequential ones do). bfloat16 products round differently by batch shape, so greedy
+        # text can part after near ties; serve.dtype=auto picks bf16 on CPUs with bf16 units.
+        "serve.dtype=float32",
         env={"CODEMILL_SERVE_API_KEYS": f"{KEY_A},{KEY_B}"},
     ).start()
     yield SimpleNamespace(server=server, export=export, config=config)
@@ -104,6 +108,7 @@ def test_without_model_the_newest_promoted_run_is_served_with_its_lineage(served
     assert "promoted" in info["chosen_because"]
     assert info["fim"]["order"] == "psm" and info["fim"]["prefix_token"] == "<fim_prefix>"
     assert info["lineage"]["train"]["fim_rate"] == 0.5
+    assert info["dtype"] == "float32"  # serve.dtype=float32, as loaded
     assert client.models.retrieve("default").id == RUN_ID
 
 

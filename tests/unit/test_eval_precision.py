@@ -1,4 +1,4 @@
-"""Which arithmetic held-out loss runs in: bfloat16 only where the chip multiplies it natively."""
+"""Which arithmetic evaluation runs in: bfloat16 only where the chip multiplies it natively."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from training.evaluation.precision import (
     cpu_flags,
     native_bf16,
     resolve_precision,
+    weights_for_generation,
 )
 from training.evaluation.results import heldout_rows
 
@@ -61,3 +62,15 @@ def test_stored_loss_rows_say_their_precision():
     rows = heldout_rows(summary, "valid+test", BFLOAT16)
     assert {json.loads(row["details_json"])["precision"] for row in rows} == {BFLOAT16}
     assert json.loads(heldout_rows(summary, "valid")[0]["details_json"])["precision"] == FLOAT32
+
+
+def test_generation_gets_a_bfloat16_copy_and_held_out_keeps_the_float32_weights():
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2))
+    assert weights_for_generation(model, FLOAT32) is model  # already float32: no copy
+    copy = weights_for_generation(model, BFLOAT16)
+    assert {p.dtype for p in copy.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in model.parameters()} == {torch.float32}  # the original is untouched
+    torch.testing.assert_close(copy[0].weight.float(), model[0].weight, atol=1e-2, rtol=1e-2)
+    assert weights_for_generation(copy, BFLOAT16) is copy

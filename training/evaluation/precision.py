@@ -1,13 +1,22 @@
-"""The arithmetic held-out loss is computed in: float32, or bfloat16 products where the chip has them.
+"""The arithmetic evaluation runs in: float32, or bfloat16 where the chip multiplies it natively.
 
-Scoring whole documents is a stack of large matrix products; on a CPU with AMX or AVX512-BF16
-(or a GPU with bf16 units) bfloat16 does them about twice as fast as float32 (SmolLM2-135M on 2
-Sapphire Rapids cores: a 4x512 forward 3.5 s -> 1.5 s; the demo's held-out loss 34.8 s -> 19.6 s,
-loss 2.14147 -> 2.14172). ``bfloat16`` runs the model under autocast: the weights stay float32,
-products are bfloat16, and the reductions autocast keeps in float32 (softmax, norms, the loss)
-stay there. Generation is left alone: decoding a token at a time is bound by reading the
-weights, which autocast re-casts at every step (HumanEval generation got slower, 3.7 s -> 5.4 s),
-and greedy completions would part from float32's after near ties. Reports record the precision.
+Held-out loss and generation are both stacks of matrix products; on a CPU with AMX or
+AVX512-BF16 (or a GPU with bf16 units) bfloat16 does them about twice as fast as float32.
+
+- **Held-out loss** runs under autocast (``eval.heldout_precision``): the weights stay float32,
+  products are bfloat16, and the reductions autocast keeps in float32 (softmax, norms, the
+  loss) stay there (SmolLM2-135M on 2 Sapphire Rapids cores: the demo's held-out loss 34.8 s
+  -> 19.6 s, loss 2.14147 -> 2.14172).
+- **Generation** (``eval.generation_precision``) runs on a bfloat16 copy of the weights, not
+  under autocast: decoding a token at a time is bound by reading the weights, which autocast
+  re-casts at every step (HumanEval generation got slower under it, 3.7 s -> 5.4 s), while
+  bfloat16 weights are half the bytes to read. Prompt prefill, the bulk of line completion
+  with a whole file around the cursor, runs at bfloat16 speed too (the demo's fine-tuned
+  line completion: 103 s -> 51 s). Greedy completions part from float32's after near ties;
+  ``codemill serve`` picks its weights by the same rule (``serve.dtype=auto``), so a
+  completion scored here is the one an editor gets from a server on the same machine.
+
+Reports and stored rows record the precision of each figure.
 """
 
 from __future__ import annotations
@@ -57,3 +66,24 @@ def compute_in(precision: str, device_type: str):
     import torch
 
     return torch.autocast(device_type, dtype=torch.bfloat16)
+
+
+def torch_dtype(precision: str):
+    """The torch dtype weights are held in for ``precision`` (float32 or bfloat16)."""
+    import torch
+
+    return torch.bfloat16 if precision == BFLOAT16 else torch.float32
+
+
+def weights_for_generation(model, precision: str):
+    """The model generation runs on: ``model`` itself when it already has ``precision``'s dtype,
+    else a copy in that dtype (held-out loss keeps the original's float32 weights).
+
+    The copy costs the weights' size in that dtype (half of float32's for bfloat16).
+    """
+    import copy
+
+    dtype = torch_dtype(precision)
+    if next(model.parameters()).dtype == dtype:
+        return model
+    return copy.deepcopy(model).to(dtype).eval()

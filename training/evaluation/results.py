@@ -56,12 +56,14 @@ def pass_at_k_rows(
     ]
 
 
-def line_rows(rows: list[dict], table_version: int, seed: int) -> list[dict]:
-    """line-completion rows: the interval and the spans' origin go to ``details_json``."""
+def line_rows(rows: list[dict], table_version: int, seed: int, precision: str | None = None) -> list[dict]:
+    """line-completion rows: the interval, the spans' origin and the generation precision (None
+    when unknown: a server that does not report its dtype) go to ``details_json``."""
     return [
         {
             **{key: value for key, value in row.items() if key != "ci95"},
-            "details_json": json.dumps({"ci95": row["ci95"], "gold_version": table_version, "seed": seed, "split": "test"}),
+            "details_json": json.dumps({"ci95": row["ci95"], "gold_version": table_version, "seed": seed,
+                                        "split": "test", "precision": precision}),
         }
         for row in rows
     ]

@@ -26,7 +26,7 @@ from training.evaluation.heldout import HeldoutSettings, heldout_loss
 from training.evaluation.infill_generate import fim_format_for
 from training.evaluation.infilling import is_infill, load_infill_tasks, task_set_version, task_type
 from training.evaluation.lineage import ModelRef, contamination_warnings, heldout_target, resolve_model
-from training.evaluation.precision import compute_in, resolve_precision
+from training.evaluation.precision import compute_in, resolve_precision, weights_for_generation
 from training.evaluation.problems import benchmark_name, load_problems, read_completions
 from training.evaluation.report import write_report
 from training.evaluation.sandbox import SandboxLimits, SandboxSettings, choose_backend
@@ -176,10 +176,11 @@ class _Model:
     """A model ready to be measured: weights loaded here, or a server reached through its API."""
 
     generator: object
-    model: object | None  # None behind an endpoint
+    model: object | None  # None behind an endpoint; float32 weights held-out loss runs on
     tokenizer: object | None
     endpoint: str | None
     load_seconds: float
+    generation_precision: str | None = None  # behind an endpoint: the dtype its card reports, if any
 
 
 def evaluate(
@@ -361,11 +362,14 @@ def _open_model(session: _Session, ref: ModelRef, label: str, say) -> _Model:
     tick = time.monotonic()
     endpoint = session.endpoint
     if endpoint is not None and ref.spec == endpoint.url:
-        return _Model(EndpointGenerator(endpoint), None, None, endpoint.base, 0.0)
+        served_dtype = endpoint.card().get("codemill", {}).get("dtype")  # None from a server before it said
+        return _Model(EndpointGenerator(endpoint), None, None, endpoint.base, 0.0, served_dtype)
     say(f"loading {label} ...")
     model, tokenizer = _load(ref, session.e.device)
-    generator = LocalGenerator(model, tokenizer, fim_format_for(ref.load_spec, session.e.fim))
-    return _Model(generator, model, tokenizer, None, round(time.monotonic() - tick, 2))
+    precision = resolve_precision(session.e.generation_precision, next(model.parameters()).device.type)
+    generating = weights_for_generation(model, precision)
+    generator = LocalGenerator(generating, tokenizer, fim_format_for(ref.load_spec, session.e.fim))
+    return _Model(generator, model, tokenizer, None, round(time.monotonic() - tick, 2), precision)
 
 
 def _measure_model(
@@ -378,6 +382,8 @@ def _measure_model(
     entry["warnings"] = contamination_warnings(session.config, ref, session.bench) if session.problems else []
     entry["seconds"]["load"] = loaded.load_seconds
     generator, model, tokenizer = loaded.generator, loaded.model, loaded.tokenizer
+    if loaded.generation_precision is not None:
+        entry["generation_precision"] = loaded.generation_precision
     if loaded.endpoint is not None:
         entry["endpoint"] = loaded.endpoint
         if request.heldout and target is not None:
@@ -388,7 +394,7 @@ def _measure_model(
         say(f"line completion by {label} on {len(session.spans)} test-split spans, with and without suffix ...")
         line_rows, entry["line_completion"] = _complete_lines(generator, session.spans, e)
         entry["seconds"]["line_completion"] = round(time.monotonic() - tick, 2)
-        metric_rows += results.line_rows(line_rows, target.table_version, e.seed)
+        metric_rows += results.line_rows(line_rows, target.table_version, e.seed, loaded.generation_precision)
     if target is not None and request.heldout and model is not None:
         tick = time.monotonic()
         say(f"held-out loss of {label} on gold version {target.table_version} ...")
@@ -446,5 +452,6 @@ def _score(session: _Session, entry: dict, completions: dict, say) -> list[dict]
         "sandbox": score.sandbox,
         "tasks_version": session.report["tasks_version"],
         "ci95": entry["confidence"],
+        "precision": entry.get("generation_precision"),  # None: a completions file, or a server that does not say
     }
     return results.pass_at_k_rows(bench, score.pass_at_k, score.num_problems, details, task_type(bench))
