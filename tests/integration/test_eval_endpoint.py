@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from data_platform.ops.records import read_rows
-from training.evaluation.precision import resolve_precision
 from tests.fixtures.serve import ServerProcess, register_fim_run, tiny_model_dir  # noqa: F401
 from tests.integration.test_eval_cli import codemill
+from training.evaluation.precision import resolve_precision
 
 pytestmark = pytest.mark.integration
 
