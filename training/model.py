@@ -171,9 +171,24 @@ def _load_smollm2():
     def from_gguf():
         model, tokenizer = _load_pretrained(str(smollm2_dir()), gguf_file=SMOLLM2_GGUF)
         _forget_gguf_origin(model)
-        return model, tokenizer
+        # Cached with the FIM tokens: their rows are drawn once, so every load gets the same ones.
+        return ensure_special_tokens(model, tokenizer)
 
     return load_dequantised(smollm2_dir() / SMOLLM2_GGUF, from_gguf, lambda folder: _load_pretrained(str(folder)))
+
+
+def saved_model_folder(spec: str) -> Path | None:
+    """A folder on this machine holding what ``load_model_and_tokenizer(spec)`` returns, or None.
+
+    smollm2's, once its cache is filled (``make setup`` fills it): a training run's base model
+    is then a copy of that folder, not a load of 540 MB of weights and a save of them.
+    """
+    if spec != SMOLLM2:
+        return None
+    from training.model_cache import cached_model_dir
+
+    folder = cached_model_dir(smollm2_dir() / SMOLLM2_GGUF)
+    return folder if (folder / "config.json").is_file() else None
 
 
 def load_model_and_tokenizer(spec: str, *, texts: Iterable[str] | None = None, seed: int = 0):

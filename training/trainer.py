@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,8 @@ def _prepare_base_model(config: TrainingConfig, table: TableChoice, run: RunFold
     """The run's starting weights and tokenizer (FIM tokens included), saved once per run.
 
     Workers load this folder instead of the original spec: every rank starts from identical
-    weights, the tiny tokenizer is trained only once, and smollm2's GGUF is dequantised once.
+    weights and the tiny tokenizer is trained only once. smollm2's is linked from the machine's
+    model cache (training.model_cache), which holds it FIM tokens included: nothing is loaded.
     A resumed run on object storage downloads the folder its first attempt published.
     """
     if run.has_folder("base_model"):
@@ -117,12 +119,18 @@ def _prepare_base_model(config: TrainingConfig, table: TableChoice, run: RunFold
         run.publish_folder("base_model")
         return folder
     from training.data import sample_texts
-    from training.model import load_model_and_tokenizer, save_model_dir
+    from training.model import load_model_and_tokenizer, save_model_dir, saved_model_folder
+    from training.model_cache import link_or_copy_folder
 
-    texts = sample_texts(table.table_path, table.table_version) if config.train.model == "tiny" else None
-    model, tokenizer = load_model_and_tokenizer(config.train.model, texts=texts, seed=config.train.seed)
     staging = folder.with_name(folder.name + ".partial")
-    save_model_dir(model, tokenizer, staging)
+    shutil.rmtree(staging, ignore_errors=True)  # a half-written copy of an attempt that died
+    saved = saved_model_folder(config.train.model)
+    if saved is not None:  # smollm2's cache holds exactly what a load would give
+        link_or_copy_folder(saved, staging)
+    else:
+        texts = sample_texts(table.table_path, table.table_version) if config.train.model == "tiny" else None
+        model, tokenizer = load_model_and_tokenizer(config.train.model, texts=texts, seed=config.train.seed)
+        save_model_dir(model, tokenizer, staging)
     staging.replace(folder)
     run.publish_folder("base_model")
     return folder

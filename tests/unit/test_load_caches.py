@@ -90,3 +90,28 @@ def test_each_virtual_environment_gets_its_own_op_cache(monkeypatch):
     monkeypatch.setattr("sys.prefix", "/elsewhere/.venv")
     assert here.parent == settings.extensions_path().parent == Path("/cache/ops")
     assert settings.extensions_path() != here
+
+
+def test_a_cached_folder_is_linked_where_it_can_be_and_copied_elsewhere(tmp_path, monkeypatch):
+    import os
+
+    from training.model_cache import link_or_copy_folder
+
+    source = tmp_path / "cache"
+    source.mkdir()
+    (source / "model.safetensors").write_bytes(b"weights")
+    (source / "config.json").write_text("{}")
+    (source / "nested").mkdir()  # a model folder is flat: anything else is not copied
+    linked = link_or_copy_folder(source, tmp_path / "base_model")
+    assert sorted(p.name for p in linked.iterdir()) == ["config.json", "model.safetensors"]
+    assert (linked / "model.safetensors").stat().st_ino == (source / "model.safetensors").stat().st_ino
+
+    def other_filesystem(src, dst):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", other_filesystem)
+    (tmp_path / "copied").mkdir()
+    (tmp_path / "copied" / "config.json").write_text("stale")  # left by an attempt that died
+    copied = link_or_copy_folder(source, tmp_path / "copied")
+    assert (copied / "model.safetensors").read_bytes() == b"weights" and (copied / "config.json").read_text() == "{}"
+    assert (copied / "model.safetensors").stat().st_ino != (source / "model.safetensors").stat().st_ino

@@ -63,3 +63,44 @@ def test_smollm2_loads_offline_with_fim_tokens(tmp_path):
         model, tokenizer, tmp_path / "smol"
     )  # refused while the GGUF quantizer is attached
     assert (folder / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_smollm2_gets_the_same_fim_rows_every_load_and_its_saved_folder_is_that_model():
+    import torch
+
+    from training.model import saved_model_folder
+
+    first, tokenizer = load_model_and_tokenizer("smollm2")
+    again, _ = load_model_and_tokenizer("smollm2")
+    fim = [tokenizer.convert_tokens_to_ids(token) for token in FIM_TOKENS]
+    rows = first.get_input_embeddings().weight[fim]
+    # Drawn once, when the cache was filled (transformers draws new rows at random on each resize).
+    assert torch.equal(rows, again.get_input_embeddings().weight[fim])
+    assert rows.abs().sum() > 0
+    folder = saved_model_folder("smollm2")  # what a training run's base model is a copy of
+    assert folder is not None
+    from_folder, folder_tokenizer = load_model_and_tokenizer(str(folder))
+    assert folder_tokenizer.get_vocab() == tokenizer.get_vocab()
+    for name, tensor in first.state_dict().items():
+        assert torch.equal(tensor, from_folder.state_dict()[name]), name
+    assert saved_model_folder("tiny") is None
+
+
+@pytest.mark.slow
+def test_a_smollm2_run_links_its_base_model_from_the_machine_cache(tmp_path):
+    from tests.conftest import make_config
+    from training.model import saved_model_folder
+    from training.run_folder import RunFolder
+    from training.trainer import _prepare_base_model
+
+    config = make_config(tmp_path / "lake", "train.model=smollm2")
+    run = RunFolder(tmp_path / "run")
+    (run.local_artifacts / "base_model.partial").mkdir(parents=True)  # left by an attempt that died
+    (run.local_artifacts / "base_model.partial" / "model.safetensors").write_bytes(b"half")
+    folder = _prepare_base_model(config, None, run)  # the table is only read for tiny's tokenizer
+    cached = saved_model_folder("smollm2")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in cached.iterdir())
+    assert (folder / "model.safetensors").read_bytes() == (cached / "model.safetensors").read_bytes()
+    assert not (run.local_artifacts / "base_model.partial").exists()
+    assert _prepare_base_model(config, None, run) == folder  # a resumed attempt reuses it

@@ -111,8 +111,11 @@ def batch_nll(model, tokenizer, texts: Sequence[str], max_tokens: int) -> list[t
     # Token t is predicted from tokens < t; padding positions carry no target.
     targets = input_ids[:, 1:]
     valid = mask[:, 1:].bool()
-    nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), targets, reduction="none")
-    nll = (nll * valid).sum(dim=1)
+    # Rows of the vocabulary contiguous (not the (batch, vocab, position) view cross_entropy also
+    # takes): 0.5 s instead of 1.25 s for a 4x512 batch of SmolLM2's 49k-token logits.
+    vocab = logits.shape[-1]
+    nll = F.cross_entropy(logits[:, :-1].reshape(-1, vocab), targets.reshape(-1), reduction="none")
+    nll = (nll.view(targets.shape) * valid).sum(dim=1)
     return [
         (float(value), int(count))
         for value, count in zip(nll.tolist(), valid.sum(dim=1).tolist(), strict=True)
