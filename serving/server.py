@@ -74,8 +74,9 @@ def build_state(config: CodemillConfig, model_spec: str | None, host: str, port:
             served = replace(served, dtype=settings.dtype if settings.dtype != "auto" else "auto (vLLM)")
         else:
             model, tokenizer = load_served_model(served, settings)
-            served = replace(served, dtype=str(next(model.parameters()).dtype).removeprefix("torch."))
-            say(f"weights: {served.dtype} on {next(model.parameters()).device} (serve.dtype={settings.dtype})")
+            weight = next(model.parameters())
+            served = replace(served, dtype=str(weight.dtype).removeprefix("torch."))
+            say(f"weights: {served.dtype} on {weight.device} (serve.dtype={settings.dtype})")
             context_length = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
             engine = Engine(model, tokenizer, max_batch_size=settings.max_batch_size,
                             max_queue=settings.max_queue, observer=metrics).start()

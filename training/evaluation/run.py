@@ -163,6 +163,7 @@ class _Session:
     target: object | None  # the gold version held-out loss and line completion read (lineage.heldout_target)
     spans: list
     report: dict
+    endpoint_dtype: str | None = None  # the weights' dtype the endpoint's card reports
     seconds: float = 0.0  # time spent on this session (sessions share models and interleave)
     rows_written: int = 0
 
@@ -279,18 +280,20 @@ def _open_session(config: TrainingConfig, request: EvalRequest) -> _Session:
         # Refuse (SandboxUnavailable) before a model is loaded, not after it has generated.
         choose_backend(sandbox)
     refs = [resolve_model(config, spec) for spec in request.models]
-    endpoint = None
+    endpoint, endpoint_dtype = None, None
     if request.endpoint:
         key = e.endpoint_api_key or os.environ.get("CODEMILL_API_KEY") or None
         endpoint = Endpoint(
             request.endpoint, key, e.endpoint_model, concurrency=e.endpoint_concurrency, max_n=e.endpoint_max_n
         )
-        refs.append(_endpoint_ref(endpoint)[0])
+        ref, card = _endpoint_ref(endpoint)
+        refs.append(ref)
+        endpoint_dtype = card.get("codemill", {}).get("dtype")  # None from a server before it said
     target = heldout_target(config, refs, request.table_version) if (request.heldout or lines) and refs else None
     spans = _line_spans(config, target) if lines and target is not None else []
     started = datetime.now(UTC)
     session = _Session(config, request, _new_session_id(), started, bench, problems, sandbox, refs,
-                       endpoint, target, spans, {})
+                       endpoint, target, spans, {}, endpoint_dtype)
     session.report = _new_report(session, lines)
     session.seconds = time.monotonic() - opening
     return session
@@ -362,8 +365,7 @@ def _open_model(session: _Session, ref: ModelRef, label: str, say) -> _Model:
     tick = time.monotonic()
     endpoint = session.endpoint
     if endpoint is not None and ref.spec == endpoint.url:
-        served_dtype = endpoint.card().get("codemill", {}).get("dtype")  # None from a server before it said
-        return _Model(EndpointGenerator(endpoint), None, None, endpoint.base, 0.0, served_dtype)
+        return _Model(EndpointGenerator(endpoint), None, None, endpoint.base, 0.0, session.endpoint_dtype)
     say(f"loading {label} ...")
     model, tokenizer = _load(ref, session.e.device)
     precision = resolve_precision(session.e.generation_precision, next(model.parameters()).device.type)
