@@ -65,6 +65,29 @@ def test_batching_does_not_change_the_loss(lake_config, tiny):
     assert one["all"]["loss"] == pytest.approx(many["all"]["loss"], rel=1e-4)
 
 
+def test_documents_are_scored_in_batches_of_similar_length(lake_config, tiny):
+    # Table order alternates long and short documents; scored in that order every batch would
+    # pad to a long one. The forward passes the model sees are length-sorted instead.
+    model, tokenizer = tiny
+    long_text, short_text = "def f(x):\n    return x + 1\n" * 12, "x = 1\n"
+    rows = [gold_row(f"d{i}", "python", long_text if i % 2 == 0 else short_text, "valid") for i in range(8)]
+    version = write_gold(lake_config, rows)
+    path = lake_config.lake.table_path("gold.training_corpus")
+    widths: list[tuple[int, int]] = []
+    hook = model.register_forward_pre_hook(
+        lambda _module, _args, kwargs: widths.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
+    try:
+        sorted_result = heldout_loss(model, tokenizer, path, version, HeldoutSettings(batch_size=4, max_tokens=64))
+    finally:
+        hook.remove()
+    long_ids = len(tokenizer(long_text, truncation=True, max_length=64)["input_ids"])
+    short_ids = len(tokenizer(short_text)["input_ids"])
+    assert widths == [(4, long_ids), (4, short_ids)]
+    one_by_one = heldout_loss(model, tokenizer, path, version, HeldoutSettings(batch_size=1, max_tokens=64))
+    assert sorted_result.summary()["python"]["tokens"] == 4 * (long_ids - 1) + 4 * (short_ids - 1)
+    assert sorted_result.summary()["python"]["loss"] == pytest.approx(one_by_one.summary()["python"]["loss"], rel=1e-4)
+
+
 def test_bfloat16_products_keep_the_loss_to_a_fraction_of_a_percent(lake_config, tiny):
     # eval.heldout_precision=bfloat16 (the default on AMX CPUs) must not move the loss enough
     # to change a comparison: the reductions stay float32 under autocast.

@@ -3,7 +3,9 @@
 The split is by repository, so valid/test documents come from repositories the model never
 saw in training. The table is streamed from Delta with delta-rs (``DeltaTable(path,
 version=V)``), a few thousand rows at a time, and scored in small padded batches; nothing
-is materialised beyond one batch.
+is materialised beyond a window of ``SORT_WINDOW_BATCHES`` batches. Within a window the
+documents are batched by token length: a batch pads to its longest document, and in table
+order a quarter of the demo's forward-pass positions were padding (16,896 for 13,336 tokens).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ALL_LANGUAGES = "all"
+SORT_WINDOW_BATCHES = 16  # batches' worth of tokenised documents held to sort by length
 
 
 @dataclass(frozen=True)
@@ -92,20 +95,21 @@ def _capped(documents: Iterator[tuple[str, str]], per_language: int) -> Iterator
         yield language, text
 
 
-def batch_nll(model, tokenizer, texts: Sequence[str], max_tokens: int) -> list[tuple[float, int]]:
-    """(summed NLL, predicted tokens) of each text's first ``max_tokens`` tokens, in one forward pass."""
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices of ``lengths`` in batches of similar length (longest first), so little is padded."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def batch_nll(model, sequences: Sequence[Sequence[int]], pad_id: int) -> list[tuple[float, int]]:
+    """(summed NLL, predicted tokens) of each token sequence, right-padded into one forward pass."""
     import torch
     import torch.nn.functional as F
 
-    tokenizer.padding_side = "right"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    encoded = tokenizer(
-        list(texts), return_tensors="pt", padding=True, truncation=True, max_length=max_tokens
-    )
+    width = max(len(ids) for ids in sequences)
     device = next(model.parameters()).device
-    input_ids = encoded["input_ids"].to(device)
-    mask = encoded["attention_mask"].to(device)
+    input_ids = torch.tensor([[*ids, *[pad_id] * (width - len(ids))] for ids in sequences], device=device)
+    mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in sequences], device=device)
     with torch.inference_mode():
         logits = model(input_ids=input_ids, attention_mask=mask).logits.float()
     # Token t is predicted from tokens < t; padding positions carry no target.
@@ -133,33 +137,33 @@ def heldout_loss(
     """Token-weighted loss and perplexity per language over the held-out splits of ``version``."""
     settings = settings or HeldoutSettings()
     model.eval()
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     result = HeldoutResult(str(table_path), version, tuple(settings.splits))
-    pending: list[tuple[str, str]] = []
+    window: list[tuple[str, list[int]]] = []  # (language, token ids) waiting to be scored
     scored = 0
 
     def flush() -> None:
         nonlocal scored
-        for (language, _), (nll, tokens) in zip(
-            pending,
-            batch_nll(model, tokenizer, [text for _, text in pending], settings.max_tokens),
-            strict=True,
-        ):
-            bucket = result.languages.setdefault(language, LanguageLoss())
-            bucket.nll += nll
-            bucket.tokens += tokens
-            bucket.documents += 1
-        scored += len(pending)
-        pending.clear()
-        if progress is not None:
-            progress(scored)
+        for batch in length_sorted_batches([len(ids) for _, ids in window], settings.batch_size):
+            losses = batch_nll(model, [window[i][1] for i in batch], pad_id)
+            for i, (nll, tokens) in zip(batch, losses, strict=True):
+                bucket = result.languages.setdefault(window[i][0], LanguageLoss())
+                bucket.nll += nll
+                bucket.tokens += tokens
+                bucket.documents += 1
+            scored += len(batch)
+            if progress is not None:
+                progress(scored)
+        window.clear()
 
     documents = stream_documents(table_path, version, settings.splits)
     for language, text in _capped(documents, settings.max_documents):
         if not text:
             continue
-        pending.append((language, text))
-        if len(pending) >= settings.batch_size:
+        ids = tokenizer(text, truncation=True, max_length=settings.max_tokens)["input_ids"]
+        window.append((language, ids))
+        if len(window) >= settings.batch_size * SORT_WINDOW_BATCHES:
             flush()
-    if pending:
+    if window:
         flush()
     return result
