@@ -112,3 +112,13 @@ def test_cpu_worker_threads(monkeypatch, node_cpus, local_workers, setting, thre
     monkeypatch.setattr(ray, "nodes", lambda: [{"NodeID": "elsewhere", "Resources": {"CPU": 64.0}},
                                                {"NodeID": "here", "Resources": {"CPU": float(node_cpus)}}])
     assert cpu_threads(TrainSettings(cpu_threads=setting), _Context(local_workers)) == threads
+
+
+def test_cpu_peak_is_the_fastest_trial_so_a_busy_moment_does_not_halve_it(monkeypatch):
+    import training.metrics as metrics
+
+    # Trial timings as a busy machine gives them: the first trials were preempted.
+    ticks = iter([0.0, 0.5, 1.0, 1.5, 2.0, 2.1, 3.0, 3.1])
+    monkeypatch.setattr(metrics.time, "perf_counter", lambda: next(ticks))
+    peak = metrics.cpu_peak_tflops(size=8, trials=4, per_trial=1)
+    assert peak == pytest.approx(2.0 * 8**3 / 0.1 / 1e12)
