@@ -24,6 +24,7 @@ the ratio (``--no-bracket`` measures it once).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -116,7 +117,13 @@ def synthetic_batches(vocab: int, micro_batch: int, seq_len: int, count: int, de
     return [batch.to(device) for batch in ids]
 
 
+@functools.cache
 def peak_for(device) -> float:
+    """The device's peak, probed once per run so every mode's MFU divides by the same figure.
+
+    On CPU a probe after the full path's Ray driver had run read half the first one while
+    DeepSpeed trained at the same speed (MFU 1.09 beside 0.61 in one run).
+    """
     import torch
 
     if device.type == "cuda":
@@ -330,6 +337,7 @@ def main() -> None:
     if use_cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
     stages = [int(s) for s in args.zero_stages.split(",")]
+    peak_for(device)  # before any mode: the figure every mode's MFU uses
     results = []
     modes = args.modes.split(",")
     if "bare" in modes:
