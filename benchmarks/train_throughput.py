@@ -384,8 +384,9 @@ def compare(results: list[dict]) -> None:
             peer = result["mode"].replace("ray_data_train", "deepspeed")
             runs = [other["tokens_per_s"] for other in results if other["mode"] == peer and "tokens_per_s" in other]
             if runs:
-                result["deepspeed_tokens_per_s"] = round(statistics.mean(runs), 1)
-                result["vs_deepspeed"] = round(result["tokens_per_s"] / statistics.mean(runs), 3)
+                peer_tokens_per_s = statistics.mean(runs)
+                result["deepspeed_tokens_per_s"] = round(peer_tokens_per_s, 1)
+                result["vs_deepspeed"] = round(result["tokens_per_s"] / peer_tokens_per_s, 3)
 
 
 def judged_ratio(results: list[dict]) -> float:
