@@ -14,7 +14,7 @@ smaller ones and grows by adding *more distinct real files*, not copies: the dup
 finds are the ones that really occur among installed packages (vendored copies, shared
 boilerplate). The files are written as one Parquet dataset in The Stack's layout
 (repo_name = the package's top-level directory, path, content), which is how a corpus of
-that scale arrives; row groups of 100 files become the crawl tasks.
+that scale arrives; row groups of 100 files are the slices the crawl tasks are packed from.
 
 What is measured: CPU-seconds of every process of the run (this driver, the Spark JVM, the
 Python workers), read from /proc through psutil at each stage boundary and every 0.25 s in

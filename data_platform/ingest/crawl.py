@@ -1,8 +1,8 @@
 """Crawl: sources → ``bronze.repos`` / ``bronze.files`` / ``bronze.file_contents``, bytes read on executors.
 
-The driver lists each source (metadata only) and cuts the listing into tasks of
-``files_per_task`` entries; a DataFrame holds one row per task, one task per partition, and
-``mapInArrow`` reads the bytes on executors. Spark's ``binaryFile`` reader is not used: it
+The driver lists each source (metadata only) and cuts the listings into tasks of about equal
+bytes (``task_plan``); a DataFrame holds one row per slice of a source, one task per
+partition, and ``mapInArrow`` reads the bytes on executors. Spark's ``binaryFile`` reader is not used: it
 skips names starting with ``_`` or ``.`` and empty files.
 
 Incremental: crawled rows are anti-joined with bronze on (repo_id, path, blob_sha), so only
@@ -12,9 +12,8 @@ new or changed files reach the MERGE, and a crawl that changed nothing writes no
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import partial
 
 import pyarrow as pa
@@ -24,6 +23,7 @@ from data_platform.ingest import errors as E
 from data_platform.ingest.sources import Entry, Limits, Listing, SourceInfo, read_entries
 from data_platform.ingest.sources.base import git_blob_sha
 from data_platform.ingest.sources.dataset import repo_id_for, repo_url_for
+from data_platform.ingest.task_plan import CrawlTask
 
 TASK_SCHEMA = "task_id INT, source_index INT, entries STRING"
 # A crawled row: the bronze.files columns the crawl knows (the write adds run_id/crawled_at),
@@ -48,32 +48,10 @@ CRAWLED_SCHEMA = pa.schema([pa.field(name, arrow_type(type_name), True) for name
 CRAWLED_DDL = ", ".join(f"`{name}` {type_name}" for name, type_name in _CRAWLED)
 
 
-@dataclass(frozen=True)
-class CrawlTask:
-    task_id: int
-    source_index: int
-    entries: list[Entry]
-
-
-def plan_tasks(listings: list[Listing], files_per_task: int, min_tasks: int) -> list[CrawlTask]:
-    """Cut every listing into tasks; entries sharing a ``chunk`` (a tar stream) stay together."""
-    total = sum(len(listing.entries) for listing in listings)
-    if total == 0:
-        return []
-    per_task = max(1, min(files_per_task, math.ceil(total / max(min_tasks, 1))))
-    tasks: list[CrawlTask] = []
-    for index, listing in enumerate(listings):
-        streamed = [e for e in listing.entries if e.chunk is not None]
-        loose = [e for e in listing.entries if e.chunk is None]
-        if streamed:
-            tasks.append(CrawlTask(len(tasks), index, streamed))
-        for start in range(0, len(loose), per_task):
-            tasks.append(CrawlTask(len(tasks), index, loose[start : start + per_task]))
-    return tasks
-
-
-def task_rows(tasks: list[CrawlTask]) -> list[tuple[int, int, str]]:
-    return [(t.task_id, t.source_index, json.dumps([asdict(e) for e in t.entries])) for t in tasks]
+def task_rows(tasks: list[CrawlTask]) -> list[list[tuple[int, int, str]]]:
+    """Per task, one row per slice: (task_id, source_index, entries as JSON)."""
+    return [[(task.task_id, piece.source_index, json.dumps([asdict(e) for e in piece.entries]))
+             for piece in task.slices] for task in tasks]
 
 
 def crawl_task(info: SourceInfo, entries: list[Entry], limits: Limits) -> Iterator[dict]:
@@ -141,8 +119,8 @@ def _task_failure(info: SourceInfo, err: Exception) -> dict:
 
 def crawled_dataframe(spark, listings: list[Listing], tasks: list[CrawlTask], limits: Limits):
     """A DataFrame of crawled rows (bytes or error), computed lazily on executors."""
-    rows = task_rows(tasks)
-    rdd = spark.sparkContext.parallelize(rows, max(1, len(rows)))
+    # One element per task, one task per partition, expanded into its slices' rows there.
+    rdd = spark.sparkContext.parallelize(task_rows(tasks), max(1, len(tasks))).flatMap(lambda rows: rows)
     task_df = spark.createDataFrame(rdd, TASK_SCHEMA)
     infos = [listing.info.to_json() for listing in listings]
     return task_df.mapInArrow(partial(crawl_partition, infos=infos, limits=limits), CRAWLED_DDL)

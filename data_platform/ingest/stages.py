@@ -14,9 +14,10 @@ from data_platform import lake
 from data_platform.contracts import contract
 from data_platform.ingest import errors as E
 from data_platform.ingest.context import RunContext, Stage, rate
-from data_platform.ingest.crawl import CRAWL_WORKING_COLUMNS, crawled_dataframe, plan_tasks
+from data_platform.ingest.crawl import CRAWL_WORKING_COLUMNS, crawled_dataframe
 from data_platform.ingest.curate import DOCS, QA, SILVER_COLUMNS, CurateLimits, curated_dataframe
 from data_platform.ingest.sources import Limits, Listing, list_source
+from data_platform.ingest.task_plan import plan_tasks
 from data_platform.licenses import detect_license, license_class
 from data_platform.ops.crashpoints import crash_point
 
@@ -156,8 +157,8 @@ class CrawlFiles:
 
         listings: list[Listing] = ctx.state.listings
         ingest = ctx.config.ingest
-        min_tasks = ingest.min_tasks or 2 * ctx.spark.sparkContext.defaultParallelism
-        tasks = plan_tasks(listings, ingest.files_per_task, min_tasks)
+        slots = ctx.spark.sparkContext.defaultParallelism
+        tasks = plan_tasks(listings, ingest.files_per_task, ingest.min_tasks or 2 * slots, slots, ingest.task_bytes)
         started = time.perf_counter()
         if not tasks:
             for key in ("crawl.files", "crawl.bytes", "crawl.changed_files"):

@@ -25,8 +25,12 @@ class IngestSettings(Section):
     cache_dir: Path = Field(
         Path("~/.cache/codemill/git"), description="Where remote git sources are cloned (shallow, blob-filtered)"
     )
+    task_bytes: int = Field(
+        64 << 20, ge=1, description="Bytes one Spark task reads and curates at most on average (tasks are packed "
+        "to equal bytes); smaller balances better and retries less, larger pays less per-task overhead"
+    )
     files_per_task: int = Field(
-        400, ge=1, description="Files one Spark task reads and curates; smaller balances better, larger costs less"
+        2_000, ge=1, description="Files one Spark task holds at most on average: more tasks when files are tiny"
     )
     min_tasks: int = Field(0, ge=0, description="At least this many crawl tasks (0: twice the default parallelism)")
     archive_max_total_bytes: int = Field(
