@@ -2,8 +2,8 @@
 
 The driver lists each source (metadata only) and cuts the listings into tasks of about equal
 bytes (``task_plan``); a DataFrame holds one row per slice of a source, one task per
-partition, and ``mapInArrow`` reads the bytes on executors. Spark's ``binaryFile`` reader is not used: it
-skips names starting with ``_`` or ``.`` and empty files.
+partition, and ``mapInArrow`` reads the bytes on executors. Spark's ``binaryFile`` reader is
+not used: it skips names starting with ``_`` or ``.`` and empty files.
 
 Incremental: crawled rows are anti-joined with bronze on (repo_id, path, blob_sha), so only
 new or changed files reach the MERGE, and a crawl that changed nothing writes nothing.

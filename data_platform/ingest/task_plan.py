@@ -34,10 +34,7 @@ class CrawlSlice:
 
     source_index: int
     entries: list[Entry]
-
-    @property
-    def cost(self) -> int:
-        return sum(entry_cost(entry) for entry in self.entries)
+    cost: int  # the entries' summed entry_cost, computed once when the slice is cut
 
 
 @dataclass(frozen=True)
@@ -72,29 +69,32 @@ def plan_tasks(listings: list[Listing], files_per_task: int, min_tasks: int, slo
     total_files = sum(len(listing.entries) for listing in listings)
     if total_files == 0:
         return []
-    total_cost = sum(entry_cost(e) for listing in listings for e in listing.entries)
+    costs = [[entry_cost(e) for e in listing.entries] for listing in listings]  # detect_language once a file
+    total_cost = sum(map(sum, costs))
     count = max(min_tasks, 1, math.ceil(total_files / max(files_per_task, 1)),
                 math.ceil(total_cost / task_bytes) if task_bytes else 1)
     count = math.ceil(count / max(slots, 1)) * max(slots, 1)
     budget = max(1, math.ceil(total_cost / (count * SLICES_PER_TASK)))
-    slices = [piece for index, listing in enumerate(listings) for piece in _slices(index, listing, budget)]
+    slices = [piece for index, listing in enumerate(listings) for piece in _slices(index, listing, costs[index], budget)]
     return _pack(slices, count)
 
 
-def _slices(source_index: int, listing: Listing, budget: int) -> list[CrawlSlice]:
+def _slices(source_index: int, listing: Listing, costs: list[int], budget: int) -> list[CrawlSlice]:
     """A stream is one slice (it is read front to back once); loose files are cut in listing order."""
-    streamed = [e for e in listing.entries if e.chunk is not None]
-    pieces = [CrawlSlice(source_index, streamed)] if streamed else []
+    streamed = [(e, c) for e, c in zip(listing.entries, costs, strict=True) if e.chunk is not None]
+    pieces = [CrawlSlice(source_index, [e for e, _ in streamed], sum(c for _, c in streamed))] if streamed else []
     run: list[Entry] = []
     run_cost = 0
-    for entry in (e for e in listing.entries if e.chunk is None):
-        if run and run_cost + entry_cost(entry) > budget:
-            pieces.append(CrawlSlice(source_index, run))
+    for entry, cost in zip(listing.entries, costs, strict=True):
+        if entry.chunk is not None:
+            continue
+        if run and run_cost + cost > budget:
+            pieces.append(CrawlSlice(source_index, run, run_cost))
             run, run_cost = [], 0
         run.append(entry)
-        run_cost += entry_cost(entry)
+        run_cost += cost
     if run:
-        pieces.append(CrawlSlice(source_index, run))
+        pieces.append(CrawlSlice(source_index, run, run_cost))
     return pieces
 
 
