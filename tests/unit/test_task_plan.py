@@ -67,23 +67,14 @@ def test_tasks_carry_about_equal_work_heaviest_first(listings):
     assert max(costs) <= mean * 1.13 and min(costs) >= mean * 0.87
 
 
-@pytest.mark.parametrize(
-    ("settings", "expected"),
-    [
-        ({"min_tasks": 3, "slots": 2}, 4),  # rounded up to whole rounds of the slots
-        ({"min_tasks": 1, "slots": 1, "files_per_task": None}, 7),  # ≤ files/7 files each
-        ({"min_tasks": 1, "slots": 2, "task_bytes": None}, 6),  # ≤ bytes/5 each: 5, rounded to 6
-    ],
-)
-def test_task_count(listings, settings, expected):
+def test_task_count_follows_min_tasks_slots_files_and_bytes(listings):
     files = sum(len(listing.entries) for listing in listings)
     cost = sum(entry_cost(e) for listing in listings for e in listing.entries)
-    arguments = {"files_per_task": 1_000_000, "task_bytes": None, **settings}
-    if "files_per_task" in settings:
-        arguments["files_per_task"] = -(-files // 7)
-    if "task_bytes" in settings:
-        arguments["task_bytes"] = -(-cost // 5)
-    assert len(plan_tasks(listings, **arguments)) == expected
+    roomy = {"files_per_task": 10 * files, "task_bytes": None}
+    assert len(plan_tasks(listings, min_tasks=3, slots=2, **roomy)) == 4  # whole rounds of the slots
+    # ≤ files/7 files per task on average: 7 tasks; ≤ bytes/5 per task: 5, rounded up to 6 for 2 slots.
+    assert len(plan_tasks(listings, files_per_task=-(-files // 7), min_tasks=1, slots=1)) == 7
+    assert len(plan_tasks(listings, files_per_task=10 * files, min_tasks=1, slots=2, task_bytes=-(-cost // 5))) == 6
 
 
 def test_no_empty_tasks_when_the_slots_outnumber_the_files(listings):
