@@ -5,9 +5,10 @@
 Both paths run the same plain functions (``crawl_task``, ``curate_file``) on the same files
 (default: the demo corpus): one cold run each, then ``--rounds`` warm rounds that alternate the
 two (imports done, parsers loaded, Python workers started, files in the page cache), so a
-noisy minute on a shared machine hits both; each side's fastest warm curation is compared. The Spark path is timed on the DataFrame work only (crawl into executors'
-memory, then curate), without Delta writes, so the ratios measure what Spark's tasks, Python
-workers and Arrow transfers cost. Tasks are planned as the job plans them (``task_plan``).
+noisy minute on a shared machine hits both; each side's fastest warm curation is compared.
+The Spark path is timed on the DataFrame work only (crawl into executors' memory, then
+curate), without Delta writes, so the ratios measure what Spark's tasks, Python workers and
+Arrow transfers cost. Tasks are planned as the job plans them (``task_plan``).
 
 ``ratio`` = Spark's curation throughput / the single process's (files per second, warm): the
 figure issue 18 sets at ≥ 1.7 on 2 cores. ``crawl_and_curate_ratio`` adds the crawl to both
@@ -87,14 +88,14 @@ def spark_path(spark, listings, limits, curate_limits, ingest, cores: int) -> di
     from pyspark.sql import functions as F
 
     from data_platform.ingest import crawl, curate
-    from data_platform.ingest.task_plan import plan_tasks
+    from data_platform.ingest.task_plan import plan_from_settings
 
     python_cpu = {"crawl": spark.sparkContext.accumulator(0.0), "curate": spark.sparkContext.accumulator(0.0)}
     originals = crawl.crawl_partition, curate.curate_partition
     crawl.crawl_partition = _cpu_timed(originals[0], python_cpu["crawl"])
     curate.curate_partition = _cpu_timed(originals[1], python_cpu["curate"])
     try:
-        tasks = plan_tasks(listings, ingest.files_per_task, ingest.min_tasks or 2 * cores, cores, ingest.task_bytes)
+        tasks = plan_from_settings(listings, ingest, cores)
         jvm_start, started = _jvm_cpu_seconds(spark), time.perf_counter()
         crawled = crawl.crawled_dataframe(spark, listings, tasks, limits).where(F.col("error_kind").isNull())
         crawled = crawled.localCheckpoint(eager=True)

@@ -17,7 +17,7 @@ from data_platform.ingest.context import RunContext, Stage, rate
 from data_platform.ingest.crawl import CRAWL_WORKING_COLUMNS, crawled_dataframe
 from data_platform.ingest.curate import DOCS, QA, SILVER_COLUMNS, CurateLimits, curated_dataframe
 from data_platform.ingest.sources import Limits, Listing, list_source
-from data_platform.ingest.task_plan import plan_tasks
+from data_platform.ingest.task_plan import plan_from_settings
 from data_platform.licenses import detect_license, license_class
 from data_platform.ops.crashpoints import crash_point
 
@@ -156,9 +156,7 @@ class CrawlFiles:
         from pyspark.sql import functions as F
 
         listings: list[Listing] = ctx.state.listings
-        ingest = ctx.config.ingest
-        slots = ctx.spark.sparkContext.defaultParallelism
-        tasks = plan_tasks(listings, ingest.files_per_task, ingest.min_tasks or 2 * slots, slots, ingest.task_bytes)
+        tasks = plan_from_settings(listings, ctx.config.ingest, ctx.spark.sparkContext.defaultParallelism)
         started = time.perf_counter()
         if not tasks:
             for key in ("crawl.files", "crawl.bytes", "crawl.changed_files"):

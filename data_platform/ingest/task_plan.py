@@ -79,14 +79,22 @@ def plan_tasks(listings: list[Listing], files_per_task: int, min_tasks: int, slo
     return _pack(slices, count)
 
 
+def plan_from_settings(listings: list[Listing], ingest, slots: int) -> list[CrawlTask]:
+    """The job's plan: ``ingest`` settings (files_per_task, min_tasks, task_bytes) on ``slots`` cores."""
+    return plan_tasks(listings, ingest.files_per_task, ingest.min_tasks or 2 * slots, slots, ingest.task_bytes)
+
+
 def _slices(source_index: int, listing: Listing, costs: list[int], budget: int) -> list[CrawlSlice]:
     """A stream is one slice (it is read front to back once); loose files are cut in listing order."""
-    streamed = [(e, c) for e, c in zip(listing.entries, costs, strict=True) if e.chunk is not None]
-    pieces = [CrawlSlice(source_index, [e for e, _ in streamed], sum(c for _, c in streamed))] if streamed else []
+    streamed: list[Entry] = []
+    streamed_cost = 0
+    pieces: list[CrawlSlice] = []
     run: list[Entry] = []
     run_cost = 0
     for entry, cost in zip(listing.entries, costs, strict=True):
         if entry.chunk is not None:
+            streamed.append(entry)
+            streamed_cost += cost
             continue
         if run and run_cost + cost > budget:
             pieces.append(CrawlSlice(source_index, run, run_cost))
@@ -95,7 +103,7 @@ def _slices(source_index: int, listing: Listing, costs: list[int], budget: int) 
         run_cost += cost
     if run:
         pieces.append(CrawlSlice(source_index, run, run_cost))
-    return pieces
+    return [CrawlSlice(source_index, streamed, streamed_cost), *pieces] if streamed else pieces
 
 
 def _pack(slices: list[CrawlSlice], count: int) -> list[CrawlTask]:
@@ -107,6 +115,6 @@ def _pack(slices: list[CrawlSlice], count: int) -> list[CrawlTask]:
         load, index = heapq.heappop(loads)
         members[index].append(position)
         heapq.heappush(loads, (load + slices[position].cost, index))
-    tasks = [[slices[p] for p in sorted(m)] for m in members if m]
-    tasks.sort(key=lambda task: sum(piece.cost for piece in task), reverse=True)
-    return [CrawlTask(task_id, task) for task_id, task in enumerate(tasks)]
+    heaviest_first = sorted(loads, reverse=True)  # (final load, task index)
+    filled = [[slices[p] for p in sorted(members[index])] for _, index in heaviest_first if members[index]]
+    return [CrawlTask(task_id, task) for task_id, task in enumerate(filled)]
