@@ -19,6 +19,11 @@ full path timed no step; goal ≥ 0.95 on CPU, data wait < 1%). Bare DeepSpeed r
 after the full path and the full path is compared with the mean of the two: a shared 2-core
 VM drifts by ±7% within minutes, and a peer measured only before would carry that drift into
 the ratio (``--no-bracket`` measures it once).
+
+Every mode runs with the glibc allocator settings codemill gives its CPU training workers
+(``train.tune_allocator``, training/allocator.py): the peers in this process call the same
+settings before their models allocate, so the ratio measures the path's overhead and not the
+allocator. ``--default-allocator`` measures all modes with glibc's defaults instead.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from training.allocator import tune_this_process  # noqa: E402
 from training.metrics import cpu_peak_tflops, flops_per_token, gpu_peak_tflops, mfu  # noqa: E402
 
 # Qwen2 shapes (public config.json values of Qwen2.5-0.5B / -1.5B), built from config, random init.
@@ -288,6 +294,7 @@ def run_ray(args, device, stage: int) -> dict:
         f"train.use_gpu={str(on_gpu).lower()}",
         "train.fim_rate=0.5",
         "train.cpus_per_worker=1",
+        f"train.tune_allocator={str(args.tune_allocator).lower()}",
     ]
     config = load_config(overrides=overrides, environ={})
     write_deltalake(str(config.lake.table_path(GOLD_TABLE)), rows_to_arrow(GOLD_TABLE, rows))
@@ -324,6 +331,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--no-bracket", dest="bracket", action="store_false",
                         help="measure bare DeepSpeed once, before the full path (default: before and after)")
+    parser.add_argument("--default-allocator", dest="tune_allocator", action="store_false",
+                        help="every mode with glibc's default allocator (default: codemill's CPU training settings)")
     parser.add_argument("--write-rates", action="store_true",
                         help="GPU only: store the DeepSpeed rate (tokens per GPU-second) in benchmarks/rates.json")
     args = parser.parse_args()
@@ -337,6 +346,8 @@ def main() -> None:
     if use_cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
     stages = [int(s) for s in args.zero_stages.split(",")]
+    # The peers compute on this thread; the full path's workers get the same settings at start.
+    allocator = "tuned" if args.tune_allocator and not use_cuda and tune_this_process() else "default"
     peak_for(device)  # before any mode: the figure every mode's MFU uses
     results = []
     modes = args.modes.split(",")
@@ -364,6 +375,7 @@ def main() -> None:
         "model_config": args.model_config,
         "seq_len": args.seq_len,
         "micro_batch": args.micro_batch,
+        "allocator": allocator,
         "torch": torch.__version__,
         "results": results,
     }

@@ -28,6 +28,7 @@ from data_platform import storage
 from data_platform.ops.logs import engine_output_to_log
 from data_platform.ops.runs import code_version, new_run_id, now
 from data_platform.storage import Location
+from training.allocator import allocator_env
 from training.config import TrainingConfig
 from training.fim import fim_lineage
 from training.lineage import TableChoice, choose_table_version, record_run
@@ -221,6 +222,8 @@ def _trainer(config: TrainingConfig, run: RunFolder, job: dict[str, Any], datase
         "RAY_TRAIN_ENABLE_PRINT_PATCH": "0",
     }
     env["TORCH_EXTENSIONS_DIR"] = str(train.extensions_path())
+    # Set where the worker process starts: glibc reads them once, before the first allocation.
+    env.update(allocator_env(train.tune_allocator and not train.use_gpu))
     env.update(worker_env(run))
     storage_path, storage_filesystem = ray_storage(config)
     return TorchTrainer(

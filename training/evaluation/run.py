@@ -79,11 +79,16 @@ def _load(ref: ModelRef, device: str):
     # The training package owns model loading (tiny, smollm2, directories, hub ids).
     import torch
 
+    from training.allocator import tune_this_process
     from training.model import load_model_and_tokenizer
 
-    model, tokenizer = load_model_and_tokenizer(ref.load_spec)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        # Held-out loss and prompts allocate full logits per forward: keep them in the heap
+        # rather than fault them in again each time (the demo's evaluation: 128 s -> 118 s).
+        tune_this_process()
+    model, tokenizer = load_model_and_tokenizer(ref.load_spec)
     return model.to(device), tokenizer
 
 

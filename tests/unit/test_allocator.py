@@ -1,0 +1,91 @@
+"""glibc allocator settings for CPU training: they stop the per-step page faults, change no number."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from training.allocator import TUNED_ENV, allocator_env
+
+REPO = Path(__file__).resolve().parents[2]
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc settings")
+
+# Allocates and frees a 64 MiB block (glibc would mmap it) 20 times, touching every page, and
+# prints the minor faults of the last 10 rounds: 16,384 a round when each round maps fresh pages.
+FAULTS_PER_ROUND = textwrap.dedent(
+    """
+    import ctypes, resource, sys
+    sys.path.insert(0, {root!r})
+    if {tune}:
+        from training.allocator import tune_this_process
+        assert tune_this_process()
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = (ctypes.c_void_p,)
+    size = 64 << 20
+    def round_trip():
+        block = libc.malloc(size)
+        ctypes.memset(block, 1, size)
+        libc.free(block)
+    for _ in range(10):
+        round_trip()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(10):
+        round_trip()
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 10)
+    """
+)
+
+# Three optimizer steps of a model whose logits are large enough for glibc to mmap them.
+LOSSES = textwrap.dedent(
+    """
+    import torch
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    model = torch.nn.Sequential(torch.nn.Embedding(8192, 64), torch.nn.Linear(64, 8192))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    ids = torch.randint(0, 8192, (4, 128))
+    for _ in range(3):
+        loss = torch.nn.functional.cross_entropy(model(ids).flatten(0, 1), ids.flatten())
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        print(loss.item().hex())
+    """
+)
+
+
+def _run(code: str, env: dict[str, str] | None = None) -> str:
+    import os
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})}, check=True)
+    return done.stdout.strip()
+
+
+def test_env_only_when_asked():
+    assert allocator_env(False) == {}
+    if sys.platform.startswith("linux"):
+        assert allocator_env(True) == TUNED_ENV
+        assert TUNED_ENV["MALLOC_MMAP_MAX_"] == "0"
+
+
+@linux_only
+def test_tuning_the_running_process_ends_the_faults():
+    default = int(_run(FAULTS_PER_ROUND.format(root=str(REPO), tune=False)))
+    tuned = int(_run(FAULTS_PER_ROUND.format(root=str(REPO), tune=True)))
+    assert default >= 16_000  # every round faults its 64 MiB back in
+    assert tuned < 100
+
+
+@linux_only
+def test_the_environment_form_keeps_the_losses_bit_for_bit():
+    default = _run(LOSSES)
+    tuned = _run(LOSSES, env=TUNED_ENV)
+    assert len(default.splitlines()) == 3
+    assert tuned == default
