@@ -4,8 +4,8 @@ By default glibc serves every allocation above a (dynamic) threshold with its ow
 and returns it with ``munmap`` when freed, and trims free memory off the top of its heap.
 A training step on CPU allocates and frees the same large tensors every step (a SmolLM2
 step at 4 x 256 tokens: 200 MB of logits, their log-softmax and gradient), so the kernel
-zero-fills and maps those pages again every step: ~100,000 minor faults a second, 10-28% of
-the process's CPU time spent in the kernel on the reference VMs, more when the host is busy.
+zero-fills and maps those pages again every step: ~100,000 minor faults a second, 10-15% of
+the process's CPU time spent in the kernel on a quiet reference VM and 28% on a busy one.
 Keeping freed memory in the heap removes the faults; the step's numbers are unchanged (same
 losses, bit for bit) because only where memory comes from changes, not what is computed.
 Measured in docs/engine-notes.md ("Ray Train + DeepSpeed on CPU").
