@@ -20,22 +20,18 @@ import ctypes
 import ctypes.util
 import sys
 
-# mallopt(3) parameters (glibc's malloc.h).
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_MAX = -4
-_M_ARENA_MAX = -8
-
 TRIM_THRESHOLD_BYTES = 2**31 - 1  # the largest value mallopt's int takes: 2 GiB
 
-# The same settings as environment variables, read by glibc when a process starts. One arena:
-# a thread other than the main one gets an arena of 64 MiB heaps, which cannot hold a 200 MB
-# tensor, so glibc maps those with mmap whatever MALLOC_MMAP_MAX_ says; Ray Train runs the
-# training loop in such a thread.
-TUNED_ENV = {
-    "MALLOC_MMAP_MAX_": "0",
-    "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD_BYTES),
-    "MALLOC_ARENA_MAX": "1",
-}
+# Each setting as glibc's environment variable (read when a process starts), its mallopt(3)
+# parameter (malloc.h) and value. One arena: a thread other than the main one gets an arena of
+# 64 MiB heaps, which cannot hold a 200 MB tensor, so glibc maps those with mmap whatever
+# MALLOC_MMAP_MAX_ says; Ray Train runs the training loop in such a thread.
+_SETTINGS = (
+    ("MALLOC_MMAP_MAX_", -4, 0),
+    ("MALLOC_TRIM_THRESHOLD_", -1, TRIM_THRESHOLD_BYTES),
+    ("MALLOC_ARENA_MAX", -8, 1),
+)
+TUNED_ENV = {name: str(value) for name, _, value in _SETTINGS}
 
 
 def allocator_env(tune: bool) -> dict[str, str]:
@@ -53,10 +49,7 @@ def tune_this_process() -> bool:
     libc = _glibc()
     if libc is None:
         return False
-    return all(
-        libc.mallopt(param, value) == 1
-        for param, value in ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES), (_M_ARENA_MAX, 1))
-    )
+    return all(libc.mallopt(param, value) == 1 for _, param, value in _SETTINGS)
 
 
 def _glibc():

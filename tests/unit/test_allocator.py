@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -61,8 +62,6 @@ LOSSES = textwrap.dedent(
 
 
 def _run(code: str, env: dict[str, str] | None = None) -> str:
-    import os
-
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={**os.environ, **(env or {})}, check=True)
     return done.stdout.strip()
