@@ -20,10 +20,11 @@ after the full path and the full path is compared with the mean of the two: a sh
 VM drifts by ±7% within minutes, and a peer measured only before would carry that drift into
 the ratio (``--no-bracket`` measures it once).
 
-Every mode runs with the glibc allocator settings codemill gives its CPU training workers
-(``train.tune_allocator``, training/allocator.py): the peers in this process call the same
-settings before their models allocate, so the ratio measures the path's overhead and not the
-allocator. ``--default-allocator`` measures all modes with glibc's defaults instead.
+Every mode runs with the allocator codemill gives its CPU training workers
+(``train.tune_allocator``, training/allocator.py: Ray's jemalloc preloaded, glibc's settings
+where it cannot load): the benchmark re-executes itself once under the same environment before
+its peers allocate, so the ratio measures the path's overhead and not the allocator.
+``--default-allocator`` measures all modes with glibc's defaults instead.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from training.allocator import tune_this_process  # noqa: E402
+from training.allocator import allocator_env, allocator_in_use, tune_this_process  # noqa: E402
+
+_REEXECUTED = "CODEMILL_BENCH_ALLOCATOR_SET"  # once only, even if the preload fails to load
 from training.metrics import cpu_peak_tflops, flops_per_token, gpu_peak_tflops, mfu  # noqa: E402
 
 # Qwen2 shapes (public config.json values of Qwen2.5-0.5B / -1.5B), built from config, random init.
@@ -315,6 +318,20 @@ def run_ray(args, device, stage: int) -> dict:
     }
 
 
+def same_allocator_as_workers() -> str:
+    """Give the in-process peers the allocator codemill starts CPU train workers with.
+
+    jemalloc must be preloaded before the process starts, so the benchmark re-executes itself
+    once with the workers' environment; glibc's settings are also applied in place (they are
+    what a worker keeps if the preload cannot load). Returns what the peers compute with.
+    """
+    env = allocator_env(True)
+    if "LD_PRELOAD" in env and allocator_in_use() != "jemalloc" and not os.environ.get(_REEXECUTED):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **env, _REEXECUTED: "1"})
+    tune_this_process()
+    return allocator_in_use() if allocator_in_use() == "jemalloc" else "glibc-tuned"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -346,8 +363,7 @@ def main() -> None:
     if use_cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
     stages = [int(s) for s in args.zero_stages.split(",")]
-    # The peers compute on this thread; the full path's workers get the same settings at start.
-    allocator = "tuned" if args.tune_allocator and not use_cuda and tune_this_process() else "default"
+    allocator = same_allocator_as_workers() if args.tune_allocator and not use_cuda else "default"
     peak_for(device)  # before any mode: the figure every mode's MFU uses
     results = []
     modes = args.modes.split(",")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from data_platform.ops.logs import progress_print
-from training.allocator import TUNED_ENV
+from training.allocator import ENV_KEYS, allocator_in_use
 from training.settings import TrainSettings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent
@@ -165,7 +165,8 @@ def join_run(job: dict[str, Any], on_gpu: bool) -> Worker:
         workers_dir / f"rank{rank}.json",
         {"pid": os.getpid(), "node_id": ray.get_runtime_context().get_node_id(), "started_at": time.time(),
          "torch_threads": torch.get_num_threads(),
-         "allocator_env": {key: os.environ[key] for key in TUNED_ENV if key in os.environ}},
+         "allocator": allocator_in_use(),
+         "allocator_env": {key: os.environ[key] for key in ENV_KEYS if key in os.environ}},
     )
     run.publish(f"workers/rank{rank}.json")
     if rank == 0:  # metrics continue the run's published history, whichever node rank 0 ran on before

@@ -112,11 +112,13 @@ def test_zero2_resume_failure_restart_and_export(ray_local, published):
     share = max(1, int(ray.cluster_resources()["CPU"]) // 2)
     assert [json.loads((artifacts / "workers" / f"rank{r}.json").read_text())["torch_threads"]
             for r in (0, 1)] == [share, share]
-    # ...and starts with glibc told to keep the step's freed tensors (train.tune_allocator).
-    from training.allocator import TUNED_ENV
+    # ...and starts with the allocator that keeps the step's freed tensors (train.tune_allocator):
+    # Ray's jemalloc really loaded, glibc's settings beside it.
+    from training.allocator import allocator_env
 
-    assert [json.loads((artifacts / "workers" / f"rank{r}.json").read_text())["allocator_env"]
-            for r in (0, 1)] == [TUNED_ENV, TUNED_ENV]
+    ranks = [json.loads((artifacts / "workers" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [rank["allocator_env"] for rank in ranks] == [allocator_env(True)] * 2
+    assert [rank["allocator"] for rank in ranks] == ["jemalloc", "jemalloc"]
     assert state["step"] == 8 and state["position"]["blocks_in_epoch"] == 8 * 4 * 2
 
     killed: dict = {}

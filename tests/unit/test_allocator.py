@@ -1,4 +1,4 @@
-"""glibc allocator settings for CPU training: they stop the per-step page faults, change no number."""
+"""Allocator settings for CPU training: they stop the per-step page faults, change no number."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from training.allocator import TUNED_ENV, allocator_env
+from training.allocator import JEMALLOC_CONF, TUNED_ENV, allocator_env, bundled_jemalloc
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,8 +25,9 @@ FAULTS_PER_ROUND = textwrap.dedent(
     if {tune}:
         from training.allocator import tune_this_process
         assert tune_this_process()
-    libc = ctypes.CDLL("libc.so.6")
+    libc = ctypes.CDLL(None)  # the process's malloc: a preloaded one when there is one
     libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = (ctypes.c_size_t,)
     libc.free.argtypes = (ctypes.c_void_p,)
     size = 64 << 20
     def round_trip():
@@ -70,8 +71,22 @@ def _run(code: str, env: dict[str, str] | None = None) -> str:
 def test_env_only_when_asked():
     assert allocator_env(False) == {}
     if sys.platform.startswith("linux"):
-        assert allocator_env(True) == TUNED_ENV
+        env = allocator_env(True)
+        assert {key: env[key] for key in TUNED_ENV} == TUNED_ENV
         assert TUNED_ENV["MALLOC_MMAP_MAX_"] == "0"
+
+
+@linux_only
+def test_rays_jemalloc_is_preloaded_with_purging_off():
+    library = bundled_jemalloc()
+    assert library is not None and library.is_file()  # the Ray wheel codemill pins ships it
+    env = allocator_env(True)
+    assert env["LD_PRELOAD"] == str(library) and env["MALLOC_CONF"] == JEMALLOC_CONF
+    reported = _run(f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
+                    "from training.allocator import allocator_in_use; print(allocator_in_use())", env=env)
+    assert reported == "jemalloc"
+    assert _run(f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
+                "from training.allocator import allocator_in_use; print(allocator_in_use())") == "libc"
 
 
 @linux_only
@@ -83,8 +98,16 @@ def test_tuning_the_running_process_ends_the_faults():
 
 
 @linux_only
+def test_a_worker_started_with_the_environment_keeps_its_memory():
+    started = int(_run(FAULTS_PER_ROUND.format(root=str(REPO), tune=False), env=allocator_env(True)))
+    assert started < 100
+
+
+@linux_only
 def test_the_environment_form_keeps_the_losses_bit_for_bit():
     default = _run(LOSSES)
     tuned = _run(LOSSES, env=TUNED_ENV)
+    preloaded = _run(LOSSES, env=allocator_env(True))
     assert len(default.splitlines()) == 3
     assert tuned == default
+    assert preloaded == default
