@@ -43,9 +43,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from training.allocator import allocator_env, allocator_in_use, tune_this_process  # noqa: E402
-
-_REEXECUTED = "CODEMILL_BENCH_ALLOCATOR_SET"  # once only, even if the preload fails to load
 from training.metrics import cpu_peak_tflops, flops_per_token, gpu_peak_tflops, mfu  # noqa: E402
+
+_REEXECUTED = "CODEMILL_BENCH_ALLOCATOR_SET"  # re-execute once only, even if the preload fails to load
 
 # Qwen2 shapes (public config.json values of Qwen2.5-0.5B / -1.5B), built from config, random init.
 MODEL_CONFIGS = {

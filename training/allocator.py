@@ -18,9 +18,10 @@ wheel ships for its own daemons, preloaded with purging off. glibc's heap fragme
 each step flattens the gradient partition into one new block while the next step's small
 gradient tensors have been carved out of the last one, so the heap grows by the block's size
 every few steps (SmolLM2, 2 ranks: +513 MiB three times in 16 steps, each growth 131,000
-faults, 3-4 s on a busy VM, while the other rank waits). jemalloc's extents keep the worker flat.
-The glibc settings stay in the environment too: if the preload cannot load, glibc still
-gets them. Measured in docs/decisions/0188-jemalloc-for-cpu-train-workers.md.
+faults, 3-5 s on a busy VM, while the other rank waits). jemalloc's extents keep the worker flat.
+The glibc settings stay in the environment too: if the preload cannot load (a node whose
+Ray is installed elsewhere than the driver's: ld.so prints one warning and goes on), glibc
+still gets them, and the worker's rank file says ``libc``. Measured in docs/decisions/0188-jemalloc-for-cpu-train-workers.md.
 """
 
 from __future__ import annotations
