@@ -328,8 +328,10 @@ def same_allocator_as_workers() -> str:
     env = allocator_env(True)
     if "LD_PRELOAD" in env and allocator_in_use() != "jemalloc" and not os.environ.get(_REEXECUTED):
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **env, _REEXECUTED: "1"})
-    tune_this_process()
-    return allocator_in_use() if allocator_in_use() == "jemalloc" else "glibc-tuned"
+    glibc_tuned = tune_this_process()
+    if allocator_in_use() == "jemalloc":
+        return "jemalloc"
+    return "glibc-tuned" if glibc_tuned else "default"
 
 
 def main() -> None:

@@ -21,7 +21,8 @@ every few steps (SmolLM2, 2 ranks: +513 MiB three times in 16 steps, each growth
 faults, 3-5 s on a busy VM, while the other rank waits). jemalloc's extents keep the worker flat.
 The glibc settings stay in the environment too: if the preload cannot load (a node whose
 Ray is installed elsewhere than the driver's: ld.so prints one warning and goes on), glibc
-still gets them, and the worker's rank file says ``libc``. Measured in docs/decisions/0188-jemalloc-for-cpu-train-workers.md.
+still gets them, and the worker's rank file says ``libc``. Measured in
+docs/decisions/0188-jemalloc-for-cpu-train-workers.md.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def allocator_env(tune: bool) -> dict[str, str]:
 def bundled_jemalloc() -> Path | None:
     """The jemalloc shared library inside the installed Ray wheel, found without importing Ray."""
     spec = importlib.util.find_spec("ray")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
+    folders = (spec.submodule_search_locations or []) if spec is not None else []
+    for folder in folders:
         library = Path(folder) / "core" / "libjemalloc.so"
         if library.is_file():
             return library
