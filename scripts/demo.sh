@@ -9,7 +9,17 @@ cd "$(dirname "$0")/.."
 export CODEMILL_LAKE=${CODEMILL_LAKE:-$PWD/lake-demo}
 CM=.venv/bin/codemill
 RUN=${DEMO_RUN:-demo-$(date +%Y%m%d-%H%M%S)}
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Each stage's wall time, printed at the end: the demo's own measure of where its minutes go.
+STAGE_TIMES=() STAGE="" STAGE_START=$SECONDS
+stage_done() {
+  [ -z "$STAGE" ] || STAGE_TIMES+=("$(printf '%5d s  %s' $((SECONDS - STAGE_START)) "$STAGE")")
+}
+step() {
+  stage_done
+  STAGE=${1%%[:(]*} STAGE_START=$SECONDS
+  STAGE=${STAGE% }
+  printf '\n\033[1m== %s\033[0m\n' "$*"
+}
 # The demo corpus has ~20 repositories: wider valid/test shares than the default 90/5/5
 # keep both held-out splits non-empty.
 SPLIT='gold.split_ratios={train: 0.7, valid: 0.15, test: 0.15}'
@@ -70,3 +80,6 @@ print(f"{done.id}: {done.usage.completion_tokens} tokens, fim={done.model_extra[
 PY
 kill "$SERVER"; wait "$SERVER" || true
 trap - EXIT
+stage_done
+printf '\n\033[1m== stage times (%d s in all)\033[0m\n' "$SECONDS"
+printf '%s\n' "${STAGE_TIMES[@]}"

@@ -246,11 +246,37 @@ def restore(engine, worker: Worker) -> Progress:
     return progress
 
 
+def _checkpoint_folder(worker: Worker, name: str) -> Path:
+    """The run folder's ``name`` directory (the run folder is Ray's experiment directory), emptied.
+
+    A folder there already was left by a run that died before Ray registered it (a registered
+    one would have been resumed from): its files, from another world size maybe, must not mix
+    with this save's. Rank 0 removes it while the others wait.
+    """
+    import torch.distributed as dist
+
+    folder = worker.run.local / name
+    if worker.rank == 0:
+        shutil.rmtree(folder, ignore_errors=True)
+    if dist.is_initialized():
+        dist.barrier()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def save_checkpoint(engine, job: dict[str, Any], worker: Worker, progress: Progress, metrics: dict) -> None:
-    """Every rank saves its ZeRO shard and reports it; Ray merges the ranks' files into one checkpoint."""
+    """Every rank saves its ZeRO shard and reports it; Ray registers the ranks' files as one checkpoint.
+
+    On a local lake the ranks write straight into the run folder's ``step_N`` directory and
+    Ray only registers it: written to a temporary directory and copied, the demo's final
+    checkpoint (~2 GB over two ranks) was written twice. On object storage each rank writes
+    to a temporary directory that Ray uploads, merging the ranks' files.
+    """
     import ray.train
 
-    folder = Path(tempfile.mkdtemp(prefix=f"ckpt-r{worker.rank}-"))
+    name = f"step_{progress.step:06d}"
+    in_place = not worker.run.remote
+    folder = _checkpoint_folder(worker, name) if in_place else Path(tempfile.mkdtemp(prefix=f"ckpt-r{worker.rank}-"))
     engine.save_checkpoint(str(folder), tag=CHECKPOINT_TAG)
     state = {"step": progress.step, "position": progress.position.to_dict()}
     if worker.rank == 0:
@@ -258,12 +284,15 @@ def save_checkpoint(engine, job: dict[str, Any], worker: Worker, progress: Progr
         _write_json(folder / LINEAGE_FILE, job["lineage"])
         # Before the checkpoint: a resumed run's history may repeat steps (the latest wins), never miss them.
         worker.run.publish("metrics.jsonl")
+    upload = ray.train.CheckpointUploadMode.NO_UPLOAD if in_place else ray.train.CheckpointUploadMode.SYNC
     ray.train.report(
         metrics,
         checkpoint=ray.train.Checkpoint.from_directory(str(folder)),
-        checkpoint_dir_name=f"step_{progress.step:06d}",
+        checkpoint_dir_name=name,
+        checkpoint_upload_mode=upload,
     )
-    shutil.rmtree(folder, ignore_errors=True)
+    if not in_place:
+        shutil.rmtree(folder, ignore_errors=True)
     if worker.rank == 0:  # the driver reads this to build the next run's resume dataset
         _write_json(worker.artifacts / DATA_STATE, state)
         worker.run.publish(DATA_STATE)

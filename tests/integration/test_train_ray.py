@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -96,6 +97,7 @@ def _generates(export_dir: Path) -> str:
 
 def test_zero2_resume_failure_restart_and_export(ray_local, published):
     lake, version, result_id = published
+    temporary_checkpoints = set(Path(tempfile.gettempdir()).glob("ckpt-r*"))
     common = ["train.zero_stage=2", "train.eval_every=0"]
     first = run_training(
         _config(lake, *common, "train.max_steps=8", "train.checkpoint_every=4"), run_name="resume-me"
@@ -138,6 +140,10 @@ def test_zero2_resume_failure_restart_and_export(ray_local, published):
     killer.join(timeout=5)
     assert killed, "the worker was never killed"
     assert second.steps == 20 and second.checkpoint_path.endswith("step_000020")
+    # On a local lake the ranks save in place: both shards in the registered folder, and no
+    # temporary copy left behind, even by the killed worker.
+    assert len(list((Path(second.checkpoint_path) / "zero").glob("*optim_states.pt"))) == 2
+    assert set(Path(tempfile.gettempdir()).glob("ckpt-r*")) <= temporary_checkpoints
 
     run2 = read_metrics(artifacts / "metrics.jsonl")[len(run1) :]
     steps = [row["step"] for row in run2]
