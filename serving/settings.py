@@ -24,8 +24,8 @@ class ServeSettings(Section):
     )
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="Weights dtype (auto: bfloat16 where the chip multiplies it natively, i.e. bf16 GPUs "
-        "and AMX/AVX512-BF16 CPUs, else float32; `codemill eval` generates by the same rule)"
+        "auto", description="Weights dtype (auto: bfloat16 on bf16 GPUs and on AMX/AVX512-BF16 CPUs where a "
+        "one-time probe measured it faster than float32, else float32; `codemill eval` generates by the same rule)"
     )
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
     # Secret: shown masked by `config show` and in the config copies lineage records.

@@ -29,18 +29,28 @@ def test_cpu_flags_read_from_cpuinfo(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("setting", "flags", "expected"),
+    ("setting", "flags", "pays", "expected"),
     [
-        ("auto", SAPPHIRE_RAPIDS, BFLOAT16),
-        ("auto", {"avx512f", "amx_bf16"}, BFLOAT16),
-        ("auto", SKYLAKE, FLOAT32),  # bf16 would be emulated there: slower than float32
-        ("auto", set(), FLOAT32),
-        ("float32", SAPPHIRE_RAPIDS, FLOAT32),
-        ("bfloat16", SKYLAKE, BFLOAT16),  # asked for explicitly: honoured
+        ("auto", SAPPHIRE_RAPIDS, True, BFLOAT16),
+        ("auto", {"avx512f", "amx_bf16"}, True, BFLOAT16),
+        ("auto", SAPPHIRE_RAPIDS, False, FLOAT32),  # the units are there but measured slower
+        ("auto", SKYLAKE, True, FLOAT32),  # bf16 would be emulated there: slower than float32
+        ("auto", set(), True, FLOAT32),
+        ("float32", SAPPHIRE_RAPIDS, True, FLOAT32),
+        ("bfloat16", SKYLAKE, False, BFLOAT16),  # asked for explicitly: honoured
     ],
 )
-def test_auto_means_bfloat16_only_on_native_hardware(setting, flags, expected):
-    assert resolve_precision(setting, "cpu", flags) == expected
+def test_auto_means_bfloat16_only_on_native_hardware_that_measured_faster(setting, flags, pays, expected):
+    assert resolve_precision(setting, "cpu", flags, cpu_bf16_pays=pays) == expected
+
+
+def test_auto_on_cpu_asks_this_machines_probe(monkeypatch):
+    from training.evaluation import bf16_probe
+
+    for pays, expected in ((True, BFLOAT16), (False, FLOAT32)):
+        verdict = bf16_probe.Bf16Verdict("k", 1.0, 0.5 if pays else 1.2)
+        monkeypatch.setattr(bf16_probe, "cpu_bf16_verdict", lambda verdict=verdict: verdict)
+        assert resolve_precision("auto", "cpu", SAPPHIRE_RAPIDS) == expected
 
 
 def test_unknown_devices_never_get_bfloat16_by_default():

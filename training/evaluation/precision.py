@@ -1,7 +1,9 @@
-"""The arithmetic evaluation runs in: float32, or bfloat16 where the chip multiplies it natively.
+"""The arithmetic evaluation runs in: float32, or bfloat16 where the chip multiplies it faster.
 
-Held-out loss and generation are both stacks of matrix products; on a CPU with AMX or
-AVX512-BF16 (or a GPU with bf16 units) bfloat16 does them about twice as fast as float32.
+Held-out loss and generation are both stacks of matrix products; on a GPU with bf16 units, and
+on some CPUs with AMX or AVX512-BF16, bfloat16 does them about twice as fast as float32. On a
+CPU the flags are necessary but not enough (a VM with AVX512-BF16 ran bfloat16 products slower
+than float32), so ``auto`` also asks :mod:`training.evaluation.bf16_probe`'s measurement.
 
 - **Held-out loss** runs under autocast (``eval.heldout_precision``): the weights stay float32,
   products are bfloat16, and the reductions autocast keeps in float32 (softmax, norms, the
@@ -52,11 +54,22 @@ def native_bf16(device_type: str, flags: set[str] | None = None) -> bool:
     return False
 
 
-def resolve_precision(setting: str, device_type: str, flags: set[str] | None = None) -> str:
-    """``eval.precision`` made concrete: auto is bfloat16 where the hardware has it, else float32."""
+def resolve_precision(
+    setting: str, device_type: str, flags: set[str] | None = None, cpu_bf16_pays: bool | None = None
+) -> str:
+    """``eval.precision`` made concrete: auto is bfloat16 where the hardware has it and, on a CPU,
+    where it measured faster than float32 (``cpu_bf16_pays``; None = this machine's probe)."""
     if setting != AUTO:
         return setting
-    return BFLOAT16 if native_bf16(device_type, flags) else FLOAT32
+    if not native_bf16(device_type, flags):
+        return FLOAT32
+    if device_type == "cpu":
+        if cpu_bf16_pays is None:
+            from training.evaluation.bf16_probe import cpu_bf16_verdict
+
+            cpu_bf16_pays = cpu_bf16_verdict().pays
+        return BFLOAT16 if cpu_bf16_pays else FLOAT32
+    return BFLOAT16
 
 
 def compute_in(precision: str, device_type: str):

@@ -86,14 +86,15 @@ class EvalSettings(Section):
         pattern="^(auto|float32|bfloat16)$",
         description="Arithmetic of held-out loss: bfloat16 = matrix products in bf16 (autocast, weights "
         "stay float32; ~1.8x faster where the chip has bf16 units, the loss moves in the fourth digit); "
-        "float32 = exact; auto = bfloat16 on AMX/AVX512-BF16 CPUs and bf16 GPUs, else float32",
+        "float32 = exact; auto = bfloat16 on bf16 GPUs and on AMX/AVX512-BF16 CPUs where a one-time "
+        "probe measured it faster (~/.cache/codemill/cpu-bf16.json), else float32",
     )
     generation_precision: str = Field(
         "auto",
         pattern="^(auto|float32|bfloat16)$",
         description="Weights generation runs on (HumanEval, infilling, line completion): bfloat16 = a "
         "bf16 copy of the weights (~2x faster where the chip has bf16 units; greedy text can part from "
-        "float32's after near ties); float32 = the loaded weights; auto = bfloat16 on AMX/AVX512-BF16 "
-        "CPUs and bf16 GPUs, else float32 (serve.dtype=auto follows the same rule)",
+        "float32's after near ties); float32 = the loaded weights; auto = held-out loss's rule "
+        "(serve.dtype=auto follows it too)",
     )
     report_dir: str = Field("", description="Where reports go; '' = <lake root>/_reports/eval")
