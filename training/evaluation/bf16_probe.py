@@ -17,6 +17,7 @@ could fall either side.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -112,10 +113,12 @@ def cpu_bf16_verdict(path: Path | None = None) -> Bf16Verdict:
 
 def _save(path: Path, verdict: Bf16Verdict) -> None:
     """Write the verdict atomically; a cache that cannot be written only costs the next probe."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         partial.write_text(json.dumps({**asdict(verdict), "speedup": round(verdict.speedup, 3)}) + "\n")
         partial.replace(path)
     except OSError as err:
+        with contextlib.suppress(OSError):  # a half-written file must not outlive the failure
+            partial.unlink()
         log.debug("could not keep the bfloat16 verdict in %s: %s", path, err)

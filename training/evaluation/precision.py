@@ -63,13 +63,11 @@ def resolve_precision(
         return setting
     if not native_bf16(device_type, flags):
         return FLOAT32
-    if device_type == "cpu":
-        if cpu_bf16_pays is None:
-            from training.evaluation.bf16_probe import cpu_bf16_verdict
+    if device_type == "cpu" and cpu_bf16_pays is None:
+        from training.evaluation.bf16_probe import cpu_bf16_verdict
 
-            cpu_bf16_pays = cpu_bf16_verdict().pays
-        return BFLOAT16 if cpu_bf16_pays else FLOAT32
-    return BFLOAT16
+        cpu_bf16_pays = cpu_bf16_verdict().pays
+    return BFLOAT16 if device_type != "cpu" or cpu_bf16_pays else FLOAT32
 
 
 def compute_in(precision: str, device_type: str):
