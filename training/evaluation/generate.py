@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from training import completion as completion_rules
+from training.evaluation.prefill import generate_rows
 from training.evaluation.problems import Problem
 
 STOP_SEQUENCES = ("\ndef ", "\nclass ", "\nif ", "\nprint(", "\n#", "\nassert ", '\n"""', "\n@")
@@ -87,27 +88,22 @@ def generate_completions(
     order = sorted(problems, key=lambda problem: len(problem.prompt), reverse=True)
     prompts_per_batch = max(1, sampling.batch_size // per_problem)
     completions: dict[str, list[str]] = {problem.task_id: [] for problem in problems}
-    device = next(model.parameters()).device
     model.eval()
-    tokenizer.padding_side = "left"  # decoder-only: new tokens must follow the prompt directly
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     torch.manual_seed(sampling.seed)
     done = 0
     for batch in _batches(order, prompts_per_batch):
         prompts = [split_trailing_whitespace(problem.prompt) for problem in batch]
-        encoded = tokenizer([stripped for stripped, _ in prompts], return_tensors="pt", padding=True)
-        encoded = encoded.to(device)
+        rows = tokenizer([stripped for stripped, _ in prompts])["input_ids"]
         options = sampling.generate_options(per_problem)
         with torch.inference_mode():
-            output = model.generate(
-                **encoded,
-                **options,
-                stop_strings=list(STOP_SEQUENCES),
-                tokenizer=tokenizer,
-                pad_token_id=tokenizer.pad_token_id,
+            output, width = generate_rows(
+                model, rows, tokenizer.pad_token_id, per_problem,
+                {**options, "stop_strings": list(STOP_SEQUENCES), "tokenizer": tokenizer,
+                 "pad_token_id": tokenizer.pad_token_id},
             )
-        new_tokens = output[:, encoded["input_ids"].shape[1] :]
+        new_tokens = output[:, width:]
         texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         for index, text in enumerate(texts):
             whitespace = prompts[index // per_problem][1]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from training.completion import CompletionContext, completion_end, finish_completion
 from training.evaluation.generate import SamplingSettings
+from training.evaluation.prefill import generate_rows
 from training.evaluation.problems import Problem
 from training.fim import FIM_TOKENS
 from training.prompting import FimFormat, encode, fim_prompt_ids
@@ -121,7 +122,6 @@ def generate_infill_views(
     encoded = {task.task_id: prompt_ids(tokenizer, fmt, task) for task in tasks}
     order = sorted(tasks, key=lambda task: len(encoded[task.task_id]), reverse=True)
     step = max(1, sampling.batch_size // per_task)
-    device = next(model.parameters()).device
     model.eval()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids(tokenizer)[0]
     views: list[dict[str, list[str]]] = [{task.task_id: [] for task in tasks} for _ in suffix_views]
@@ -129,10 +129,7 @@ def generate_infill_views(
     for start in range(0, len(order), step):
         batch = order[start : start + step]
         rows = [encoded[task.task_id] for task in batch]
-        width = max(map(len, rows))
-        # Left padding: every row's new tokens start at the same column.
-        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=device)
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
+        width = max(map(len, rows))  # left padding: every row's new tokens start at this column
         contexts = [
             tuple(
                 CompletionContext(prefix=task.prompt, suffix=task.suffix if view is None else view, mode=mode)  # type: ignore[arg-type]
@@ -143,13 +140,10 @@ def generate_infill_views(
         ]
         options = sampling.generate_options(per_task)
         with torch.inference_mode():
-            output = model.generate(
-                input_ids=ids,
-                attention_mask=mask,
-                **options,
-                eos_token_id=stop_ids(tokenizer),
-                pad_token_id=pad,
-                stopping_criteria=[_rules_stop(tokenizer, contexts, width)],
+            output, _ = generate_rows(
+                model, rows, pad, per_task,
+                {**options, "eos_token_id": stop_ids(tokenizer), "pad_token_id": pad,
+                 "stopping_criteria": [_rules_stop(tokenizer, contexts, width)]},
             )
         texts = tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
         for index, (text, row_views) in enumerate(zip(texts, contexts, strict=True)):
