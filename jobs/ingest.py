@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     started = []
 
     def start_spark():
-        started.append(get_spark(config, verbose=args.verbose))
+        started.append(get_spark(config, verbose=args.verbose, names=False))  # tables by path, as the CLI's
         return started[0]
 
     try:

@@ -33,13 +33,13 @@ class CliContext:
                 self.run_log = attach_lake_run_log(self._config.lake, self.command)
         return self._config
 
-    def spark(self):
-        """The Spark session, started on first use (takes ~10 s)."""
+    def spark(self, names: bool = True):
+        """The Spark session, started on first use (takes ~10 s); ``names``: see ``get_spark``."""
         if self._spark is None:
             from data_platform.spark import SparkUnavailableError, get_spark
 
             try:
-                self._spark = get_spark(self.config, verbose=self.verbose)
+                self._spark = get_spark(self.config, verbose=self.verbose, names=names)
             except SparkUnavailableError as err:
                 fail(str(err))
         return self._spark

@@ -55,7 +55,8 @@ def ingest(
 
     options = IngestOptions(list(source or []), run_id, demo, refine, curate_only, prune_missing)
     try:
-        code = ingest(STATE.spark, STATE.config, options, echo=typer.echo)
+        # The ingest addresses tables by path: its session need not name them (get_spark).
+        code = ingest(lambda: STATE.spark(names=False), STATE.config, options, echo=typer.echo)
     except NoSourcesError as err:
         fail(str(err))
     if code:

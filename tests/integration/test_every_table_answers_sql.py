@@ -80,6 +80,9 @@ def test_every_written_table_answers_sql_and_a_tiny_corpus_trains(tmp_path):
     ingest = codemill(lake, "ingest", *sources, "--run-id", "sql-1", *SETTINGS)
     assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
     assert "published gold.training_corpus" in ingest.stdout
+    # The ingest addresses tables by path: its session neither boots the lake's Derby metastore nor
+    # names tables (the `codemill sql` below still answers every one by name).
+    assert not (make_config(lake).lake.metastore_dir / "metastore_db").exists()
 
     first = codemill(lake, "train", *TRAIN, "--max-steps", "2", "--run-name", "tiny-corpus")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
