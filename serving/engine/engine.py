@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from serving.engine.kv_batch import KVBatch, prefill
+from serving.engine.kv_batch import KVBatch
 from serving.engine.request import (
     FINISH_CANCELLED,
     FINISH_LENGTH,
@@ -37,6 +37,7 @@ from serving.engine.request import (
 )
 from serving.engine.sampling import make_generator, next_tokens
 from training.completion import CompletionTracker
+from training.evaluation.prefill import prefill
 
 log = logging.getLogger(__name__)
 

@@ -170,11 +170,3 @@ class KVBatch:
         self.positions = [position + 1 for position in self.positions]
         return output.logits[:, -1, :].float()
 
-
-def prefill(model, prompt_ids: list[int], device):
-    """Run a prompt alone; returns (last-position logits [vocab], its cache)."""
-    ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
-    # Only the last position's logits are needed (as generate does): the vocabulary projection
-    # of every prompt position would cost ~20% of a small model's prefill.
-    output = model(input_ids=ids, use_cache=True, logits_to_keep=1)
-    return output.logits[0, -1, :].float(), output.cache

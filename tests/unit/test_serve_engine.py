@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from serving.engine.engine import Engine, QueueFull
-from serving.engine.kv_batch import KVBatch, prefill
+from serving.engine.kv_batch import KVBatch
 from serving.engine.request import ChoiceDone, Delta, GenerationRequest, SamplingParams
 from training.completion import CompletionContext
+from training.evaluation.prefill import prefill
 from training.model import build_tiny, default_tokenizer_texts
 
 PROMPTS = ["def fib(n):", "import os\nimport sys\n", "class Stack:\n    def push(self, x):", "for i in range(", "x"]

@@ -6,9 +6,9 @@ the demo's eight longest FIM line-completion prompts (5,666 tokens, 7,320 with p
 padded prefill took 10.6–14.4 s on 2 CPU threads and the same prompts one at a time
 7.7–8.5 s (four alternating pairs, SmolLM2-135M, float32).
 
-So each prompt except its last token runs alone (as ``codemill serve`` prefills), the
-per-prompt caches are left-padded with zeros into one batch cache, and ``generate`` goes on
-from there: it computes each row's last prompt token and decodes the rows together, as it
+So each prompt except its last token runs alone (:func:`prefill`, with which ``codemill
+serve``'s engine also admits requests), the per-prompt caches are left-padded with zeros into
+one batch cache, and ``generate`` goes on from there: it computes each row's last prompt token and decodes the rows together, as it
 did before. The attention mask hides the padding columns and positions follow the mask, so
 a row sees exactly its own tokens at its own positions; greedy continuations matched the
 padded batch token for token on those prompts. Models whose cache is not transformers' plain
@@ -44,14 +44,23 @@ def generate_rows(model, rows: Sequence[Sequence[int]], pad_id: int, copies: int
     return output, width
 
 
+def prefill(model, prompt_ids: Sequence[int], device):
+    """Run a prompt alone; returns (last-position logits [vocab], its cache). ``codemill serve`` admits requests so."""
+    import torch
+
+    ids = torch.tensor([list(prompt_ids)], dtype=torch.long, device=device)
+    # Only the last position's logits are needed (as generate does): the vocabulary projection
+    # of every prompt position would cost ~20% of a small model's prefill.
+    output = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+    return output.logits[0, -1, :].float(), output.cache
+
+
 def prefilled_cache(model, rows: Sequence[Sequence[int]], width: int, copies: int = 1):
     """The batch cache of every row but its last token, left-padded to ``width - 1`` columns.
 
     None where a row has a single token (nothing to prefill) or the model's cache has layers
     other than plain ``DynamicLayer``: the caller then generates from the padded batch.
     """
-    import torch
-    import torch.nn.functional as F
     from transformers import DynamicCache
     from transformers.cache_utils import DynamicLayer
 
@@ -60,20 +69,24 @@ def prefilled_cache(model, rows: Sequence[Sequence[int]], width: int, copies: in
     device = next(model.parameters()).device
     caches = []
     for row in rows:
-        # Only the cache is wanted: logits_to_keep=1 skips the vocabulary projection of every position.
-        output = model(input_ids=torch.tensor([list(row[:-1])], device=device), use_cache=True, logits_to_keep=1)
-        if not all(type(layer) is DynamicLayer for layer in output.cache.layers):
+        _, cache = prefill(model, row[:-1], device)
+        if not all(type(layer) is DynamicLayer for layer in cache.layers):
             return None
-        caches.append(output.cache)
+        caches.append(cache)
     batch = DynamicCache()
     for index in range(len(caches[0].layers)):
-        # (batch, heads, positions, head_dim): pad the positions on the left, as the ids are.
-        keys, values = (
-            torch.cat([
-                F.pad(getattr(cache.layers[index], part), (0, 0, width - len(row), 0))
-                for row, cache in zip(rows, caches, strict=True)
-            ]).repeat_interleave(copies, dim=0)
-            for part in ("keys", "values")
-        )
+        layers = [cache.layers[index] for cache in caches]
+        keys = _left_padded([layer.keys for layer in layers], width - 1, copies)
+        values = _left_padded([layer.values for layer in layers], width - 1, copies)
         batch.update(keys, values, index)
     return batch
+
+
+def _left_padded(tensors, columns: int, copies: int):
+    """One-row (1, heads, positions, head_dim) tensors zero-padded on the left to ``columns``
+    positions, stacked, each repeated ``copies`` times (consecutive rows)."""
+    import torch
+    import torch.nn.functional as F
+
+    padded = [F.pad(tensor, (0, 0, columns - tensor.shape[2], 0)) for tensor in tensors]
+    return torch.cat(padded).repeat_interleave(copies, dim=0)
