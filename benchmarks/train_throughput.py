@@ -4,6 +4,10 @@
 2. ``deepspeed``: DeepSpeed with the ZeRO template codemill trains with, one process, same data.
 3. ``ray``: the full path, ``codemill``'s ``run_training``: Ray Train + Ray Data from a Delta
    table + DeepSpeed, one worker so it compares with the two above (needs deltalake and ray).
+4. ``idle_ray`` (not by default): bare DeepSpeed again beside idle Ray actors, to tell how much
+   of the full path's gap is Ray's processes being there at all.
+
+Progress goes to stderr; stdout carries the JSON object alone.
 
 Each figure is tokens/s over the steps after ``--warmup`` (so compilation and allocator
 warm-up are excluded), with MFU against the device's peak (vendor bf16 table on GPU, a
@@ -30,7 +34,9 @@ its peers allocate, so the ratio measures the path's overhead and not the alloca
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import gc
 import json
 import os
 import shutil
@@ -42,7 +48,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from training.allocator import allocator_env, allocator_in_use, tune_this_process  # noqa: E402
+from training.allocator import (  # noqa: E402
+    allocator_env,
+    allocator_in_use,
+    release_free_memory,
+    tune_this_process,
+)
 from training.metrics import cpu_peak_tflops, flops_per_token, gpu_peak_tflops, mfu  # noqa: E402
 
 _REEXECUTED = "CODEMILL_BENCH_ALLOCATOR_SET"  # re-execute once only, even if the preload fails to load
@@ -195,6 +206,7 @@ def run_bare(args, device) -> dict:
         extra["peak_mem_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 1)
         torch.cuda.reset_peak_memory_stats(device)
     del model, optimizer
+    release_memory_kept_by_the_peer()
     return summarise("bare", times, args.micro_batch * args.seq_len, flops, peak_for(device), **extra)
 
 
@@ -242,9 +254,11 @@ def run_deepspeed(args, device, stage: int) -> dict:
     if on_gpu:
         extra["peak_mem_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 1)
         torch.cuda.reset_peak_memory_stats(device)
+    engine.destroy()  # its hooks and optimizer hold the model: without it `del` frees nothing
     del engine, model, optimizer
     if on_gpu:
         torch.cuda.empty_cache()
+    release_memory_kept_by_the_peer()
     return summarise(
         f"deepspeed_zero{stage}", times, args.micro_batch * args.seq_len, flops, peak_for(device), **extra
     )
@@ -318,6 +332,57 @@ def run_ray(args, device, stage: int) -> dict:
     }
 
 
+@contextlib.contextmanager
+def progress_to_stderr():
+    """Send everything the modes print to stderr (file descriptor 1 itself: DeepSpeed's op builder
+    and Ray's workers write there directly), so stdout carries the JSON object alone."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def run_beside_idle_ray(args, device, stage: int) -> dict:
+    """Bare DeepSpeed again, with Ray up and ``--idle-actors`` actors doing nothing.
+
+    Not a peer of the judged ratio: it tells how much of the full path's gap is Ray's presence
+    alone. Every Ray worker process wakes every 10 ms to check for signals (a fixed interval in
+    Ray's core worker), and a one-worker training run keeps ~8 such helper actors (controller,
+    synchronisation, placement-group cleaner, dataset manager, split coordinator, Ray Data's
+    stats, location and autoscaling actors) beside its worker.
+    """
+    import ray
+
+    @ray.remote(num_cpus=0)
+    class Idle:
+        def ready(self) -> bool:
+            return True
+
+    ray.init(object_store_memory=1 << 30, include_dashboard=False, log_to_driver=False)
+    try:
+        actors = [Idle.remote() for _ in range(args.idle_actors)]
+        ray.get([actor.ready.remote() for actor in actors])
+        result = run_deepspeed(args, device, stage)
+    finally:
+        ray.shutdown()
+    return {**result, "mode": f"deepspeed_zero{stage}_beside_idle_ray", "idle_actors": args.idle_actors}
+
+
+def release_memory_kept_by_the_peer() -> None:
+    """Give back what an in-process peer kept, so the next mode (the full path's worker) has room.
+
+    The training allocator settings keep a process at its peak: after bare PyTorch and DeepSpeed
+    this process held 9-16 GB, and Ray's memory monitor killed the full path's 4.6 GB worker.
+    """
+    gc.collect()
+    release_free_memory()
+
+
 def same_allocator_as_workers() -> str:
     """Give the in-process peers the allocator codemill starts CPU train workers with.
 
@@ -341,7 +406,12 @@ def main() -> None:
     parser.add_argument(
         "--model-config", default="tiny", help=f"{', '.join(MODEL_CONFIGS)} or a JSON config file"
     )
-    parser.add_argument("--modes", default="bare,deepspeed,ray")
+    parser.add_argument("--modes", default="bare,deepspeed,ray",
+                        help="comma-separated: bare, deepspeed, ray (the full path), idle_ray "
+                             "(bare DeepSpeed beside --idle-actors idle Ray actors; not run by default)")
+    parser.add_argument("--idle-actors", type=int, default=8,
+                        help="idle Ray actors beside DeepSpeed in the idle_ray mode (default: as many helper "
+                             "actors as a one-worker full path keeps)")
     parser.add_argument("--zero-stages", default="2", help="comma-separated ZeRO stages for deepspeed/ray")
     parser.add_argument("--seq-len", type=int, default=None, help="default 2048 on GPU, 256 on CPU")
     parser.add_argument("--micro-batch", type=int, default=None, help="default 8 on GPU, 4 on CPU")
@@ -366,6 +436,25 @@ def main() -> None:
         torch.backends.cuda.matmul.allow_tf32 = True
     stages = [int(s) for s in args.zero_stages.split(",")]
     allocator = same_allocator_as_workers() if args.tune_allocator and not use_cuda else "default"
+    with progress_to_stderr():
+        results = run_modes(args, device, stages)
+    compare(results)
+    summary = {
+        "ratio": judged_ratio(results),
+        "device": torch.cuda.get_device_name(device) if use_cuda else "cpu",
+        "model_config": args.model_config,
+        "seq_len": args.seq_len,
+        "micro_batch": args.micro_batch,
+        "allocator": allocator,
+        "torch": torch.__version__,
+        "results": results,
+    }
+    if args.write_rates:
+        summary["rates_written"] = write_train_rate(summary, use_cuda)
+    print(json.dumps(summary, indent=2))
+
+
+def run_modes(args, device, stages: list[int]) -> list[dict]:
     peak_for(device)  # before any mode: the figure every mode's MFU uses
     results = []
     modes = args.modes.split(",")
@@ -386,20 +475,9 @@ def main() -> None:
             if "deepspeed" in modes and args.bracket:
                 results.extend({**run_deepspeed(args, device, stage), "measured": "after the full path"}
                                for stage in stages)
-    compare(results)
-    summary = {
-        "ratio": judged_ratio(results),
-        "device": torch.cuda.get_device_name(device) if use_cuda else "cpu",
-        "model_config": args.model_config,
-        "seq_len": args.seq_len,
-        "micro_batch": args.micro_batch,
-        "allocator": allocator,
-        "torch": torch.__version__,
-        "results": results,
-    }
-    if args.write_rates:
-        summary["rates_written"] = write_train_rate(summary, use_cuda)
-    print(json.dumps(summary, indent=2))
+    if "idle_ray" in modes:
+        results.extend(run_beside_idle_ray(args, device, stage) for stage in stages)
+    return results
 
 
 def compare(results: list[dict]) -> None:

@@ -111,3 +111,37 @@ def test_the_environment_form_keeps_the_losses_bit_for_bit():
     assert len(default.splitlines()) == 3
     assert tuned == default
     assert preloaded == default
+
+
+# Frees a touched 512 MiB block (kept, under either allocator's settings), then asks for it to go
+# back to the kernel; prints the allocator that released it and the resident MiB before and after.
+RELEASE = textwrap.dedent(
+    """
+    import ctypes, sys
+    sys.path.insert(0, {root!r})
+    from training.allocator import release_free_memory, tune_this_process
+    tune_this_process()
+    def resident_mib():
+        return int(open("/proc/self/statm").read().split()[1]) * 4096 >> 20
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = (ctypes.c_size_t,)
+    libc.free.argtypes = (ctypes.c_void_p,)
+    blocks = [libc.malloc(1 << 20) for _ in range(512)]  # small blocks: glibc's heap, not mmap
+    for block in blocks:
+        ctypes.memset(block, 1, 1 << 20)
+    for block in blocks:
+        libc.free(block)
+    kept = resident_mib()
+    print(release_free_memory(), kept, resident_mib())
+    """
+)
+
+
+@linux_only
+@pytest.mark.parametrize("preloaded", [True, False], ids=["jemalloc", "glibc"])
+def test_freed_memory_goes_back_to_the_kernel_when_asked(preloaded):
+    env = allocator_env(True) if preloaded else TUNED_ENV
+    allocator, kept, released = _run(RELEASE.format(root=str(REPO)), env=env).split()
+    assert allocator == ("jemalloc" if preloaded else "libc")
+    assert int(kept) - int(released) > 400  # most of the 512 MiB the settings had kept
