@@ -4,6 +4,8 @@
 2. ``deepspeed``: DeepSpeed with the ZeRO template codemill trains with, one process, same data.
 3. ``ray``: the full path, ``codemill``'s ``run_training``: Ray Train + Ray Data from a Delta
    table + DeepSpeed, one worker so it compares with the two above (needs deltalake and ray).
+   ``tiny`` and ``smollm2`` are loaded by name; other shapes are built from config like the
+   peers', saved with a tokenizer trained on the benchmark's texts and trained from that folder.
 4. ``idle_ray`` (not by default): bare DeepSpeed again beside idle Ray actors, to tell how much
    of the full path's gap is Ray's processes being there at all.
 
@@ -15,11 +17,11 @@ matmul probe on CPU); the full path adds its data-wait fraction.
 
     .venv/bin/python benchmarks/train_throughput.py                       # CPU, tiny model
     .venv/bin/python benchmarks/train_throughput.py --model-config smollm2  # CPU, the demo's model
-    python benchmarks/train_throughput.py --model-config qwen2-0.5b --modes bare,deepspeed \
-        --zero-stages 2,3 --seq-len 2048 --micro-batch 8                   # GPU
+    python benchmarks/train_throughput.py --model-config qwen2-1.5b   # GPU: all three, 1.5B shapes
 
 ``ratio``: the full path's tokens/s ÷ bare DeepSpeed's at the first ZeRO stage (0 when the
-full path timed no step; goal ≥ 0.95 on CPU, data wait < 1%). Bare DeepSpeed runs before and
+full path timed no step; goal ≥ 0.95 on CPU, data wait < 1%; ≥ 0.97 on GPU). ``mfu`` puts the
+full path's MFU beside the plain loop's (GPU goal: at least the plain loop's). Bare DeepSpeed runs before and
 after the full path and the full path is compared with the mean of the two: a shared 2-core
 VM drifts by ±7% within minutes, and a peer measured only before would carry that drift into
 the ratio (``--no-bracket`` measures it once).
@@ -109,6 +111,7 @@ MODEL_CONFIGS = {
 
 
 FULL_PATH_MODELS = ("tiny", "smollm2")
+COMPILE_SETTING = {"auto": "auto", "on": True, "off": False}  # --compile -> train.compile_model
 
 
 def build_model(name: str, seq_len: int, device, dtype=None):
@@ -227,15 +230,19 @@ def run_deepspeed(args, device, stage: int) -> dict:
     import deepspeed
     import torch
 
-    from training.loop import deepspeed_config
+    from training.loop import compile_wanted, deepspeed_config
 
-    settings = TrainSettings(zero_stage=stage, micro_batch_size=args.micro_batch, grad_accum=1, grad_clip=1.0)
+    settings = TrainSettings(zero_stage=stage, micro_batch_size=args.micro_batch, grad_accum=1, grad_clip=1.0,
+                             compile_model=COMPILE_SETTING[args.compile])
     on_gpu = device.type == "cuda"
     model = build_model(args.model_config, args.seq_len, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
     engine, *_ = deepspeed.initialize(
         model=model, optimizer=optimizer, config=deepspeed_config(settings, on_gpu)
     )
+    compiled = compile_wanted(settings, on_gpu)
+    if compiled:  # as the full path's workers do (train.compile_model), so the two compare
+        engine.compile()
     batches = synthetic_batches(model.config.vocab_size, args.micro_batch, args.seq_len, 4, device)
     times = []
     for step in range(args.warmup + args.steps):
@@ -250,7 +257,7 @@ def run_deepspeed(args, device, stage: int) -> dict:
             times.append(time.perf_counter() - start)
     n_params = sum(p.ds_numel if hasattr(p, "ds_numel") else p.numel() for p in model.parameters())
     flops = flops_per_token(n_params, model.config.num_hidden_layers, model.config.hidden_size, args.seq_len)
-    extra = {"zero_stage": stage}
+    extra = {"zero_stage": stage, "compiled": compiled}
     if on_gpu:
         extra["peak_mem_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 1)
         torch.cuda.reset_peak_memory_stats(device)
@@ -271,12 +278,15 @@ def run_ray(args, device, stage: int) -> dict:
     from data_platform.ops.records import rows_to_arrow
     from data_platform.publication import GOLD_TABLE
     from serving.config import load_config
+    from training.loop import compile_wanted
     from training.metrics import read_metrics
     from training.trainer import run_training
 
     lake = Path(tempfile.mkdtemp(prefix="codemill-bench-lake-"))
     source = Path(__file__).resolve().parent.parent / "training"
-    texts = [path.read_text() for path in sorted(source.glob("*.py"))] * 20
+    sources = [path.read_text() for path in sorted(source.glob("*.py"))]
+    texts = sources * 20
+    model_spec = full_path_model(args, sources, lake / "base-model")
     rows = [
         {
             "doc_id": f"doc{i}",
@@ -299,7 +309,7 @@ def run_ray(args, device, stage: int) -> dict:
     on_gpu = device.type == "cuda"
     overrides = [
         f"lake.root={lake}",
-        f"train.model={args.model_config}",
+        f"train.model={model_spec}",
         "train.workers=1",
         f"train.zero_stage={stage}",
         f"train.seq_len={args.seq_len}",
@@ -312,6 +322,7 @@ def run_ray(args, device, stage: int) -> dict:
         "train.fim_rate=0.5",
         "train.cpus_per_worker=1",
         f"train.tune_allocator={str(args.tune_allocator).lower()}",
+        f"train.compile_model={str(COMPILE_SETTING[args.compile]).lower()}",
     ]
     config = load_config(overrides=overrides, environ={})
     write_deltalake(str(config.lake.table_path(GOLD_TABLE)), rows_to_arrow(GOLD_TABLE, rows))
@@ -329,7 +340,26 @@ def run_ray(args, device, stage: int) -> dict:
         "steps_timed": len(metrics),
         "mfu": round(statistics.median(row["mfu"] for row in metrics), 4),
         "data_wait_fraction": round(statistics.median(row["data_wait_fraction"] for row in metrics), 4),
+        "compiled": compile_wanted(config.train, on_gpu),
     }
+
+
+def full_path_model(args, texts: list[str], folder: Path) -> str:
+    """``train.model`` for the full path: ``tiny``/``smollm2`` by name; other shapes (the Qwen2
+    ones, a JSON config) built from config as the peers build them, with a tokenizer trained on
+    the benchmark's texts, saved in bf16 as a hub model would be, and loaded from that folder."""
+    if args.model_config in FULL_PATH_MODELS:
+        return args.model_config
+    import torch
+
+    from training.model import ensure_special_tokens, save_model_dir, train_tiny_tokenizer
+
+    model = build_model(args.model_config, args.seq_len, "cpu", dtype=torch.bfloat16)
+    # The model keeps its vocabulary (same FLOPs as the peers); the tokenizer uses its first ids.
+    model, tokenizer = ensure_special_tokens(model, train_tiny_tokenizer(texts))
+    save_model_dir(model, tokenizer, folder)
+    del model
+    return str(folder)
 
 
 @contextlib.contextmanager
@@ -422,6 +452,9 @@ def main() -> None:
                         help="measure bare DeepSpeed once, before the full path (default: before and after)")
     parser.add_argument("--default-allocator", dest="tune_allocator", action="store_false",
                         help="every mode with glibc's default allocator (default: codemill's CPU training settings)")
+    parser.add_argument("--compile", default="auto", choices=["auto", "on", "off"],
+                        help="torch.compile in the DeepSpeed peer and the full path alike (train.compile_model; "
+                             "auto: on GPU up to ZeRO-2); the bare loop stays eager, the plain reference")
     parser.add_argument("--write-rates", action="store_true",
                         help="GPU only: store the DeepSpeed rate (tokens per GPU-second) in benchmarks/rates.json")
     args = parser.parse_args()
@@ -449,6 +482,8 @@ def main() -> None:
         "torch": torch.__version__,
         "results": results,
     }
+    if mfu_pair := mfu_beside_bare_loop(results):
+        summary["mfu"] = mfu_pair
     if args.write_rates:
         summary["rates_written"] = write_train_rate(summary, use_cuda)
     print(json.dumps(summary, indent=2))
@@ -456,28 +491,33 @@ def main() -> None:
 
 def run_modes(args, device, stages: list[int]) -> list[dict]:
     peak_for(device)  # before any mode: the figure every mode's MFU uses
-    results = []
+    results = ModeResults()
     modes = args.modes.split(",")
     if "bare" in modes:
-        results.append(run_bare(args, device))
+        results.add(run_bare(args, device))
     if "deepspeed" in modes:
-        results.extend(run_deepspeed(args, device, stage) for stage in stages)
+        results.add(*(run_deepspeed(args, device, stage) for stage in stages))
     if "ray" in modes:
-        # The full path trains a model codemill can load offline (tiny, smollm2), so the Qwen2
-        # shapes built from config are measured bare and with DeepSpeed only.
-        if args.model_config not in FULL_PATH_MODELS:
-            results.append({"mode": "ray_data_train", "skipped": "the full path runs tiny or smollm2 only"})
-        else:
-            results.extend(run_ray(args, device, stage) for stage in stages)
-            import ray
+        results.add(*(run_ray(args, device, stage) for stage in stages))
+        import ray
 
-            ray.shutdown()  # the peer runs again on a machine as quiet as its first run had
-            if "deepspeed" in modes and args.bracket:
-                results.extend({**run_deepspeed(args, device, stage), "measured": "after the full path"}
-                               for stage in stages)
+        ray.shutdown()  # the peer runs again on a machine as quiet as its first run had
+        if "deepspeed" in modes and args.bracket:
+            results.add(*({**run_deepspeed(args, device, stage), "measured": "after the full path"}
+                          for stage in stages))
     if "idle_ray" in modes:
-        results.extend(run_beside_idle_ray(args, device, stage) for stage in stages)
+        results.add(*(run_beside_idle_ray(args, device, stage) for stage in stages))
     return results
+
+
+class ModeResults(list):
+    """The modes' results, each also printed as one line as it is measured: a long run that is
+    cut short (a GPU lease, a killed worker) still leaves the modes it finished."""
+
+    def add(self, *results: dict) -> None:
+        for result in results:
+            self.append(result)
+            print("measured:", json.dumps(result), flush=True)  # stderr while the modes run
 
 
 def compare(results: list[dict]) -> None:
@@ -495,6 +535,17 @@ def compare(results: list[dict]) -> None:
                 peer_tokens_per_s = statistics.mean(runs)
                 result["deepspeed_tokens_per_s"] = round(peer_tokens_per_s, 1)
                 result["vs_deepspeed"] = round(result["tokens_per_s"] / peer_tokens_per_s, 3)
+
+
+def mfu_beside_bare_loop(results: list[dict]) -> dict | None:
+    """The full path's MFU beside the plain PyTorch loop's, same model and run (the GPU goal:
+    at least the bare loop's); None unless both ran."""
+    bare = next((r for r in results if r["mode"] == "bare" and "mfu" in r), None)
+    full = next((r for r in results if r["mode"].startswith("ray_data_train") and "mfu" in r), None)
+    if not bare or not full or not bare["mfu"]:
+        return None
+    return {"full_path": full["mfu"], "bare_loop": bare["mfu"],
+            "full_path_vs_bare_loop": round(full["mfu"] / bare["mfu"], 3)}
 
 
 def judged_ratio(results: list[dict]) -> float:

@@ -224,7 +224,19 @@ def build_engine(job: dict[str, Any], on_gpu: bool):
     engine, _, _, scheduler = deepspeed.initialize(
         model=model, optimizer=optimizer, lr_scheduler=scheduler, config=deepspeed_config(settings, on_gpu)
     )
+    if compile_wanted(settings, on_gpu):
+        # DeepSpeed's own entry: torch.compile of the module (names and state dict unchanged, so
+        # checkpoints and the export stay as they are) with its NVTX ranges off, which break graphs.
+        engine.compile()
     return engine, scheduler, flops_token
+
+
+def compile_wanted(settings: TrainSettings, on_gpu: bool) -> bool:
+    """``train.compile_model``; ``auto`` compiles GPU workers up to ZeRO-2 (Qwen2-1.5B shapes on an
+    H200: see docs/decisions/0197) and leaves CPU workers and ZeRO-3 eager."""
+    if settings.compile_model == "auto":
+        return on_gpu and settings.zero_stage <= 2
+    return bool(settings.compile_model)
 
 
 def restore(engine, worker: Worker) -> Progress:

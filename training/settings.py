@@ -68,6 +68,12 @@ class TrainSettings(Section):
     activation_checkpointing: bool = Field(
         False, description="Recompute activations in backward to save memory"
     )
+    compile_model: Literal["auto"] | bool = Field(
+        "auto",
+        description="torch.compile the model (DeepSpeed's engine.compile): true, false or auto, which compiles GPU "
+        "workers up to ZeRO-2 and leaves them eager on CPU (compiling costs minutes on a few cores) and under "
+        "ZeRO-3 (its parameter hooks break the graph)",
+    )
     fim_rate: float = Field(
         0.5, ge=0, le=1, description="Fraction of documents turned into fill-in-the-middle"
     )

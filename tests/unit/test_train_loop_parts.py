@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from training.data import DataPosition, PackBlocks
-from training.loop import deepspeed_config, warmup_cosine
+from training.loop import compile_wanted, deepspeed_config, warmup_cosine
 from training.metrics import StepMetrics, flops_per_token, gpu_peak_tflops, mfu, plot_loss_curve, read_metrics
 from training.packing import pack_documents
 from training.settings import TrainSettings
@@ -43,6 +43,39 @@ def test_deepspeed_offload_and_bf16_on_gpu():
     zero = config["zero_optimization"]
     assert zero["offload_optimizer"]["device"] == "cpu" and zero["offload_param"]["device"] == "cpu"
     assert config["bf16"] == {"enabled": True}
+
+
+@pytest.mark.parametrize(
+    ("value", "stage", "on_gpu", "compiled"),
+    [
+        ("auto", 2, True, True),  # measured faster on an H200 (decision 0197)
+        ("auto", 1, True, True),
+        ("auto", 3, True, False),  # ZeRO-3's parameter hooks break the graph
+        ("auto", 2, False, False),  # compiling costs minutes on a few CPU cores
+        (True, 2, False, True),
+        (True, 3, True, True),
+        (False, 2, True, False),
+    ],
+)
+def test_compile_follows_the_setting_and_the_device(value, stage, on_gpu, compiled):
+    settings = TrainSettings(**{**SETTINGS, "zero_stage": stage, "compile_model": value})
+    assert compile_wanted(settings, on_gpu) is compiled
+
+
+@pytest.mark.parametrize(("written", "read"), [("auto", "auto"), ("true", True), ("on", True), ("off", False)])
+def test_compile_setting_reads_from_an_override(written, read):
+    from serving.config import load_config
+
+    config = load_config(overrides=[f"train.compile_model={written}"], environ={})
+    assert config.train.compile_model == read
+
+
+def test_compile_setting_refuses_other_words():
+    from data_platform.config import ConfigError
+    from serving.config import load_config
+
+    with pytest.raises(ConfigError, match="compile_model"):
+        load_config(overrides=["train.compile_model=sometimes"], environ={})
 
 
 def test_mfu_matches_hand_computation():
