@@ -110,7 +110,7 @@ MODEL_CONFIGS = {
 }
 
 
-FULL_PATH_MODELS = ("tiny", "smollm2")
+LOADED_BY_NAME = ("tiny", "smollm2")  # what codemill loads offline by name; other shapes go through a folder
 COMPILE_SETTING = {"auto": "auto", "on": True, "off": False}  # --compile -> train.compile_model
 
 
@@ -348,7 +348,7 @@ def full_path_model(args, texts: list[str], folder: Path) -> str:
     """``train.model`` for the full path: ``tiny``/``smollm2`` by name; other shapes (the Qwen2
     ones, a JSON config) built from config as the peers build them, with a tokenizer trained on
     the benchmark's texts, saved in bf16 as a hub model would be, and loaded from that folder."""
-    if args.model_config in FULL_PATH_MODELS:
+    if args.model_config in LOADED_BY_NAME:
         return args.model_config
     import torch
 
@@ -471,6 +471,8 @@ def main() -> None:
     allocator = same_allocator_as_workers() if args.tune_allocator and not use_cuda else "default"
     with progress_to_stderr():
         results = run_modes(args, device, stages)
+        if torch.distributed.is_initialized():  # the DeepSpeed peers' group; NCCL warns at exit otherwise
+            torch.distributed.destroy_process_group()
     compare(results)
     summary = {
         "ratio": judged_ratio(results),
