@@ -34,6 +34,7 @@ from training.fim import fim_lineage
 from training.lineage import TableChoice, choose_table_version, record_run
 from training.loop import DATA_STATE, LINEAGE_FILE
 from training.ray_console import init_ray
+from training.ray_resources import unmet_request
 from training.run_folder import RunFolder, worker_env
 
 log = logging.getLogger(__name__)
@@ -382,6 +383,7 @@ def _fit(config: TrainingConfig, run: RunFolder, table: TableChoice, lineage: di
     position_file = run.fetch(DATA_STATE)
     position = json.loads(position_file.read_text())["position"] if position_file else None
     init_ray(config)
+    _check_ray_fits(config)
     datasets, valid, spec, resume_epoch, resume_skip, warnings = _datasets(config, table, base_model, position,
                                                                            lineage.get("mixture"))
     if lineage.get("mixture"):  # the run's data report: configured and realised shares per kind
@@ -401,6 +403,18 @@ def _fit(config: TrainingConfig, run: RunFolder, table: TableChoice, lineage: di
     if result.error is not None:
         raise TrainingError(f"training failed: {result.error}")
     return result, base_model, warnings
+
+
+def _check_ray_fits(config: TrainingConfig) -> None:
+    """Refuse a run the embedded Ray can never place (it would wait forever); on a cluster, say so."""
+    import ray
+
+    problem = unmet_request(config.train, ray.cluster_resources())
+    if problem is None:
+        return
+    if config.ray.address == "local":
+        raise TrainingError(f"this machine cannot run the training workers: {problem}")
+    log.warning("the Ray cluster cannot place the training workers yet (waiting for it to grow): %s", problem)
 
 
 @dataclass(frozen=True)

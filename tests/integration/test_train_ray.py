@@ -24,7 +24,7 @@ import pytest
 from tests.conftest import make_config
 from tests.fixtures.train import publish, write_gold
 from training.metrics import read_metrics
-from training.trainer import run_paths, run_training
+from training.trainer import TrainingError, run_paths, run_training
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -183,3 +183,14 @@ def test_zero2_resume_failure_restart_and_export(ray_local, published):
     out = lineage.stdout
     assert f"@ version {version}" in out and result_id in out and "succeeded" in out
     assert "step_000020" in out and str(second.export_dir) in out
+
+
+def test_a_run_the_machine_cannot_place_is_refused_instead_of_waiting(ray_local, published):
+    # Ray Train would wait forever for two GPUs this machine's Ray does not have.
+    lake, _, _ = published
+    started = time.monotonic()
+    with pytest.raises(TrainingError, match=r"cannot run the training workers: train.use_gpu asks for 2 GPU"):
+        run_training(_config(lake, "train.use_gpu=true", "train.max_steps=2"), run_name="no-gpus")
+    assert time.monotonic() - started < 120
+    _, artifacts = run_paths(_config(lake), "no-gpus")
+    assert not (artifacts / "workers").exists()  # refused before any worker started
