@@ -111,7 +111,6 @@ MODEL_CONFIGS = {
 
 
 LOADED_BY_NAME = ("tiny", "smollm2")  # what codemill loads offline by name; other shapes go through a folder
-COMPILE_SETTING = {"auto": "auto", "on": True, "off": False}  # --compile -> train.compile_model
 
 
 def build_model(name: str, seq_len: int, device, dtype=None):
@@ -233,7 +232,7 @@ def run_deepspeed(args, device, stage: int) -> dict:
     from training.loop import compile_wanted, deepspeed_config
 
     settings = TrainSettings(zero_stage=stage, micro_batch_size=args.micro_batch, grad_accum=1, grad_clip=1.0,
-                             compile_model=COMPILE_SETTING[args.compile])
+                             compile_model=args.compile)  # on/off read as booleans
     on_gpu = device.type == "cuda"
     model = build_model(args.model_config, args.seq_len, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
@@ -322,7 +321,7 @@ def run_ray(args, device, stage: int) -> dict:
         "train.fim_rate=0.5",
         "train.cpus_per_worker=1",
         f"train.tune_allocator={str(args.tune_allocator).lower()}",
-        f"train.compile_model={str(COMPILE_SETTING[args.compile]).lower()}",
+        f"train.compile_model={args.compile}",
     ]
     config = load_config(overrides=overrides, environ={})
     write_deltalake(str(config.lake.table_path(GOLD_TABLE)), rows_to_arrow(GOLD_TABLE, rows))
