@@ -21,10 +21,12 @@ matmul probe on CPU); the full path adds its data-wait fraction.
 
 ``ratio``: the full path's tokens/s ÷ bare DeepSpeed's at the first ZeRO stage (0 when the
 full path timed no step; goal ≥ 0.95 on CPU, data wait < 1%; ≥ 0.97 on GPU). ``mfu`` puts the
-full path's MFU beside the plain loop's (GPU goal: at least the plain loop's). Bare DeepSpeed runs before and
-after the full path and the full path is compared with the mean of the two: a shared 2-core
-VM drifts by ±7% within minutes, and a peer measured only before would carry that drift into
-the ratio (``--no-bracket`` measures it once).
+full path's MFU beside the plain loop's (GPU goal: at least the plain loop's). A shared 2-core VM
+drifts by ±7% within minutes, more than the overhead being judged, so DeepSpeed and the full path
+alternate for ``--rounds`` rounds (3 on CPU, 1 on GPU) and DeepSpeed runs once more at the end:
+each full path is compared with the mean of the DeepSpeed runs just before and after it, and
+``ratio`` is the median of those rounds (all in ``ratio_per_round``; ``--no-bracket`` drops the
+last DeepSpeed run, so the last round is compared with the run before it only).
 
 Every mode runs with the allocator codemill gives its CPU training workers
 (``train.tune_allocator``, training/allocator.py: Ray's jemalloc preloaded, glibc's settings
@@ -447,8 +449,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="DeepSpeed/full-path pairs; each full path is judged against the DeepSpeed runs "
+                             "either side of it and ratio is the rounds' median (default 3 on CPU, 1 on GPU)")
     parser.add_argument("--no-bracket", dest="bracket", action="store_false",
-                        help="measure bare DeepSpeed once, before the full path (default: before and after)")
+                        help="no DeepSpeed run after the last full path (default: one, so every round is bracketed)")
     parser.add_argument("--default-allocator", dest="tune_allocator", action="store_false",
                         help="every mode with glibc's default allocator (default: codemill's CPU training settings)")
     parser.add_argument("--compile", default="auto", choices=["auto", "on", "off"],
@@ -464,6 +469,7 @@ def main() -> None:
     device = torch.device("cuda:0" if use_cuda else "cpu")
     args.seq_len = args.seq_len or (2048 if use_cuda else 256)
     args.micro_batch = args.micro_batch or (8 if use_cuda else 4)
+    args.rounds = max(1, args.rounds or (1 if use_cuda else 3))
     if use_cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
     stages = [int(s) for s in args.zero_stages.split(",")]
@@ -475,6 +481,7 @@ def main() -> None:
     compare(results)
     summary = {
         "ratio": judged_ratio(results),
+        "ratio_per_round": round_ratios(results),
         "device": torch.cuda.get_device_name(device) if use_cuda else "cpu",
         "model_config": args.model_config,
         "seq_len": args.seq_len,
@@ -491,21 +498,25 @@ def main() -> None:
 
 
 def run_modes(args, device, stages: list[int]) -> list[dict]:
+    """The modes in order; DeepSpeed and the full path alternate for ``--rounds`` rounds, and DeepSpeed
+    runs once more after the last full path (unless ``--no-bracket``)."""
     peak_for(device)  # before any mode: the figure every mode's MFU uses
     results = ModeResults()
     modes = args.modes.split(",")
     if "bare" in modes:
         results.add(run_bare(args, device))
-    if "deepspeed" in modes:
-        results.add(*(run_deepspeed(args, device, stage) for stage in stages))
-    if "ray" in modes:
-        results.add(*(run_ray(args, device, stage) for stage in stages))
-        import ray
+    rounds = args.rounds if "ray" in modes else 1
+    for round_index in range(rounds):
+        if "deepspeed" in modes:
+            results.add(*({**run_deepspeed(args, device, stage), "round": round_index} for stage in stages))
+        if "ray" in modes:
+            results.add(*({**run_ray(args, device, stage), "round": round_index} for stage in stages))
+            import ray
 
-        ray.shutdown()  # the peer runs again on a machine as quiet as its first run had
-        if "deepspeed" in modes and args.bracket:
-            results.add(*({**run_deepspeed(args, device, stage), "measured": "after the full path"}
-                          for stage in stages))
+            ray.shutdown()  # the peer runs again on a machine as quiet as its first run had
+    if "ray" in modes and "deepspeed" in modes and args.bracket:
+        results.add(*({**run_deepspeed(args, device, stage), "round": rounds, "measured": "after the full path"}
+                      for stage in stages))
     if "idle_ray" in modes:
         results.add(*(run_beside_idle_ray(args, device, stage) for stage in stages))
     return results
@@ -522,7 +533,8 @@ class ModeResults(list):
 
 
 def compare(results: list[dict]) -> None:
-    """Add ``vs_bare`` to every result and ``vs_deepspeed`` to the full path's (mean of the peer's runs)."""
+    """Add ``vs_bare`` to every result and ``vs_deepspeed`` to each full path's: against the mean of
+    the DeepSpeed runs either side of it (same stage, its round and the next)."""
     bare = next((r["tokens_per_s"] for r in results if r["mode"] == "bare"), None)
     for result in results:
         if "tokens_per_s" not in result:
@@ -531,7 +543,9 @@ def compare(results: list[dict]) -> None:
             result["vs_bare"] = round(result["tokens_per_s"] / bare, 3)
         if result["mode"].startswith("ray_data_train"):
             peer = result["mode"].replace("ray_data_train", "deepspeed")
-            runs = [other["tokens_per_s"] for other in results if other["mode"] == peer and "tokens_per_s" in other]
+            runs = [other["tokens_per_s"] for other in results
+                    if other["mode"] == peer and "tokens_per_s" in other
+                    and other.get("round", 0) - result.get("round", 0) in (0, 1)]
             if runs:
                 peer_tokens_per_s = statistics.mean(runs)
                 result["deepspeed_tokens_per_s"] = round(peer_tokens_per_s, 1)
@@ -543,20 +557,27 @@ def mfu_beside_bare_loop(results: list[dict]) -> dict | None:
     loop's); None unless both ran. Both at the loop's FLOPs per token and peak (same shapes and
     sequence length): the worker's own figure divides by a peak it probes itself on CPU."""
     bare = next((r for r in results if r["mode"] == "bare" and r.get("tokens_per_s")), None)
-    full = next((r for r in results if r["mode"].startswith("ray_data_train") and r.get("tokens_per_s")), None)
+    full = [r for r in results if r["mode"].startswith("ray_data_train") and r.get("tokens_per_s")]
     if not bare or not full:
         return None
-    speedup = full["tokens_per_s"] / bare["tokens_per_s"]
+    full_tokens_per_s = statistics.median(r["tokens_per_s"] for r in full if r["mode"] == full[0]["mode"])
+    speedup = full_tokens_per_s / bare["tokens_per_s"]
     return {"full_path": round(bare["mfu"] * speedup, 4), "bare_loop": bare["mfu"],
             "full_path_vs_bare_loop": round(speedup, 3)}
 
 
+def round_ratios(results: list[dict]) -> list[float]:
+    """Each round's full path ÷ bare DeepSpeed at the first ZeRO stage measured (0 for a round whose
+    full path timed no step)."""
+    full = [r for r in results if r["mode"].startswith("ray_data_train")]
+    first_stage = full[0]["mode"] if full else None
+    return [r.get("vs_deepspeed", 0.0) if r.get("steps_timed") else 0.0 for r in full if r["mode"] == first_stage]
+
+
 def judged_ratio(results: list[dict]) -> float:
-    """Full path ÷ bare DeepSpeed tokens/s at the first ZeRO stage; 0 when the full path timed no step."""
-    full = next((r for r in results if r["mode"].startswith("ray_data_train") and "vs_deepspeed" in r), None)
-    if not full or not full.get("steps_timed"):
-        return 0.0
-    return full["vs_deepspeed"]
+    """The median of the rounds' ratios; 0 when no full path ran."""
+    ratios = round_ratios(results)
+    return round(statistics.median(ratios), 3) if ratios else 0.0
 
 
 def write_train_rate(summary: dict, use_cuda: bool) -> str:
