@@ -557,21 +557,24 @@ def mfu_beside_bare_loop(results: list[dict]) -> dict | None:
     loop's); None unless both ran. Both at the loop's FLOPs per token and peak (same shapes and
     sequence length): the worker's own figure divides by a peak it probes itself on CPU."""
     bare = next((r for r in results if r["mode"] == "bare" and r.get("tokens_per_s")), None)
-    full = [r for r in results if r["mode"].startswith("ray_data_train") and r.get("tokens_per_s")]
+    full = [r for r in judged_full_paths(results) if r.get("tokens_per_s")]
     if not bare or not full:
         return None
-    full_tokens_per_s = statistics.median(r["tokens_per_s"] for r in full if r["mode"] == full[0]["mode"])
+    full_tokens_per_s = statistics.median(r["tokens_per_s"] for r in full)
     speedup = full_tokens_per_s / bare["tokens_per_s"]
     return {"full_path": round(bare["mfu"] * speedup, 4), "bare_loop": bare["mfu"],
             "full_path_vs_bare_loop": round(speedup, 3)}
 
 
-def round_ratios(results: list[dict]) -> list[float]:
-    """Each round's full path ÷ bare DeepSpeed at the first ZeRO stage measured (0 for a round whose
-    full path timed no step)."""
+def judged_full_paths(results: list[dict]) -> list[dict]:
+    """The full path's results at the first ZeRO stage measured, one per round: what the summary judges."""
     full = [r for r in results if r["mode"].startswith("ray_data_train")]
-    first_stage = full[0]["mode"] if full else None
-    return [r.get("vs_deepspeed", 0.0) if r.get("steps_timed") else 0.0 for r in full if r["mode"] == first_stage]
+    return [r for r in full if r["mode"] == full[0]["mode"]]
+
+
+def round_ratios(results: list[dict]) -> list[float]:
+    """Each round's full path ÷ bare DeepSpeed (0 for a round whose full path timed no step)."""
+    return [r.get("vs_deepspeed", 0.0) if r.get("steps_timed") else 0.0 for r in judged_full_paths(results)]
 
 
 def judged_ratio(results: list[dict]) -> float:

@@ -15,15 +15,16 @@ from training.settings import TrainSettings
 def unmet_request(train: TrainSettings, available: dict[str, float]) -> str | None:
     """What the run's workers reserve and ``available`` (Ray's cluster resources) lacks; None if it fits."""
     problems = []
-    if train.use_gpu and available.get("GPU", 0) < train.workers:
+    gpus, node_cpus = available.get("GPU", 0), available.get("CPU", 0)
+    if train.use_gpu and gpus < train.workers:
         problems.append(
             f"train.use_gpu asks for {train.workers} GPU(s), one per worker (train.workers), and Ray sees "
-            f"{available.get('GPU', 0):g}: run where Ray sees GPUs, lower train.workers, or set train.use_gpu=false"
+            f"{gpus:g}: run where Ray sees GPUs, lower train.workers, or set train.use_gpu=false"
         )
     cpus = train.workers * train.cpus_per_worker
-    if available.get("CPU", 0) < cpus:
+    if node_cpus < cpus:
         problems.append(
             f"{train.workers} worker(s) reserve {train.cpus_per_worker:g} CPU(s) each (train.cpus_per_worker), "
-            f"{cpus:g} in all, and Ray has {available.get('CPU', 0):g}: lower train.workers or train.cpus_per_worker"
+            f"{cpus:g} in all, and Ray has {node_cpus:g}: lower train.workers or train.cpus_per_worker"
         )
     return "; ".join(problems) or None
